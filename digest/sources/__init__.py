@@ -1,0 +1,41 @@
+"""Sources: fetch the papers a configured source offers today.
+
+`fetch_source` picks the reader for the source's `type`. Each reader takes a `Fetcher` (the HTTP
+edge, passed in) and returns `Paper`s; nothing here touches the store.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from digest.config import (
+    ArxivApiSource,
+    ArxivRssSource,
+    BiorxivSource,
+    FeedSource,
+    HfDailySource,
+    SourceConfig,
+)
+from digest.models import Paper
+from digest.sources.arxiv import fetch_api, fetch_listings
+from digest.sources.biorxiv import fetch_details
+from digest.sources.feed import fetch_feed
+from digest.sources.hf import fetch_daily
+from digest.sources.http import Fetcher
+
+__all__ = ["fetch_source"]
+
+
+def fetch_source(source: SourceConfig, fetcher: Fetcher, today: date) -> list[Paper]:
+    """The papers one source offers for `today` (raises SourceError)."""
+    match source:
+        case ArxivRssSource():
+            return fetch_listings(source, fetcher)
+        case ArxivApiSource():
+            return fetch_api(source, fetcher)
+        case HfDailySource():
+            return fetch_daily(source, fetcher, today)
+        case BiorxivSource():
+            return fetch_details(source, fetcher, today)
+        case FeedSource():
+            return fetch_feed(source, fetcher)

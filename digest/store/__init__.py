@@ -1,0 +1,260 @@
+"""The store: papers, fetch state and (later) subscribers and deliveries, in SQLite or PostgreSQL.
+
+`open_store(url)` connects and applies any pending migration. `Store.save_papers` merges new
+sightings into what is stored (one row per canonical id, first-seen kept) and writes only rows that
+actually changed, so fetching the same day twice changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, fields
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, bindparam, create_engine, event, func, insert, select, update
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+
+from digest.errors import StoreError
+from digest.models import REPLACEMENTS, Paper, merge_papers
+from digest.sources.http import Validators
+from digest.store import schema
+from digest.store.schema import http_cache, papers, source_state
+
+_PAPER_FIELDS = [f.name for f in fields(Paper)]
+_TUPLES = {"authors", "categories", "ai_keywords", "sources"}
+_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class SaveResult:
+    new: int
+    updated: int
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def open_store(url: str) -> Store:
+    """Connect to the store at `url`, creating and migrating it as needed."""
+    try:
+        parsed = make_url(url)
+        if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url)
+    except (SQLAlchemyError, OSError, ValueError) as e:
+        raise StoreError(f"cannot open the store {_safe(url)}: {e}") from e
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    store = Store(engine)
+    store.migrate()
+    return store
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")  # readers don't block the fetcher
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def _safe(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "(unparseable url)"
+
+
+class Store:
+    """All reads and writes of the database go through here."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # ------------------------------------------------------------ migrations
+
+    def migrate(self) -> list[str]:
+        """Apply pending migrations in order; return the names applied."""
+        applied: list[str] = []
+        try:
+            with self.engine.begin() as conn:
+                schema.schema_migrations.create(conn, checkfirst=True)
+                done = set(conn.scalars(select(schema.schema_migrations.c.version)))
+                for number, migration in enumerate(schema.MIGRATIONS, start=1):
+                    if number in done:
+                        continue
+                    migration(conn)
+                    conn.execute(
+                        insert(schema.schema_migrations).values(
+                            version=number, name=migration.__name__, applied_at=_naive(utcnow())
+                        )
+                    )
+                    applied.append(migration.__name__)
+        except SQLAlchemyError as e:
+            raise StoreError(f"cannot migrate the store {_safe(str(self.engine.url))}: {e}") from e
+        return applied
+
+    def schema_version(self) -> int:
+        with self.engine.connect() as conn:
+            versions = list(conn.scalars(select(schema.schema_migrations.c.version)))
+        return max(versions, default=0)
+
+    # ------------------------------------------------------------ papers
+
+    def save_papers(
+        self,
+        incoming: Iterable[Paper],
+        now: datetime | None = None,
+        validators: Mapping[str, Validators] | None = None,
+    ) -> SaveResult:
+        """Merge papers into the store; with them, in one transaction, the HTTP validators that
+        let the next fetch skip what it has already stored."""
+        now = now or utcnow()
+        batch: dict[str, Paper] = {}
+        for paper in incoming:
+            batch[paper.id] = merge_papers(batch[paper.id], paper) if paper.id in batch else paper
+        new = changed = 0
+        with self.engine.begin() as conn:
+            ids = list(batch)
+            for start in range(0, len(ids), _CHUNK):
+                chunk = ids[start : start + _CHUNK]
+                rows = conn.execute(select(papers).where(papers.c.id.in_(chunk))).mappings()
+                stored = {row["id"]: _to_paper(row) for row in rows}
+                inserts, updates = [], []
+                for pid in chunk:
+                    paper = batch[pid]
+                    if pid not in stored:
+                        inserts.append(_to_row(paper, first_seen=now, changed_at=now))
+                        continue
+                    merged = merge_papers(stored[pid], paper)
+                    if merged != stored[pid]:
+                        row = _to_row(merged, first_seen=stored[pid].first_seen, changed_at=now)
+                        updates.append({"key": pid, **row})
+                if inserts:
+                    conn.execute(insert(papers), inserts)
+                if updates:
+                    conn.execute(
+                        update(papers).where(papers.c.id == bindparam("key")),
+                        updates,
+                    )
+                new += len(inserts)
+                changed += len(updates)
+            for url, seen in (validators or {}).items():
+                self._save_validators(conn, url, seen)
+        return SaveResult(new=new, updated=changed)
+
+    def get_papers(self, ids: Iterable[str]) -> dict[str, Paper]:
+        wanted = list(dict.fromkeys(ids))
+        found: dict[str, Paper] = {}
+        with self.engine.connect() as conn:
+            for start in range(0, len(wanted), _CHUNK):
+                rows = conn.execute(
+                    select(papers).where(papers.c.id.in_(wanted[start : start + _CHUNK]))
+                ).mappings()
+                found.update((row["id"], _to_paper(row)) for row in rows)
+        return found
+
+    def papers_first_seen(
+        self, since: datetime, until: datetime | None = None, include_replacements: bool = False
+    ) -> list[Paper]:
+        """Papers the store first saw in [since, until): a digest's candidates. Replacements of
+        older papers are left out unless asked for."""
+        query = select(papers).where(papers.c.first_seen >= _naive(since))
+        if until is not None:
+            query = query.where(papers.c.first_seen < _naive(until))
+        query = query.order_by(papers.c.first_seen, papers.c.id)
+        with self.engine.connect() as conn:
+            found = [_to_paper(row) for row in conn.execute(query).mappings()]
+        if include_replacements:
+            return found
+        return [p for p in found if p.announce_type not in REPLACEMENTS]
+
+    def iter_papers(self) -> Iterator[Paper]:
+        with self.engine.connect() as conn:
+            for row in conn.execute(select(papers).order_by(papers.c.id)).mappings():
+                yield _to_paper(row)
+
+    def count_papers(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.scalar(select(func.count()).select_from(papers)) or 0)
+
+    # ------------------------------------------------------------ fetch state
+
+    def validators(self) -> dict[str, Validators]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(http_cache)).mappings()
+            return {r["url"]: Validators(r["etag"], r["last_modified"]) for r in rows}
+
+    def _save_validators(self, conn: Any, url: str, seen: Validators) -> None:
+        values = {"etag": seen.etag, "last_modified": seen.last_modified}
+        done = conn.execute(update(http_cache).where(http_cache.c.url == url).values(**values))
+        if done.rowcount == 0:
+            conn.execute(insert(http_cache).values(url=url, **values))
+
+    def record_fetch(self, name: str, when: datetime, error: str | None) -> None:
+        """Remember a source's last attempt, and its last success or last error."""
+        values: dict[str, Any] = {"last_attempt": _naive(when)}
+        if error is None:
+            values["last_success"] = _naive(when)
+        else:
+            values |= {"last_error": error, "last_error_at": _naive(when)}
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                update(source_state).where(source_state.c.name == name).values(**values)
+            )
+            if done.rowcount == 0:
+                conn.execute(insert(source_state).values(name=name, **values))
+
+    def fetch_state(self) -> dict[str, dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(source_state)).mappings()
+            return {r["name"]: dict(r) for r in rows}
+
+
+def _naive(moment: datetime | None) -> datetime | None:
+    """Stored as naive UTC: SQLite keeps no zone, and both databases then agree."""
+    if moment is None:
+        return None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    return moment.replace(tzinfo=UTC) if moment is not None else None
+
+
+def _to_row(paper: Paper, *, first_seen: datetime | None, changed_at: datetime) -> dict[str, Any]:
+    row: dict[str, Any] = {}
+    for name in _PAPER_FIELDS:
+        value = getattr(paper, name)
+        if name in _TUPLES:
+            value = list(value)
+        elif isinstance(value, datetime):
+            value = _naive(value)
+        row[name] = value
+    row["first_seen"] = _naive(first_seen)
+    row["changed_at"] = _naive(changed_at)
+    return row
+
+
+def _to_paper(row: Any) -> Paper:
+    """A paper from a result row (a RowMapping)."""
+    values: dict[str, Any] = {}
+    for name in _PAPER_FIELDS:
+        value = row[name]
+        if name in _TUPLES:
+            value = tuple(value or ())
+        elif isinstance(value, datetime):
+            value = _aware(value)
+        elif name == "announced" and isinstance(value, str):
+            value = date.fromisoformat(value)
+        values[name] = value
+    return Paper(**values)
