@@ -100,14 +100,7 @@ class BiorxivSource(_Source):
 
 class FeedSource(_Source):
     type: Literal["feed"]
-    url: str | None = None
-
-    @field_validator("url")
-    @classmethod
-    def _required(cls, url: str | None) -> str:
-        if not url:
-            raise ValueError("a feed source needs a url")
-        return url
+    url: str
 
 
 SourceConfig = Annotated[
@@ -139,6 +132,14 @@ class SmtpConfig(_Model):
     max_connections: int = Field(default=4, ge=1, le=64)
     rate_limit_per_minute: int | None = Field(default=None, ge=1)
     verify_tls: bool = True
+    # Delivery policy (see digest/mail/deliver.py): 4xx replies and dropped connections are
+    # retried after retry_backoff seconds, doubling, up to max_attempts per digest, across runs;
+    # a run waits at most retry_wait seconds for a retry before leaving it to the next run.
+    max_attempts: int = Field(default=6, ge=1, le=50)
+    retry_backoff: float = Field(default=30.0, ge=0)
+    retry_wait: float = Field(default=300.0, ge=0)
+    max_consecutive_errors: int = Field(default=10, ge=1)
+    max_permanent_failures: int = Field(default=3, ge=1)
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -160,6 +161,16 @@ class SmtpConfig(_Model):
                     f"smtp.password_file: cannot read {self.password_file} ({e.strerror})"
                 ) from e
         return None
+
+
+class MailSettings(_Model):
+    """What every digest email carries, whatever the transport."""
+
+    from_: str | None = Field(default=None, alias="from")  # default: smtp.from
+    list_id: str | None = None  # default: paper-digest.<the From domain>
+    unsubscribe_mailto: str | None = None  # default: the From address
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
 # ---------------------------------------------------------------- subscribers
@@ -298,6 +309,10 @@ class Config(_Model):
     sources: list[SourceConfig] = []
     fetch: FetchSettings = FetchSettings()
     smtp: SmtpConfig | None = None
+    mail: MailSettings = MailSettings()
+    # Signs unsubscribe and manage links: $DIGEST_SECRET_KEY, else this file, else a key
+    # generated once into data_dir/secret_key (mode 0600).
+    secret_key_file: Path | None = None
     subscribers: list[SubscriberConfig] = []
 
     @model_validator(mode="after")
@@ -420,6 +435,8 @@ def _describe(error: Any) -> str:
         message = "unknown key (check its spelling and where it is indented)"
     elif kind == "missing":
         message = "is required"
+    elif kind == "too_short":
+        message = "needs at least one item"
     elif kind == "union_tag_invalid":
         message = (
             "unknown source type; use one of arxiv_rss, arxiv_api, hf_daily, biorxiv, medrxiv, feed"
@@ -472,6 +489,12 @@ def _anchor_paths(config: Config, base_dir: Path) -> Config:
     smtp = config.smtp
     if smtp is not None and smtp.password_file is not None:
         smtp = smtp.model_copy(update={"password_file": anchor(smtp.password_file)})
+    secret_key_file = anchor(config.secret_key_file) if config.secret_key_file else None
     return config.model_copy(
-        update={"data_dir": anchor(config.data_dir), "subscribers": subscribers, "smtp": smtp}
+        update={
+            "data_dir": anchor(config.data_dir),
+            "subscribers": subscribers,
+            "smtp": smtp,
+            "secret_key_file": secret_key_file,
+        }
     )

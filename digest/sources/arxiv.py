@@ -106,9 +106,8 @@ def _listing_paper(
     if parsed is None:
         return None
     arxiv_id, version = parsed
-    prefix = _LISTING_PREFIX.match(description)
-    kind = (announce_type or (prefix.group("type") if prefix else "") or "").strip().lower()
-    abstract = description[prefix.end() :] if prefix else description
+    said, abstract = split_listing_description(description)
+    kind = (announce_type or said or "").strip().lower()
     return Paper(
         id=arxiv_key(arxiv_id),
         version=version,
@@ -122,6 +121,14 @@ def _listing_paper(
         pdf_url=pdf_url(arxiv_id),
         sources=(source,),
     )
+
+
+def split_listing_description(description: str) -> tuple[str | None, str]:
+    """`'arXiv:2508.13167v1 Announce Type: new \\nAbstract: We…'` -> `('new', 'We…')`."""
+    prefix = _LISTING_PREFIX.match(description)
+    if prefix is None:
+        return None, description
+    return prefix.group("type").lower(), description[prefix.end() :]
 
 
 def _local_date(text: str | None) -> date | None:

@@ -15,7 +15,7 @@ import feedparser
 from digest.config import FeedSource
 from digest.errors import SourceError
 from digest.models import Paper
-from digest.sources.arxiv import abs_url, pdf_url
+from digest.sources.arxiv import abs_url, pdf_url, split_listing_description
 from digest.sources.clean import (
     arxiv_key,
     doi_key,
@@ -62,7 +62,7 @@ def _paper(entry: Any, source: str) -> Paper | None:
         key, version = f"url:{link or ident}", None
     else:
         return None
-    summary = entry.get("summary") or ""
+    announce_type, summary = split_listing_description(str(entry.get("summary") or ""))
     authors = tuple(a.get("name", "") for a in entry.get("authors", []) if a.get("name"))
     if len(authors) == 1:
         authors = split_authors(authors[0])
@@ -74,6 +74,7 @@ def _paper(entry: Any, source: str) -> Paper | None:
         authors=authors,
         categories=tuple(t.get("term", "") for t in entry.get("tags", []) if t.get("term")),
         announced=parse_date(entry.get("published") or entry.get("updated")),
+        announce_type=announce_type if arxiv else None,
         doi=doi,
         abs_url=abs_url(arxiv[0]) if arxiv else link or None,
         pdf_url=pdf_url(arxiv[0]) if arxiv else None,
@@ -82,7 +83,6 @@ def _paper(entry: Any, source: str) -> Paper | None:
 
 
 def fetch_feed(source: FeedSource, fetcher: Fetcher) -> list[Paper]:
-    assert source.url is not None  # the config requires it
     response = fetcher.get(source.url)
     if response is None:
         return []

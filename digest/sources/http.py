@@ -35,7 +35,9 @@ class Validators:
 
 
 def make_client(
-    settings: FetchSettings, allowed_hosts: frozenset[str] = frozenset()
+    settings: FetchSettings,
+    allowed_hosts: frozenset[str] = frozenset(),
+    transport: httpx.BaseTransport | None = None,
 ) -> httpx.Client:
     """An httpx client that refuses unsafe URLs on every request, redirects included."""
 
@@ -48,6 +50,7 @@ def make_client(
         follow_redirects=True,
         max_redirects=5,
         event_hooks={"request": [guard]},
+        transport=transport,
     )
 
 

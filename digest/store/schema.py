@@ -14,11 +14,13 @@ from sqlalchemy import (
     Connection,
     Date,
     DateTime,
+    Index,
     Integer,
     MetaData,
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 
 metadata = MetaData()
@@ -85,5 +87,48 @@ def m001_initial(connection: Connection) -> None:
         table.create(connection)
 
 
+# The delivery ledger: one row per (subscriber email, digest day). A row moves
+# planned -> sending -> sent / failed / skipped; a "sending" row is claimed by one sender
+# (claimed_by) until lease_until, so a crashed sender's rows can be taken over.
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("email", String(320), nullable=False),
+    Column("day", Date, nullable=False),
+    Column("subscriber", String(200), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("message_id", String(300)),
+    Column("reply", Text),  # the server's last reply, or why it was skipped or failed
+    Column("papers", Integer),
+    Column("next_attempt_at", DateTime),
+    Column("claimed_by", String(200)),
+    Column("lease_until", DateTime),
+    Column("planned_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    Column("sent_at", DateTime),
+    UniqueConstraint("email", "day", name="uq_deliveries_email_day"),
+    Index("ix_deliveries_status", "status", "next_attempt_at"),
+)
+
+# What the mail stage knows about an address: permanent failures in a row, and whether it is
+# suspended (no more digests until someone clears it).
+recipients = Table(
+    "recipients",
+    metadata,
+    Column("email", String(320), primary_key=True),
+    Column("status", String(20), nullable=False),  # active / suspended
+    Column("permanent_failures", Integer, nullable=False, default=0),
+    Column("last_error", Text),
+    Column("updated_at", DateTime, nullable=False),
+)
+
+
+def m002_deliveries(connection: Connection) -> None:
+    for table in (deliveries, recipients):
+        table.create(connection)
+
+
 Migration = Callable[[Connection], None]
-MIGRATIONS: list[Migration] = [m001_initial]
+MIGRATIONS: list[Migration] = [m001_initial, m002_deliveries]

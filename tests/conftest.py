@@ -1,0 +1,42 @@
+"""Shared test fixtures: the recorded data in ../shared, a config in a temporary folder, and an
+isolated environment (no $DIGEST_CONFIG leaking in from the shell)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REAL = Path(
+    os.environ.get("DIGEST_REAL_DATA", Path(__file__).resolve().parents[2] / "shared/data/real")
+)
+LABELLED = REAL / "labelled" / "arxiv_staeiou_2016-2018_stratified_250_per_primary.jsonl.gz"
+
+
+@pytest.fixture(autouse=True)
+def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    monkeypatch.delenv("DIGEST_CONFIG", raising=False)
+    monkeypatch.chdir(tmp_path)
+    yield
+
+
+@pytest.fixture(scope="session")
+def real() -> Path:
+    """The recorded real data (read ../shared/data/real/SOURCES.md)."""
+    if not REAL.is_dir():
+        pytest.fail(f"recorded data not found at {REAL}: the tests need ../shared beside the repo")
+    return REAL
+
+
+@pytest.fixture
+def write_config(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """Write a config.yaml into the test's folder and return its path."""
+
+    def write(text: str, name: str = "config.yaml") -> Path:
+        path = tmp_path / name
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    return write
