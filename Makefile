@@ -29,6 +29,7 @@ test: lint
 	$(BIN)/pytest -q
 
 bench: install-test
+	$(BIN)/pip install --quiet -e '.[test,bench]'
 	for script in benchmarks/*.py; do $(BIN)/python $$script || exit 1; done
 
 clean:

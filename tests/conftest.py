@@ -15,6 +15,20 @@ REAL = Path(
 LABELLED = REAL / "labelled" / "arxiv_staeiou_2016-2018_stratified_250_per_primary.jsonl.gz"
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--update-golden",
+        action="store_true",
+        help="Rewrite the golden files under tests/golden/ instead of comparing against them.",
+    )
+
+
+@pytest.fixture
+def update_golden(request: pytest.FixtureRequest) -> bool:
+    """True when the run was asked to rewrite golden files (`pytest --update-golden`)."""
+    return bool(request.config.getoption("--update-golden"))
+
+
 @pytest.fixture(autouse=True)
 def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
     monkeypatch.delenv("DIGEST_CONFIG", raising=False)

@@ -137,3 +137,24 @@ def test_merge_is_symmetric_in_what_it_keeps(real: Path) -> None:
     one, other = merge_papers(arxiv, hf), merge_papers(hf, arxiv)
     for merged in (one, other):
         assert merged.upvotes == 39 and merged.categories == ("cs.CV",) and merged.version == 1
+
+
+def test_the_api_recording_and_the_labelled_file_share_two_papers(
+    tmp_path: Path, real: Path
+) -> None:
+    from digest.papers_file import read_papers
+    from tests.conftest import LABELLED
+
+    store = open_store(f"sqlite:///{tmp_path / 'd.sqlite3'}")
+    api, _ = parse_api((real / "arxiv_api/query_all-testing_start0_max100.xml").read_bytes())
+    labelled = read_papers(LABELLED)
+    shared = {"arxiv:1706.00679", "arxiv:1601.06222"}
+    assert shared <= {p.id for p in api} and shared <= {p.id for p in labelled}
+    store.save_papers(api, now=T0)
+    result = store.save_papers([p for p in labelled if p.id in shared], now=T0 + timedelta(days=1))
+    assert result.new == 0
+    merged = store.get_papers(shared)
+    assert len(merged) == 2 and store.count_papers() == 100
+    for paper in merged.values():
+        assert paper.first_seen == T0
+        assert paper.categories  # the API's categories, primary first

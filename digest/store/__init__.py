@@ -7,7 +7,7 @@ actually changed, so fetching the same day twice changes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -180,6 +180,31 @@ class Store:
         with self.engine.connect() as conn:
             for row in conn.execute(select(papers).order_by(papers.c.id)).mappings():
                 yield _to_paper(row)
+
+    def get_embeddings(self, model: str, keys: Sequence[str]) -> dict[str, bytes]:
+        """Cached paper embeddings of one model, by key (see digest.rank.semantic)."""
+        found: dict[str, bytes] = {}
+        table = schema.paper_embeddings
+        with self.engine.connect() as conn:
+            for start in range(0, len(keys), _CHUNK):
+                rows = conn.execute(
+                    select(table.c.key, table.c.vector).where(
+                        table.c.model == model, table.c.key.in_(keys[start : start + _CHUNK])
+                    )
+                )
+                found.update((key, bytes(vector)) for key, vector in rows)
+        return found
+
+    def save_embeddings(self, model: str, vectors: Mapping[str, bytes]) -> None:
+        """Remember paper embeddings; keys already stored are left as they are."""
+        table = schema.paper_embeddings
+        fresh = set(vectors) - set(self.get_embeddings(model, list(vectors)))
+        if not fresh:
+            return
+        now = _naive(utcnow())
+        rows = [{"model": model, "key": k, "vector": vectors[k], "created_at": now} for k in fresh]
+        with self.engine.begin() as conn:
+            conn.execute(insert(table), rows)
 
     def count_papers(self) -> int:
         with self.engine.connect() as conn:

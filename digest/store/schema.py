@@ -16,6 +16,7 @@ from sqlalchemy import (
     DateTime,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -130,5 +131,80 @@ def m002_deliveries(connection: Connection) -> None:
         table.create(connection)
 
 
+# One row per named lock (the daemon's "scheduler" lock): who holds it and until when. A holder
+# renews its lease while alive; a crashed holder's lease runs out and the next one takes over.
+# `heartbeat_at` is kept after release: it tells a restarted daemon when the last one was alive.
+locks = Table(
+    "locks",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("holder", String(200)),
+    Column("lease_until", DateTime),
+    Column("heartbeat_at", DateTime),
+)
+
+
+def m003_locks(connection: Connection) -> None:
+    locks.create(connection)
+
+
+# Subscribers kept in the store (see digest/store/subscribers.py): people who subscribed on the
+# web or with `digest subscribe`, and the status of config.yaml people who unsubscribed or paused.
+# `email_key` is the address in lower case, so one person is one row whatever the spelling.
+# `topics` NULL on a config.yaml person's row means "as in config.yaml".
+subscribers = Table(
+    "subscribers",
+    metadata,
+    Column("email_key", String(320), primary_key=True),
+    Column("email", String(320), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("timezone", String(100), nullable=False),
+    Column("send_at", String(5), nullable=False),
+    Column("days", JSON, nullable=False),
+    Column("max_papers", Integer, nullable=False),
+    Column("topics", JSON),
+    Column("status", String(20), nullable=False),  # pending / active / paused / unsubscribed
+    Column("origin", String(20), nullable=False),  # config / web / cli
+    Column("created_at", DateTime, nullable=False),
+    Column("confirmed_at", DateTime),
+    Column("updated_at", DateTime, nullable=False),
+)
+
+# Fixed-window request counters for the web app's rate limits, shared by every web worker.
+rate_limits = Table(
+    "rate_limits",
+    metadata,
+    Column("key", String(400), primary_key=True),
+    Column("window_start", DateTime, nullable=False),
+    Column("count", Integer, nullable=False),
+)
+
+
+def m004_subscribers(connection: Connection) -> None:
+    for table in (subscribers, rate_limits):
+        table.create(connection)
+
+
+# Sentence embeddings of papers (the semantic extra), computed once per model and paper text.
+paper_embeddings = Table(
+    "paper_embeddings",
+    metadata,
+    Column("model", String(200), primary_key=True),
+    Column("key", String(300), primary_key=True),  # paper id + "#" + hash of the embedded text
+    Column("vector", LargeBinary, nullable=False),  # float32, little-endian
+    Column("created_at", DateTime, nullable=False),
+)
+
+
+def m005_paper_embeddings(connection: Connection) -> None:
+    paper_embeddings.create(connection)
+
+
 Migration = Callable[[Connection], None]
-MIGRATIONS: list[Migration] = [m001_initial, m002_deliveries]
+MIGRATIONS: list[Migration] = [
+    m001_initial,
+    m002_deliveries,
+    m003_locks,
+    m004_subscribers,
+    m005_paper_embeddings,
+]

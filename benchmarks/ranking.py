@@ -1,0 +1,350 @@
+"""Ranking quality on the labelled arXiv papers: this ranker against arxiv-sanity-lite's
+TF-IDF + LinearSVC, a zotero-arxiv-daily-style recency-weighted cosine, and plain BM25.
+
+Setup (issue 4): 17 categories across archives; the pool is 2,000 papers from 2018 with their
+categories stripped; a pool paper is relevant when the profile's category is among its
+categories. Profiles never name a category:
+  (a) 5 liked papers from 2016-17 whose primary is the category, DRAWS random draws;
+  (b) a short keyword list written from the category's name;
+  (c) both.
+Prints P@10 and nDCG@10 per method and form, the scoring time per profile, and the
+per-category wins and losses. Run: `python benchmarks/ranking.py` (needs the `bench` extra,
+scikit-learn, for the baselines; `--semantic` adds the optional embedding ranker).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import random
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from digest.models import Keyword, Paper, Topic
+from digest.papers_file import read_papers
+from digest.rank.batch import rank_many
+from digest.rank.index import build_index
+from digest.rank.scoring import LikedVectors, compile_topic, profile_phrases
+
+REAL = Path(__file__).resolve().parents[2] / "shared/data/real"
+LABELLED = REAL / "labelled/arxiv_staeiou_2016-2018_stratified_250_per_primary.jsonl.gz"
+POOL = 2000
+LIKED = 5
+DRAWS = 3
+SEED = 7
+K = 10
+
+# Keywords written from each category's name (and nothing else): form (b).
+CATEGORIES: dict[str, list[str]] = {
+    "cs.CL": ["computational linguistics", "natural language", "language", "translation"],
+    "cs.CR": ["cryptography", "security", "privacy", "attack"],
+    "cs.RO": ["robotics", "robot", "manipulation", "navigation"],
+    "cs.DB": ["databases", "database", "query", "SQL"],
+    "cs.IR": ["information retrieval", "search", "ranking", "recommendation"],
+    "math.PR": ["probability", "random", "stochastic process", "Brownian motion"],
+    "math.NT": ["number theory", "prime", "modular forms", "arithmetic"],
+    "stat.ME": ["statistical methodology", "estimation", "inference", "regression"],
+    "q-bio.NC": ["neurons and cognition", "neuron", "brain", "cognition"],
+    "q-fin.ST": ["statistical finance", "stock", "financial markets", "volatility"],
+    "physics.optics": ["optics", "optical", "laser", "photonic"],
+    "physics.flu-dyn": ["fluid dynamics", "flow", "turbulence", "fluid"],
+    "cond-mat.soft": ["soft condensed matter", "polymer", "colloid", "liquid crystal"],
+    "astro-ph.SR": ["solar and stellar astrophysics", "star", "stellar", "solar"],
+    "hep-ex": ["high energy physics experiment", "collider", "LHC", "detector"],
+    "econ.EM": ["econometrics", "econometric", "estimator", "panel data"],
+    "quant-ph": ["quantum physics", "quantum", "qubit", "entanglement"],
+}
+
+# Seconds a method spent on work done once for the whole pool (an index, a vectorizer's fit),
+# which every subscriber shares; the rest of its time is per profile.
+SHARED: dict[str, float] = {}
+Scorer = Callable[[Sequence[Paper], list[list[Paper]], list[list[str]]], np.ndarray]
+
+
+def precision_ndcg(scores: np.ndarray, relevant: np.ndarray) -> tuple[float, float]:
+    top = np.argsort(-scores, kind="stable")[:K]
+    gains = relevant[top].astype(float)
+    dcg = float(np.sum(gains / np.log2(np.arange(2, K + 2))))
+    ideal_hits = min(K, int(relevant.sum()))
+    ideal = float(np.sum(1.0 / np.log2(np.arange(2, ideal_hits + 2))))
+    return float(gains.mean()), dcg / ideal if ideal else 0.0
+
+
+# ---------------------------------------------------------------- the methods
+
+
+class MemoEmbedder:
+    """The semantic extra's embedder, each paper embedded once for the whole run."""
+
+    def __init__(self) -> None:
+        from digest.rank.semantic import SentenceEmbedder
+
+        self.inner = SentenceEmbedder()
+        self.name = self.inner.name
+        self.vectors: dict[str, np.ndarray] = {}
+
+    def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
+        return self.inner.embed_texts(texts)
+
+    def embed_papers(self, papers: Sequence[Paper]) -> np.ndarray:
+        missing = list({p.id: p for p in papers if p.id not in self.vectors}.values())
+        if missing:
+            found = self.inner.embed_papers(missing)
+            self.vectors.update(zip([p.id for p in missing], found, strict=True))
+        return np.vstack([self.vectors[p.id] for p in papers])
+
+
+def ours(
+    pool: Sequence[Paper],
+    liked: list[list[Paper]],
+    keywords: list[list[str]],
+    embedder: MemoEmbedder | None = None,
+) -> np.ndarray:
+    """This ranker's batch path: one index, every profile scored at once."""
+    profiles = [
+        compile_topic(Topic(name=str(i), keywords=tuple(Keyword(k) for k in kws)), likes)
+        for i, (likes, kws) in enumerate(zip(liked, keywords, strict=True))
+    ]
+    t0 = time.perf_counter()
+    index = build_index(pool, profile_phrases(profiles))
+    # Every liked paper projected on the day's vocabulary at once: the counterpart of the
+    # baselines' TF-IDF fit, which also covers pool and liked papers together.
+    vectors = LikedVectors(index, profiles)
+    SHARED["seconds"] = time.perf_counter() - t0
+    top = rank_many(index, [[p] for p in profiles], top=K, liked=vectors, embedder=embedder)
+    scores = np.zeros((len(profiles), len(pool)), dtype=np.float32)
+    for s in range(len(profiles)):
+        valid = top.rows[s] >= 0
+        scores[s, top.rows[s][valid]] = top.scores[s][valid]
+    return scores
+
+
+def plain_bm25(
+    pool: Sequence[Paper], liked: list[list[Paper]], keywords: list[list[str]]
+) -> np.ndarray:
+    """BM25 on the keywords' words (no phrases, no weights, no squashing)."""
+    t0 = time.perf_counter()
+    index = build_index(pool)
+    SHARED["seconds"] = time.perf_counter() - t0
+    out = np.zeros((len(keywords), len(pool)), dtype=np.float32)
+    for q, kws in enumerate(keywords):
+        cols = sorted(
+            {index.vocab[w] for k in kws for w in k.lower().split() if w in index.vocab}
+            | {index.vocab[t] for k in kws for t in _terms(k) if t in index.vocab}
+        )
+        if cols:
+            out[q] = np.asarray(index.bm25[:, cols].sum(axis=1)).ravel()
+    return out
+
+
+def _terms(text: str) -> list[str]:
+    from digest.rank.text import terms
+
+    return terms(text)
+
+
+def _sanity_text(paper: Paper) -> str:
+    return f"{paper.title} {paper.abstract} {' '.join(paper.authors)}"
+
+
+def arxiv_sanity(
+    pool: Sequence[Paper], liked: list[list[Paper]], keywords: list[list[str]]
+) -> np.ndarray:
+    """arxiv-sanity-lite: TF-IDF (1-2 grams) features, LinearSVC of liked vs all others."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.svm import LinearSVC
+
+    every_liked = list({p.id: p for likes in liked for p in likes}.values())
+    position = {p.id: i for i, p in enumerate(every_liked)}
+    vectorizer = TfidfVectorizer(
+        lowercase=True,
+        strip_accents="unicode",
+        encoding="utf-8",
+        decode_error="replace",
+        ngram_range=(1, 2),
+        max_features=20000,
+        norm="l2",
+        use_idf=True,
+        smooth_idf=True,
+        sublinear_tf=True,
+        max_df=0.1,
+        min_df=5,
+        stop_words="english",
+    )
+    t0 = time.perf_counter()
+    features = vectorizer.fit_transform([_sanity_text(p) for p in (*pool, *every_liked)])
+    SHARED["seconds"] = time.perf_counter() - t0
+    pool_x, liked_x = features[: len(pool)], features[len(pool) :]
+    out = np.zeros((len(liked), len(pool)), dtype=np.float32)
+    import scipy.sparse as sp
+
+    for q, likes in enumerate(liked):
+        rows = [position[p.id] for p in likes]
+        x = sp.vstack([pool_x, liked_x[rows]])
+        y = np.zeros(x.shape[0])
+        y[len(pool) :] = 1
+        svm = LinearSVC(class_weight="balanced", C=0.01, max_iter=10000, tol=1e-6)
+        svm.fit(x, y)
+        out[q] = svm.decision_function(pool_x)
+    return out
+
+
+def zotero_style(
+    pool: Sequence[Paper],
+    liked: list[list[Paper]],
+    keywords: list[list[str]],
+    embedder: MemoEmbedder | None = None,
+) -> np.ndarray:
+    """zotero-arxiv-daily: cosine to each liked paper, weighted 1/(1+log10(rank+1)) by recency
+    (newest liked paper first), on MiniLM embeddings as it does (`embedder`), or on TF-IDF
+    vectors standing in for them."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    every_liked = list({p.id: p for likes in liked for p in likes}.values())
+    position = {p.id: i for i, p in enumerate(every_liked)}
+    t0 = time.perf_counter()
+    if embedder is not None:
+        pool_x, liked_x = embedder.embed_papers(pool), embedder.embed_papers(every_liked)
+    else:
+        vectorizer = TfidfVectorizer(sublinear_tf=True, stop_words="english")
+        texts = [f"{p.title} {p.abstract}" for p in (*pool, *every_liked)]
+        features = vectorizer.fit_transform(texts)
+        pool_x, liked_x = features[: len(pool)], features[len(pool) :]
+    SHARED["seconds"] = time.perf_counter() - t0
+    out = np.zeros((len(liked), len(pool)), dtype=np.float32)
+    for q, likes in enumerate(liked):
+        newest = sorted(likes, key=lambda p: p.published or 0, reverse=True)  # type: ignore[arg-type,return-value]
+        weights = np.asarray([1 / (1 + math.log10(r + 1)) for r in range(len(newest))])
+        weights /= weights.sum()
+        sims = pool_x @ liked_x[[position[p.id] for p in newest]].T
+        sims = sims.toarray() if hasattr(sims, "toarray") else np.asarray(sims)
+        out[q] = sims @ weights
+    return out
+
+
+# ---------------------------------------------------------------- the run
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--semantic", action="store_true", help="add the embedding ranker")
+    args = parser.parse_args()
+    try:
+        import sklearn  # noqa: F401  (the baselines need it)
+    except ImportError:
+        print("benchmarks/ranking.py needs the bench extra: pip install '.[bench]'")
+        return 2
+    started = time.perf_counter()
+    everything = read_papers(LABELLED)
+    rng = random.Random(SEED)
+    pool = rng.sample([p for p in everything if p.published and p.published.year == 2018], POOL)
+    truth = {cat: np.asarray([cat in p.categories for p in pool]) for cat in CATEGORIES}
+    pool = [replace(p, categories=()) for p in pool]
+    earlier = [p for p in everything if p.published and p.published.year in (2016, 2017)]
+    cases: list[tuple[str, list[Paper], list[str]]] = []  # (category, liked, keywords)
+    for cat, kws in CATEGORIES.items():
+        mine = [
+            replace(p, categories=()) for p in earlier if p.categories and p.categories[0] == cat
+        ]
+        for _ in range(DRAWS):
+            cases.append((cat, rng.sample(mine, LIKED), kws))
+    print(
+        f"pool {len(pool)} papers from 2018, {len(CATEGORIES)} categories x {DRAWS} draws "
+        f"of {LIKED} liked papers; relevant per category: median "
+        f"{statistics.median(int(t.sum()) for t in truth.values()):.0f}"
+    )
+
+    liked = [c[1] for c in cases]
+    keywords = [c[2] for c in cases]
+    nothing: list[list[Paper]] = [[] for _ in cases]
+    no_words: list[list[str]] = [[] for _ in cases]
+    runs: dict[tuple[str, str], tuple[np.ndarray, float, float]] = {}
+
+    def run(
+        method: str, form: str, scorer: Scorer, likes: list[list[Paper]], kws: list[list[str]]
+    ) -> None:
+        SHARED["seconds"] = 0.0
+        t0 = time.perf_counter()
+        scores = scorer(pool, likes, kws)
+        total = time.perf_counter() - t0
+        shared = SHARED["seconds"]
+        runs[(method, form)] = (scores, shared, (total - shared) / len(cases))
+
+    run("this ranker", "a liked", ours, liked, no_words)
+    run("this ranker", "b keywords", ours, nothing, keywords)
+    run("this ranker", "c both", ours, liked, keywords)
+    run("arxiv-sanity (tfidf+svm)", "a liked", arxiv_sanity, liked, no_words)
+    run("zotero-style (tfidf cosine)", "a liked", zotero_style, liked, no_words)
+    run("plain BM25", "b keywords", plain_bm25, nothing, keywords)
+    if args.semantic:
+        memo = MemoEmbedder()  # the pool is embedded once, for every form
+        t0 = time.perf_counter()
+        memo.embed_papers([*pool, *{p.id: p for likes in liked for p in likes}.values()])
+        print(f"semantic: embedded {len(memo.vectors)} papers in {time.perf_counter() - t0:.0f} s")
+
+        def semantic(
+            pool: Sequence[Paper], likes: list[list[Paper]], kws: list[list[str]]
+        ) -> np.ndarray:
+            return ours(pool, likes, kws, embedder=memo)
+
+        def zotero_minilm(
+            pool: Sequence[Paper], likes: list[list[Paper]], kws: list[list[str]]
+        ) -> np.ndarray:
+            return zotero_style(pool, likes, kws, embedder=memo)
+
+        run("this ranker + semantic", "a liked", semantic, liked, no_words)
+        run("this ranker + semantic", "b keywords", semantic, nothing, keywords)
+        run("this ranker + semantic", "c both", semantic, liked, keywords)
+        run("zotero-style (MiniLM)", "a liked", zotero_minilm, liked, no_words)
+
+    metrics: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    for key, (scores, _, _) in runs.items():
+        metrics[key] = [precision_ndcg(scores[i], truth[c[0]]) for i, c in enumerate(cases)]
+
+    print(
+        f"\n{'method':32} {'form':12} {'P@10':>6} {'nDCG@10':>8} {'ms once':>8} {'ms/profile':>11}"
+    )
+    for (method, form), values in metrics.items():
+        p = statistics.mean(v[0] for v in values)
+        n = statistics.mean(v[1] for v in values)
+        _, shared, each = runs[(method, form)]
+        print(f"{method:32} {form:12} {p:6.3f} {n:8.3f} {shared * 1000:8.0f} {each * 1000:11.2f}")
+    print(
+        "ms once: work done once for the pool and all the liked papers, shared by every "
+        "subscriber (this ranker's index and liked-paper term vectors; the baselines' TF-IDF "
+        "fit);\nms/profile: the rest, per profile (this ranker: scoring and its top 10; "
+        "arxiv-sanity: training and applying its SVM)"
+    )
+    if args.semantic:
+        print("(+ semantic: the pool's embedding is computed once beforehand, not in these times)")
+
+    def per_category(a: tuple[str, str], b: tuple[str, str]) -> None:
+        print(f"\nper category, nDCG@10: {a[0]} [{a[1]}] vs {b[0]} [{b[1]}]")
+        wins = losses = 0
+        for cat in CATEGORIES:
+            rows = [i for i, c in enumerate(cases) if c[0] == cat]
+            mine = statistics.mean(metrics[a][i][1] for i in rows)
+            theirs = statistics.mean(metrics[b][i][1] for i in rows)
+            mark = "win " if mine > theirs + 1e-9 else "loss" if mine < theirs - 1e-9 else "tie "
+            wins += mark == "win "
+            losses += mark == "loss"
+            print(f"  {cat:16} {mine:6.3f} {theirs:6.3f}  {mark}")
+        print(f"  {wins} wins, {losses} losses")
+
+    per_category(("this ranker", "a liked"), ("arxiv-sanity (tfidf+svm)", "a liked"))
+    per_category(("this ranker", "b keywords"), ("plain BM25", "b keywords"))
+    per_category(("this ranker", "c both"), ("this ranker", "a liked"))
+    if args.semantic:
+        per_category(("this ranker + semantic", "a liked"), ("zotero-style (MiniLM)", "a liked"))
+    print(f"\ntotal {time.perf_counter() - started:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,362 @@
+"""Deliver planned digests exactly once, over several connections at once.
+
+`deliver_digests` takes ledger rows, a `compose` function that builds each message (or says why
+there is none), and a transport. Each sender thread claims a row, composes, sends and records the
+outcome; a row is marked sent only after the server's 250. 4xx replies and dropped connections
+are deferred with bounded, doubling backoff (retried in this run while `retry_wait` allows, else
+by the next run); a 5xx fails that row for good and counts towards suspending the address. A
+fatal error (login refused) or too many errors in a row stops the run early; what is left stays
+planned for the next run.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import socket
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+
+from digest.errors import DigestError
+from digest.mail.ledger import DONE, PLANNED, SENDING, Delivery, Ledger, new_worker_id
+from digest.mail.transport import (
+    Connection,
+    DeliveryError,
+    FatalError,
+    PermanentFailure,
+    TemporaryFailure,
+    Transport,
+)
+from digest.store import utcnow
+
+log = logging.getLogger(__name__)
+
+MAX_BACKOFF = 1800.0
+
+
+@dataclass(frozen=True)
+class Policy:
+    """How hard to try. Built from `smtp:` in config.yaml (defaults when there is none)."""
+
+    max_attempts: int = 6
+    retry_backoff: float = 30.0  # first wait after a temporary failure; doubles each attempt
+    retry_wait: float = 300.0  # how long one run waits for retries before leaving them
+    max_consecutive_errors: int = 10
+    max_permanent_failures: int = 3
+    lease: float = 150.0  # how long a claim holds before another sender may take it over
+
+    def backoff(self, attempts: int) -> float:
+        return float(min(self.retry_backoff * 2.0 ** max(attempts - 1, 0), MAX_BACKOFF))
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """What `compose` made for one row: a message, or None and the reason to skip."""
+
+    message: EmailMessage | None
+    papers: int = 0
+    reason: str = ""
+
+
+Compose = Callable[[Delivery], Outgoing]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one row in this run (reported as it happens, for progress)."""
+
+    email: str
+    subscriber: str
+    status: str  # sent / skipped / deferred / failed / suspended
+    reply: str = ""
+
+
+@dataclass
+class DeliveryReport:
+    sent: int = 0
+    skipped: int = 0
+    retried: int = 0  # temporary failures that will be (or were) tried again
+    failed: list[Outcome] = field(default_factory=list)
+    pending: int = 0  # left planned for a later run (deferred, or the run stopped)
+    stopped: str | None = None  # why the run stopped early
+    logins: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and self.stopped is None and self.pending == 0
+
+
+class _Run:
+    """State shared by the sender threads of one run."""
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        compose: Compose,
+        sender: str,
+        message_id: Callable[[], str],
+        policy: Policy,
+        progress: Callable[[Outcome], None] | None,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.ledger, self.compose, self.sender, self.policy = ledger, compose, sender, policy
+        self.message_id = message_id
+        self.progress, self.clock = progress, clock
+        self.worker = new_worker_id()
+        self.report = DeliveryReport()
+        self.lock = threading.Lock()
+        self.stop = threading.Event()  # set by the run itself: fatal error, too many errors
+        self.cancel = threading.Event()  # set from outside: finish what is in flight, then stop
+        self.consecutive_errors = 0
+        self.claimed = 0  # rows claimed so far
+        self.given_up: set[int] = set()  # rows this run will not try again
+        self.failing = ledger.failing()  # addresses whose failure count a success must clear
+
+    def record(self, outcome: Outcome, *, error: bool) -> None:
+        with self.lock:
+            r = self.report
+            if outcome.status == "sent":
+                r.sent += 1
+            elif outcome.status == "skipped":
+                r.skipped += 1
+            elif outcome.status == "deferred":
+                r.retried += 1
+            else:
+                r.failed.append(outcome)
+            if error:
+                self.consecutive_errors += 1
+                if self.consecutive_errors >= self.policy.max_consecutive_errors:
+                    self.halt(
+                        f"stopped after {self.consecutive_errors} delivery errors in a row "
+                        f"(last: {outcome.reply}); check the SMTP server, then run "
+                        "`digest send` again to send the rest"
+                    )
+            elif outcome.status == "sent":
+                self.consecutive_errors = 0
+        if self.progress is not None:
+            self.progress(outcome)
+
+    def halted(self) -> bool:
+        return self.stop.is_set() or self.cancel.is_set()
+
+    def halt(self, reason: str) -> None:
+        if not self.stop.is_set():
+            self.report.stopped = reason
+            self.stop.set()
+
+    def handle(self, row_id: int, connection: Connection) -> None:
+        """Claim, compose, send and record one row."""
+        now = self.clock()
+        row = self._claim(row_id, now)
+        if row is None:
+            return
+        with self.lock:
+            self.claimed += 1
+        policy, ledger = self.policy, self.ledger
+        try:
+            outgoing = self.compose(row)
+        except DigestError as e:
+            self._give_up(row, f"could not build the digest: {e}")
+            return
+        except Exception as e:  # one subscriber's bad data must not stop the others
+            log.exception("building the digest for %s failed", row.email)
+            self._give_up(row, f"could not build the digest: unexpected {type(e).__name__}: {e}")
+            return
+        if outgoing.message is None:
+            ledger.mark_skipped(row.id, self.worker, outgoing.reason, self.clock(), outgoing.papers)
+            self.record(Outcome(row.email, row.subscriber, "skipped", outgoing.reason), error=False)
+            return
+        try:
+            reply = connection.send(outgoing.message, self.sender, row.email)
+        except FatalError as e:
+            ledger.defer(row.id, self.worker, e.reply, self.clock(), None)
+            self.given_up.add(row.id)
+            self.halt(e.reply)
+            return
+        except PermanentFailure as e:
+            now = self.clock()
+            ledger.mark_failed(row.id, self.worker, e.reply, now)
+            suspended = ledger.record_permanent_failure(
+                row.email, e.reply, now, policy.max_permanent_failures
+            )
+            status = "suspended" if suspended else "failed"
+            self.record(Outcome(row.email, row.subscriber, status, e.reply), error=True)
+            return
+        except TemporaryFailure as e:
+            self._defer(row, e.reply)
+            return
+        except DeliveryError as e:  # a transport with a failure kind of its own
+            self._defer(row, e.reply)
+            return
+        clear = row.email in self.failing
+        ledger.mark_sent(row.id, reply, self.clock(), outgoing.papers, clear_failures=clear)
+        self.record(Outcome(row.email, row.subscriber, "sent", reply), error=False)
+
+    def _claim(self, row_id: int, now: datetime) -> Delivery | None:
+        lease = timedelta(seconds=self.policy.lease)
+        claimed = self.ledger.claim(
+            row_id, self.worker, now=now, lease=lease, message_id=self.message_id()
+        )
+        if claimed is not None:
+            return claimed
+        # Held by someone: take it over at once if that was a process on this host that died.
+        rows = self.ledger.by_ids([row_id])
+        if not rows or rows[0].status != SENDING or not _is_dead_local(rows[0].claimed_by):
+            return None
+        return self.ledger.claim(
+            row_id,
+            self.worker,
+            now=now,
+            lease=lease,
+            message_id=self.message_id(),
+            take_over=rows[0].claimed_by,
+        )
+
+    def _defer(self, row: Delivery, reply: str) -> None:
+        now = self.clock()
+        if row.attempts >= self.policy.max_attempts:
+            reason = f"gave up after {row.attempts} attempts: {reply}"
+            self.ledger.mark_failed(row.id, self.worker, reason, now)
+            self.record(Outcome(row.email, row.subscriber, "failed", reason), error=True)
+            return
+        until = now + timedelta(seconds=self.policy.backoff(row.attempts))
+        self.ledger.defer(row.id, self.worker, reply, now, until)
+        self.record(Outcome(row.email, row.subscriber, "deferred", reply), error=True)
+
+    def _give_up(self, row: Delivery, reason: str) -> None:
+        # Left planned, not failed: a later run (after the fix) tries again.
+        self.ledger.defer(row.id, self.worker, reason, self.clock(), None)
+        self.given_up.add(row.id)
+        self.record(Outcome(row.email, row.subscriber, "failed", reason), error=False)
+
+
+def deliver_digests(
+    rows: Sequence[Delivery],
+    compose: Compose,
+    transport: Transport,
+    ledger: Ledger,
+    *,
+    sender: str,
+    message_id: Callable[[], str],
+    policy: Policy | None = None,
+    progress: Callable[[Outcome], None] | None = None,
+    clock: Callable[[], datetime] = utcnow,
+    stop: threading.Event | None = None,
+) -> DeliveryReport:
+    """Send every row that is not done yet; return what happened.
+
+    `sender` is the envelope sender (MAIL FROM); `message_id()` makes a new Message-ID for a row
+    sent for the first time (a re-send keeps the one in the ledger). Setting `stop` (SIGTERM in
+    the daemon) lets the messages in flight finish and record, then returns; the rest stays
+    planned.
+    """
+    policy = policy or Policy()
+    run = _Run(ledger, compose, sender, message_id, policy, progress, clock)
+    if stop is not None:
+        run.cancel = stop
+    ids = [r.id for r in rows if r.status not in DONE]
+    deadline = time.monotonic() + policy.retry_wait
+    while ids and not run.halted():
+        due, wait = _due(ledger, ids, run, clock())
+        if due:
+            if _send_round(run, due, transport) == 0:
+                # Due, yet another sender claimed them first: let it work, within our deadline.
+                if time.monotonic() > deadline:
+                    break
+                run.cancel.wait(0.1)
+            continue
+        if wait is None or time.monotonic() + wait > deadline:
+            break
+        log.info("waiting %.1f s for deferred deliveries", wait)
+        run.cancel.wait(max(wait, 0.05))
+    remaining = [r for r in ledger.by_ids(ids) if r.status not in DONE]
+    run.report.pending = len(remaining)
+    return run.report
+
+
+def _due(
+    ledger: Ledger, ids: list[int], run: _Run, now: datetime
+) -> tuple[list[int], float | None]:
+    """The rows to send now, and else how long until the next one is due (None: never)."""
+    due, waits = [], []
+    for row in ledger.by_ids(ids):
+        if row.status in DONE or row.id in run.given_up:
+            continue
+        if row.status == PLANNED:
+            at = row.next_attempt_at
+        elif row.status == SENDING:
+            at = None if _is_dead_local(row.claimed_by) else row.lease_until
+        else:
+            continue
+        if at is None or at <= now:
+            due.append(row.id)
+        else:
+            waits.append((at - now).total_seconds())
+    return due, (min(waits) if waits else None)
+
+
+def _send_round(run: _Run, ids: list[int], transport: Transport) -> int:
+    """Send `ids` over up to `max_connections` connections, one thread each; return how many
+    rows this run claimed."""
+    work: queue.SimpleQueue[int] = queue.SimpleQueue()
+    for row_id in ids:
+        work.put(row_id)
+    before = run.claimed
+    threads = [
+        threading.Thread(target=_sender, args=(run, work, transport), name=f"sender-{i}")
+        for i in range(min(transport.max_connections, len(ids)))
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return run.claimed - before
+
+
+def _sender(run: _Run, work: queue.SimpleQueue[int], transport: Transport) -> None:
+    connection = transport.connect()
+    try:
+        while not run.halted():
+            try:
+                row_id = work.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                run.handle(row_id, connection)
+            except DigestError as e:  # the ledger itself failed: nothing can be recorded
+                run.halt(str(e))
+            except Exception as e:
+                log.exception("sender thread failed")
+                run.halt(f"unexpected {type(e).__name__}: {e}")
+    finally:
+        connection.close()
+        with run.lock:
+            run.report.logins += int(getattr(connection, "logins", 0))
+
+
+_HOST = socket.gethostname()
+
+
+def _is_dead_local(worker: str | None) -> bool:
+    """True when `worker` was a process on this host that no longer runs."""
+    if not worker:
+        return False
+    host, _, rest = worker.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != _HOST or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False

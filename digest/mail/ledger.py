@@ -1,0 +1,396 @@
+"""The delivery ledger: one row per (subscriber email, digest day), kept in the store.
+
+A row is planned, then claimed by one sender (`sending`, with a lease), then ends as sent (only
+after the server's 250), failed or skipped. A claim is a conditional UPDATE, so any number of
+senders on any number of machines can share the table; a crashed sender's claim is taken over
+when its lease expires, or at once when it was a process on this host that is gone.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from digest.errors import StoreError
+from digest.store import Store, utcnow
+from digest.store.schema import deliveries, recipients
+
+PLANNED, SENDING, SENT, FAILED, SKIPPED = "planned", "sending", "sent", "failed", "skipped"
+DONE = frozenset({SENT, FAILED, SKIPPED})
+ACTIVE, SUSPENDED = "active", "suspended"
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One ledger row."""
+
+    id: int
+    email: str
+    day: date
+    subscriber: str
+    status: str
+    attempts: int = 0
+    message_id: str | None = None
+    reply: str | None = None
+    papers: int | None = None
+    next_attempt_at: datetime | None = None
+    claimed_by: str | None = None
+    lease_until: datetime | None = None
+    planned_at: datetime | None = None
+    updated_at: datetime | None = None
+    sent_at: datetime | None = None
+
+
+def new_worker_id() -> str:
+    """Who holds a claim: host, process id and a per-run nonce."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class Ledger:
+    """Reads and writes of the `deliveries` and `recipients` tables."""
+
+    def __init__(self, store: Store) -> None:
+        self.engine = store.engine
+
+    # ------------------------------------------------------------ reading
+
+    def get(self, email: str, day: date) -> Delivery | None:
+        query = select(deliveries).where(deliveries.c.email == email, deliveries.c.day == day)
+        with self._connect() as conn:
+            row = conn.execute(query).mappings().first()
+        return _to_delivery(row) if row else None
+
+    def for_day(self, day: date, emails: Iterable[str] | None = None) -> dict[str, Delivery]:
+        """The day's rows keyed by email (only those of `emails` when given)."""
+        query = select(deliveries).where(deliveries.c.day == day)
+        wanted = set(emails) if emails is not None else None
+        with self._connect() as conn:
+            rows = [_to_delivery(r) for r in conn.execute(query).mappings()]
+        return {d.email: d for d in rows if wanted is None or d.email in wanted}
+
+    def by_ids(self, ids: Iterable[int]) -> list[Delivery]:
+        wanted = list(ids)
+        found: list[Delivery] = []
+        with self._connect() as conn:
+            for start in range(0, len(wanted), 500):
+                query = select(deliveries).where(deliveries.c.id.in_(wanted[start : start + 500]))
+                found.extend(_to_delivery(r) for r in conn.execute(query).mappings())
+        return found
+
+    def previous_digest(self, email: str, before: date) -> datetime | None:
+        """When this person's last digest before `before` was sent: the start of the next one's
+        candidate window. None if they never had one."""
+        query = (
+            select(deliveries.c.sent_at)
+            .where(
+                deliveries.c.email == email,
+                deliveries.c.day < before,
+                deliveries.c.status == SENT,
+            )
+            .order_by(deliveries.c.sent_at.desc())
+            .limit(1)
+        )
+        with self._connect() as conn:
+            sent_at = conn.scalar(query)
+        return _aware(sent_at)
+
+    def suspended(self) -> set[str]:
+        query = select(recipients.c.email).where(recipients.c.status == SUSPENDED)
+        with self._connect() as conn:
+            return set(conn.scalars(query))
+
+    # ------------------------------------------------------------ planning and claiming
+
+    def plan(self, people: Sequence[tuple[str, str]], day: date, now: datetime) -> None:
+        """Make sure a row exists for each (email, subscriber name) on `day`."""
+        have = self.for_day(day, [email for email, _ in people])
+        rows = [_new_row(email, name, day, now) for email, name in people if email not in have]
+        if not rows:
+            return
+        try:
+            with self._begin() as conn:
+                conn.execute(insert(deliveries), rows)
+        except StoreError as e:
+            if not isinstance(e.__cause__, IntegrityError):
+                raise
+            for row in rows:  # another sender planned some of them meanwhile
+                try:
+                    with self._begin() as conn:
+                        conn.execute(insert(deliveries), [row])
+                except StoreError as again:
+                    if not isinstance(again.__cause__, IntegrityError):
+                        raise
+
+    def claim(
+        self,
+        delivery_id: int,
+        worker: str,
+        *,
+        now: datetime,
+        lease: timedelta,
+        message_id: str,
+        take_over: str | None = None,
+    ) -> Delivery | None:
+        """Take a due row for sending; None if it is not due or someone else holds it.
+
+        `take_over` names a dead sender whose claim may be taken regardless of its lease.
+        A re-send keeps the row's first Message-ID, so receivers can drop the duplicate.
+        """
+        params = {
+            "p_id": delivery_id,
+            "p_now": _naive(now),
+            "p_dead": take_over,
+            "p_worker": worker,
+            "p_lease": _naive(now + lease),
+            "p_message_id": message_id,
+        }
+        with self._begin() as conn:
+            row = conn.execute(_CLAIM, params).mappings().first()
+        return _to_delivery(row) if row else None
+
+    # ------------------------------------------------------------ outcomes
+
+    def mark_sent(
+        self,
+        delivery_id: int,
+        reply: str,
+        now: datetime,
+        papers: int,
+        *,
+        clear_failures: bool = True,
+    ) -> None:
+        """After the server's 250. Even a claim that was taken over is recorded: it did arrive.
+        A success also clears the address's count of permanent failures (a sender that knows
+        there is none to clear says so, and saves a statement per message)."""
+        with self._begin() as conn:
+            done = conn.execute(
+                _MARK_SENT,
+                {"p_id": delivery_id, "p_reply": reply, "p_now": _naive(now), "p_papers": papers},
+            ).mappings()
+            for row in done:
+                if clear_failures:
+                    conn.execute(_CLEAR_FAILURES, {"p_email": row["email"], "p_now": _naive(now)})
+
+    def failing(self) -> set[str]:
+        """Addresses with permanent failures on record (suspended or not)."""
+        query = select(recipients.c.email).where(recipients.c.permanent_failures > 0)
+        with self._connect() as conn:
+            return set(conn.scalars(query))
+
+    def mark_failed(self, delivery_id: int, worker: str, reply: str, now: datetime) -> None:
+        self._finish(delivery_id, worker, FAILED, reply, now)
+
+    def mark_skipped(
+        self, delivery_id: int, worker: str, reason: str, now: datetime, papers: int = 0
+    ) -> None:
+        self._finish(delivery_id, worker, SKIPPED, reason, now, papers=papers)
+
+    def defer(
+        self, delivery_id: int, worker: str, reply: str, now: datetime, until: datetime | None
+    ) -> None:
+        """Back to planned, to be tried again from `until` (at once when None)."""
+        self._finish(delivery_id, worker, PLANNED, reply, now, next_attempt_at=until)
+
+    def _finish(
+        self,
+        delivery_id: int,
+        worker: str,
+        status: str,
+        reply: str,
+        now: datetime,
+        *,
+        papers: int | None = None,
+        next_attempt_at: datetime | None = None,
+    ) -> None:
+        """Settle a row this worker holds (a claim taken over by another sender is left be)."""
+        params = {
+            "p_id": delivery_id,
+            "p_worker": worker,
+            "p_status": status,
+            "p_reply": reply,
+            "p_now": _naive(now),
+            "p_papers": papers,
+            "p_next": _naive(next_attempt_at),
+        }
+        with self._begin() as conn:
+            conn.execute(_FINISH, params)
+
+    def skip_unclaimed(self, delivery_id: int, reason: str, now: datetime) -> None:
+        """Skip a planned row without sending (suspended address, missed day)."""
+        c = deliveries.c
+        with self._begin() as conn:
+            conn.execute(
+                update(deliveries)
+                .where(c.id == delivery_id, c.status == PLANNED)
+                .values(status=SKIPPED, reply=reason, updated_at=_naive(now))
+            )
+
+    # ------------------------------------------------------------ recipients
+
+    def record_permanent_failure(
+        self, email: str, reply: str, now: datetime, suspend_after: int
+    ) -> bool:
+        """Count a 5xx for this address; True when it is now suspended."""
+        with self._begin() as conn:
+            row = conn.execute(select(recipients).where(recipients.c.email == email)).first()
+            failures = (row.permanent_failures if row else 0) + 1
+            status = SUSPENDED if failures >= suspend_after else ACTIVE
+            values = {
+                "permanent_failures": failures,
+                "status": status,
+                "last_error": reply,
+                "updated_at": _naive(now),
+            }
+            if row is None:
+                conn.execute(insert(recipients).values(email=email, **values))
+            else:
+                conn.execute(update(recipients).where(recipients.c.email == email).values(values))
+        return status == SUSPENDED
+
+    def reactivate(self, email: str, now: datetime) -> None:
+        """Lift a suspension (after the address was fixed)."""
+        with self._begin() as conn:
+            conn.execute(
+                update(recipients)
+                .where(recipients.c.email == email)
+                .values(status=ACTIVE, permanent_failures=0, updated_at=_naive(now))
+            )
+
+    # ------------------------------------------------------------ plumbing
+
+    def _connect(self) -> _Guarded:
+        return _Guarded(self.engine.connect, begin=False)
+
+    def _begin(self) -> _Guarded:
+        return _Guarded(self.engine.begin, begin=True)
+
+
+class _Guarded:
+    """A connection context that turns database errors into StoreError with a hint."""
+
+    def __init__(self, opener: Any, begin: bool) -> None:
+        self._opener, self._begin = opener, begin
+        self._ctx: Any = None
+
+    def __enter__(self) -> Connection:
+        try:
+            self._ctx = self._opener()
+            conn: Connection = self._ctx.__enter__()
+        except SQLAlchemyError as e:
+            raise StoreError(f"cannot reach the delivery ledger: {e}") from e
+        return conn
+
+    def __exit__(self, kind: Any, error: Any, tb: Any) -> None:
+        try:
+            self._ctx.__exit__(kind, error, tb)
+        except SQLAlchemyError as e:
+            raise StoreError(f"cannot write the delivery ledger: {e}") from e
+        if isinstance(error, SQLAlchemyError):
+            raise StoreError(f"cannot update the delivery ledger: {error}") from error
+
+
+_c = deliveries.c
+# Built once: a claim and a settle run per message, on every sender thread.
+_CLAIM = (
+    update(deliveries)
+    .where(
+        _c.id == bindparam("p_id"),
+        or_(
+            and_(
+                _c.status == PLANNED,
+                or_(_c.next_attempt_at.is_(None), _c.next_attempt_at <= bindparam("p_now")),
+            ),
+            and_(
+                _c.status == SENDING,
+                or_(_c.lease_until < bindparam("p_now"), _c.claimed_by == bindparam("p_dead")),
+            ),
+        ),
+    )
+    .values(
+        status=SENDING,
+        attempts=_c.attempts + 1,
+        claimed_by=bindparam("p_worker"),
+        lease_until=bindparam("p_lease"),
+        message_id=func.coalesce(_c.message_id, bindparam("p_message_id")),
+        updated_at=bindparam("p_now"),
+    )
+    .returning(*deliveries.c)
+)
+_MARK_SENT = (
+    update(deliveries)
+    .where(_c.id == bindparam("p_id"), _c.status.in_((PLANNED, SENDING)))
+    .values(
+        status=SENT,
+        reply=bindparam("p_reply"),
+        sent_at=bindparam("p_now"),
+        papers=bindparam("p_papers"),
+        updated_at=bindparam("p_now"),
+        claimed_by=None,
+        lease_until=None,
+    )
+    .returning(_c.email)
+)
+_FINISH = (
+    update(deliveries)
+    .where(
+        _c.id == bindparam("p_id"),
+        _c.status.in_((PLANNED, SENDING)),
+        _c.claimed_by == bindparam("p_worker"),
+    )
+    .values(
+        status=bindparam("p_status"),
+        reply=bindparam("p_reply"),
+        papers=func.coalesce(bindparam("p_papers"), _c.papers),
+        next_attempt_at=bindparam("p_next"),
+        updated_at=bindparam("p_now"),
+        claimed_by=None,
+        lease_until=None,
+    )
+)
+_CLEAR_FAILURES = (
+    update(recipients)
+    .where(recipients.c.email == bindparam("p_email"), recipients.c.permanent_failures > 0)
+    .values(permanent_failures=0, updated_at=bindparam("p_now"))
+)
+
+
+def _new_row(email: str, name: str, day: date, now: datetime) -> dict[str, Any]:
+    t = _naive(now)
+    return {
+        "email": email,
+        "day": day,
+        "subscriber": name,
+        "status": PLANNED,
+        "attempts": 0,
+        "planned_at": t,
+        "updated_at": t,
+    }
+
+
+def _to_delivery(row: Any) -> Delivery:
+    values = dict(row)
+    for key in ("next_attempt_at", "lease_until", "planned_at", "updated_at", "sent_at"):
+        values[key] = _aware(values[key])
+    return Delivery(**values)
+
+
+def _naive(moment: datetime | None) -> datetime | None:
+    """Stored as naive UTC, as everywhere in the store."""
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    return moment.replace(tzinfo=UTC) if moment is not None else None
+
+
+__all__ = ["DONE", "Delivery", "Ledger", "new_worker_id", "utcnow"]

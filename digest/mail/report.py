@@ -1,0 +1,77 @@
+"""How a send run shows itself on a terminal: a progress bar on long runs, then a summary.
+
+The bar goes to stderr and only when stderr is a terminal, so logs and pipes stay clean.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TextIO
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from digest.mail.deliver import Outcome
+from digest.mail.run import SendReport
+
+LONG_RUN = 10  # digests; fewer finish before a bar is worth drawing
+
+
+class ProgressBar:
+    """A rich progress bar for a send run; silent when stderr is not a terminal."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.console = Console(file=stream or sys.stderr)
+        self._bar: Progress | None = None
+        self._task = None
+
+    def start(self, total: int) -> None:
+        if total < LONG_RUN or not self.console.is_terminal:
+            return
+        self._bar = Progress(
+            TextColumn("sending"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("{task.description}"),
+            console=self.console,
+            transient=True,
+        )
+        self._bar.start()
+        self._task = self._bar.add_task("", total=total)  # type: ignore[assignment]
+
+    def update(self, outcome: Outcome) -> None:
+        if self._bar is None or self._task is None:
+            return
+        done = outcome.status != "deferred"  # a deferred digest is still to come
+        self._bar.update(self._task, advance=1 if done else 0, description=outcome.email)
+
+    def stop(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
+
+
+def preview_lines(report: SendReport) -> list[str]:
+    """What a dry run would do, one line per subscriber."""
+    lines = []
+    for p in report.previews:
+        who = f"{p.subscriber} <{p.email}> {p.day.isoformat()}"
+        if p.subject is None:
+            lines.append(f"{who}: not sent ({p.note})")
+        else:
+            lines.append(f"{who}: would send {p.papers} papers: {p.subject}")
+    return lines
+
+
+def summary_lines(report: SendReport) -> list[str]:
+    """The end-of-run summary, then one line per failure."""
+    d = report.delivery
+    line = f"sent {d.sent}, skipped {d.skipped}, retried {d.retried}, failed {len(d.failed)}"
+    if report.already:
+        line += f" ({report.already} already done by an earlier run)"
+    lines = [line]
+    lines += [f"failed: {f.email}: {f.reply}" for f in d.failed]
+    if d.pending:
+        lines.append(f"{d.pending} left for a later run (deferred or not reached)")
+    return lines

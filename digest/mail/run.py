@@ -1,0 +1,189 @@
+"""One send run: plan the day's rows in the ledger, then deliver what is not done yet.
+
+`send_run` is what `digest send` and the daemon call (through `pipeline.send_digests`). The
+digest itself is made by a `write` callback (rank + render), so this module knows nothing of
+ranking. A dry run reads the ledger and writes nothing at all.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+from digest.config import Config
+from digest.mail.deliver import DeliveryReport, Outcome, Outgoing, deliver_digests
+from digest.mail.ledger import DONE, PLANNED, Delivery, Ledger
+from digest.mail.letterhead import digest_email, letterhead, make_policy, make_transport
+from digest.mail.message import Links
+from digest.mail.transport import Transport
+from digest.models import Subscriber
+from digest.store import Store, utcnow
+
+SUSPENDED_NOTE = "suspended after repeated permanent failures"
+
+
+class Content(Protocol):
+    """A rendered digest (digest.render.RenderedDigest fits)."""
+
+    @property
+    def subject(self) -> str: ...
+    @property
+    def html(self) -> str: ...
+    @property
+    def text(self) -> str: ...
+
+
+# (subscriber, day, links) -> (the rendered digest, or None for "nothing to send"; paper count)
+Write = Callable[[Subscriber, date, Links], tuple[Content | None, int]]
+
+
+class Progress(Protocol):
+    def start(self, total: int) -> None: ...
+    def update(self, outcome: Outcome) -> None: ...
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What a dry run found for one subscriber."""
+
+    subscriber: str
+    email: str
+    day: date
+    papers: int = 0
+    subject: str | None = None  # None: nothing would be sent
+    note: str = ""
+
+
+@dataclass
+class SendReport:
+    """A run's outcome: the delivery report, plus what earlier runs had already settled."""
+
+    delivery: DeliveryReport = field(default_factory=DeliveryReport)
+    already: int = 0
+    previews: list[Preview] = field(default_factory=list)
+    dry_run: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.delivery.ok
+
+
+def local_day(subscriber: Subscriber, now: datetime) -> date:
+    """Today where the subscriber lives."""
+    return now.astimezone(ZoneInfo(subscriber.timezone)).date()
+
+
+def send_run(
+    config: Config,
+    store: Store,
+    people: Sequence[Subscriber],
+    write: Write,
+    *,
+    day: date | None = None,
+    now: datetime | None = None,
+    dry_run: bool = False,
+    transport: Transport | None = None,
+    progress: Progress | None = None,
+    stop: threading.Event | None = None,
+) -> SendReport:
+    """Send `day`'s digest (default: today in each subscriber's zone) to each of `people` who
+    has not had it yet."""
+    now = now or utcnow()
+    ledger = Ledger(store)
+    days = {p.email: day or local_day(p, now) for p in people}
+    suspended = ledger.suspended()
+    if dry_run:
+        return _dry_run(config, ledger, people, days, suspended, write)
+    head = letterhead(config)
+    report = SendReport()
+    rows: list[Delivery] = []
+    for d in sorted(set(days.values())):
+        todays = [p for p in people if days[p.email] == d]
+        ledger.plan([(p.email, p.name) for p in todays], d, now)
+        rows.extend(ledger.for_day(d, [p.email for p in todays]).values())
+    todo = []
+    for row in rows:
+        if row.status in DONE:
+            report.already += 1
+        elif row.email in suspended and row.status == PLANNED:
+            ledger.skip_unclaimed(row.id, SUSPENDED_NOTE, now)
+            report.delivery.skipped += 1
+        else:
+            todo.append(row)
+    by_email = {p.email: p for p in people}
+    compose_lock = threading.Lock()
+
+    def compose(row: Delivery) -> Outgoing:
+        person = by_email[row.email]
+        links = head.links(person.email)
+        # Ranking and rendering are CPU-bound: one at a time, while other threads do SMTP.
+        with compose_lock:
+            content, papers = write(person, row.day, links)
+        if content is None:
+            return Outgoing(None, papers, "nothing new: no email (send_empty is off)")
+        message = digest_email(
+            head,
+            person,
+            subject=content.subject,
+            text=content.text,
+            html=content.html,
+            message_id=row.message_id or head.new_message_id(),
+            now=utcnow(),
+            links=links,
+        )
+        return Outgoing(message, papers)
+
+    if progress is not None:
+        progress.start(len(todo))
+    delivered = deliver_digests(
+        todo,
+        compose,
+        transport or make_transport(config),
+        ledger,
+        sender=head.sender.addr_spec,
+        message_id=head.new_message_id,
+        policy=make_policy(config),
+        progress=progress.update if progress is not None else None,
+        stop=stop,
+    )
+    delivered.skipped += report.delivery.skipped
+    report.delivery = delivered
+    return report
+
+
+def _dry_run(
+    config: Config,
+    ledger: Ledger,
+    people: Sequence[Subscriber],
+    days: dict[str, date],
+    suspended: set[str],
+    write: Write,
+) -> SendReport:
+    report = SendReport(dry_run=True)
+    root = config.base_url.rstrip("/")
+    placeholder = Links(f"{root}/unsubscribe", f"{root}/manage")  # no key is read or made
+    for person in people:
+        d = days[person.email]
+        row = ledger.get(person.email, d)
+        if row is not None and row.status in DONE:
+            report.already += 1
+            note = f"already {row.status}"
+            report.previews.append(
+                Preview(person.name, person.email, d, row.papers or 0, None, note)
+            )
+            continue
+        if person.email in suspended:
+            report.previews.append(Preview(person.name, person.email, d, note=SUSPENDED_NOTE))
+            continue
+        content, papers = write(person, d, placeholder)
+        if content is None:
+            report.previews.append(
+                Preview(person.name, person.email, d, papers, None, "nothing new")
+            )
+        else:
+            report.previews.append(Preview(person.name, person.email, d, papers, content.subject))
+    return report

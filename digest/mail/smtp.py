@@ -1,0 +1,247 @@
+"""The SMTP transport: one login per connection, many messages per connection.
+
+Each sender thread holds one `SmtpConnection`, which connects (and logs in) at its first send,
+reuses the session for every message after that, and reconnects after a drop. Replies are mapped
+onto the failures of `digest.mail.transport`; a send that gets no answer within `timeout` seconds
+is a TemporaryFailure. TLS certificates are verified unless `verify_tls` is false.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import smtplib
+import ssl
+import threading
+import time
+from collections.abc import Callable
+from email.message import EmailMessage
+from typing import Literal
+
+from digest.config import SmtpConfig
+from digest.mail.transport import FatalError, PermanentFailure, TemporaryFailure
+
+
+class RateLimiter:
+    """At most `per_minute` sends per minute, shared by every connection of a transport."""
+
+    def __init__(
+        self,
+        per_minute: int | None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.interval = 60.0 / per_minute if per_minute else 0.0
+        self._clock, self._sleep = clock, sleep
+        self._next = 0.0
+        self._lock = threading.Lock()
+
+    def wait(self) -> None:
+        if not self.interval:
+            return
+        with self._lock:
+            now = self._clock()
+            slot = max(now, self._next)
+            self._next = slot + self.interval
+        if slot > now:
+            self._sleep(slot - now)
+
+
+class SmtpTransport:
+    """Connections to one SMTP server, with its credentials and limits."""
+
+    name = "smtp"
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        security: Literal["starttls", "ssl", "none"] = "starttls",
+        username: str | None = None,
+        password: str | None = None,
+        timeout: float = 30.0,
+        verify_tls: bool = True,
+        max_connections: int = 4,
+        rate_limit_per_minute: int | None = None,
+    ) -> None:
+        self.host, self.port, self.security = host, port, security
+        self.username = username
+        self._password = password
+        self.timeout = timeout
+        self.verify_tls = verify_tls
+        self.max_connections = max_connections
+        self.limiter = RateLimiter(rate_limit_per_minute)
+
+    @classmethod
+    def from_config(cls, smtp: SmtpConfig) -> SmtpTransport:
+        return cls(
+            smtp.host,
+            smtp.port,
+            security=smtp.security,
+            username=smtp.username,
+            password=smtp.secret(),
+            timeout=smtp.timeout,
+            verify_tls=smtp.verify_tls,
+            max_connections=smtp.max_connections,
+            rate_limit_per_minute=smtp.rate_limit_per_minute,
+        )
+
+    def __repr__(self) -> str:  # never shows the password
+        return f"SmtpTransport({self.host}:{self.port}, {self.security}, user={self.username!r})"
+
+    def connect(self) -> SmtpConnection:
+        return SmtpConnection(self)
+
+    def open_session(self) -> smtplib.SMTP:
+        """A connected, greeted, encrypted and logged-in session; failures mapped."""
+        where = f"{self.host}:{self.port}"
+        context = ssl.create_default_context()
+        if not self.verify_tls:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        session: smtplib.SMTP | None = None
+        try:
+            if self.security == "ssl":
+                session = smtplib.SMTP_SSL(
+                    self.host, self.port, timeout=self.timeout, context=context
+                )
+            else:
+                session = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+            session.ehlo()
+            if self.security == "starttls":
+                session.starttls(context=context)
+                session.ehlo()
+            if self.username:
+                session.login(self.username, self._password or "")
+            return session
+        except smtplib.SMTPAuthenticationError as e:
+            _close(session)
+            raise FatalError(
+                f"the SMTP server {where} refused the login ({_reply(e.smtp_code, e.smtp_error)}): "
+                "check smtp.username and the password"
+            ) from e
+        except smtplib.SMTPNotSupportedError as e:
+            _close(session)
+            raise FatalError(
+                f"the SMTP server {where} does not support {e}: check smtp.security and "
+                "smtp.username"
+            ) from e
+        except ssl.SSLCertVerificationError as e:
+            _close(session)
+            raise FatalError(
+                f"the TLS certificate of {where} could not be verified ({e.verify_message}): "
+                "fix the server's certificate (smtp.verify_tls: false only for testing)"
+            ) from e
+        except smtplib.SMTPResponseException as e:
+            _close(session)
+            failure = TemporaryFailure if 400 <= e.smtp_code < 500 else FatalError
+            raise failure(
+                f"the SMTP server {where} said {_reply(e.smtp_code, e.smtp_error)} on connect"
+            ) from e
+        except (OSError, smtplib.SMTPException) as e:
+            _close(session)
+            raise TemporaryFailure(f"cannot connect to the SMTP server {where}: {e}") from e
+
+
+class SmtpConnection:
+    """One SMTP session, opened at the first send and reused for the next ones."""
+
+    def __init__(self, transport: SmtpTransport) -> None:
+        self.transport = transport
+        self._session: smtplib.SMTP | None = None
+        self.logins = 0  # how many sessions were opened (one login each)
+
+    def send(self, message: EmailMessage, sender: str, recipient: str) -> str:
+        """Deliver one message; return the server's 250 reply to the message's end."""
+        self.transport.limiter.wait()
+        data = message.as_bytes()
+        reused = self._session is not None
+        try:
+            return self._transaction(data, sender, recipient)
+        except _StaleSession:
+            if not reused:
+                raise TemporaryFailure("the SMTP server closed the connection") from None
+        # The server dropped an idle session before we sent anything: reconnect and go again.
+        try:
+            return self._transaction(data, sender, recipient)
+        except _StaleSession:
+            raise TemporaryFailure("the SMTP server closed the connection") from None
+
+    def _transaction(self, data: bytes, sender: str, recipient: str) -> str:
+        if self._session is None:
+            self._session = self.transport.open_session()
+            self.logins += 1
+        session = self._session
+        stage = "MAIL FROM"
+        try:
+            code, text = session.mail(sender)
+            if code != 250:
+                self._fail(code, text, stage)
+            stage = "RCPT TO"
+            code, text = session.rcpt(recipient)
+            if code not in (250, 251):
+                self._fail(code, text, stage)
+            stage = "DATA"
+            code, text = session.data(data)
+            if code != 250:
+                self._fail(code, text, stage)
+            return _reply(code, text)
+        except smtplib.SMTPServerDisconnected as e:
+            self._drop()
+            if stage == "MAIL FROM":
+                raise _StaleSession from e
+            raise TemporaryFailure(f"connection lost at {stage}: {e or 'closed'}") from e
+        except smtplib.SMTPDataError as e:  # data() raises this for a non-354 reply to DATA
+            self._fail(e.smtp_code, e.smtp_error, stage)
+            raise  # unreachable: _fail raises
+        except (TimeoutError, OSError) as e:
+            self._drop()
+            raise TemporaryFailure(f"no answer at {stage} ({e or 'timed out'})") from e
+
+    def _fail(self, code: int, text: bytes | str, stage: str) -> None:
+        reply = _reply(code, text)
+        if code == 421:
+            self._drop()
+        else:
+            self._reset()
+        if code in (530, 535):
+            raise FatalError(
+                f"the SMTP server refused to relay ({reply}): check smtp.username and the password"
+            )
+        if 500 <= code < 600 and stage != "MAIL FROM":
+            raise PermanentFailure(reply)
+        # A 4xx, or a 5xx for our own sender address (not this recipient's fault).
+        raise TemporaryFailure(f"{reply} at {stage}")
+
+    def _reset(self) -> None:
+        if self._session is None:
+            return
+        try:
+            self._session.rset()
+        except (smtplib.SMTPException, OSError):
+            self._drop()
+
+    def _drop(self) -> None:
+        _close(self._session)
+        self._session = None
+
+    def close(self) -> None:
+        if self._session is not None:
+            with contextlib.suppress(smtplib.SMTPException, OSError):
+                self._session.quit()
+            self._drop()
+
+
+class _StaleSession(Exception):
+    """The session was gone before anything of the message was sent."""
+
+
+def _close(session: smtplib.SMTP | None) -> None:
+    if session is not None:
+        with contextlib.suppress(OSError):
+            session.close()
+
+
+def _reply(code: int, text: bytes | str) -> str:
+    message = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
+    return f"{code} {' '.join(message.split())}"

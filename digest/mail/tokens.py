@@ -1,0 +1,92 @@
+"""Signed tokens for the links in every digest (unsubscribe, manage) and for confirmations.
+
+A token is an HMAC-signed, timestamped payload (itsdangerous), salted per purpose, so an
+unsubscribe token can never be used as a manage token. The key comes from `$DIGEST_SECRET_KEY`,
+else the config's `secret_key_file`, else a key generated once into `data_dir/secret_key` (0600).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+from digest.config import Config
+from digest.errors import ConfigError, DigestError
+
+SECRET_ENV = "DIGEST_SECRET_KEY"
+SECRET_FILE_NAME = "secret_key"
+PURPOSES = frozenset({"unsubscribe", "manage", "confirm"})
+_MIN_LENGTH = 16
+
+
+class TokenError(DigestError):
+    """A token is tampered with, expired, or made for another purpose."""
+
+
+def load_secret_key(config: Config) -> str:
+    """The signing key: the environment, the configured file, or one generated once."""
+    from_env = os.environ.get(SECRET_ENV)
+    if from_env:
+        return _checked(from_env, SECRET_ENV)
+    if config.secret_key_file is not None:
+        try:
+            return _checked(config.secret_key_file.read_text(encoding="utf-8").strip(), "file")
+        except OSError as e:
+            raise ConfigError(
+                f"secret_key_file: cannot read {config.secret_key_file} ({e.strerror})"
+            ) from e
+    return _generated_key(config.data_dir / SECRET_FILE_NAME)
+
+
+def _checked(key: str, where: str) -> str:
+    if len(key) < _MIN_LENGTH:
+        raise ConfigError(
+            f"the secret key from {where} is too short: use at least {_MIN_LENGTH} random "
+            "characters (python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+        )
+    return key
+
+
+def _generated_key(path: Path) -> str:
+    """Read the key kept in data_dir, creating it first (0600, exclusively) if it is missing."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass
+    except OSError as e:
+        raise ConfigError(f"cannot create the secret key file {path} ({e.strerror})") from e
+    else:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(secrets.token_urlsafe(32) + "\n")
+    try:
+        return _checked(path.read_text(encoding="utf-8").strip(), str(path))
+    except OSError as e:
+        raise ConfigError(f"cannot read the secret key file {path} ({e.strerror})") from e
+
+
+def make_token(secret: str, purpose: str, email: str) -> str:
+    """A URL-safe token that says `email` for `purpose`."""
+    return _serializer(secret, purpose).dumps(email)
+
+
+def read_token(secret: str, purpose: str, token: str, max_age: int | None = None) -> str:
+    """The email a token was made for; TokenError if it is forged, expired or of another purpose."""
+    try:
+        value = _serializer(secret, purpose).loads(token, max_age=max_age)
+    except SignatureExpired as e:
+        raise TokenError("this link has expired: ask for a new one") from e
+    except BadSignature as e:
+        raise TokenError("this link is not valid (it may have been altered)") from e
+    if not isinstance(value, str):
+        raise TokenError("this link is not valid")
+    return value
+
+
+def _serializer(secret: str, purpose: str) -> URLSafeTimedSerializer:
+    if purpose not in PURPOSES:
+        raise ValueError(f"unknown token purpose {purpose!r}")
+    return URLSafeTimedSerializer(secret, salt=f"paper-digest/{purpose}")

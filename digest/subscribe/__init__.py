@@ -1,0 +1,43 @@
+"""The subscription stage: who gets a digest, and how people join, change and leave.
+
+profile.py  what people type (a form, a --topic option) made into validated profiles (pure)
+roster.py   config.yaml's people and the store's side by side, and the changes people make
+
+The web pages that drive it are in `digest.web`; the signed links in `digest.mail.tokens`.
+"""
+
+from __future__ import annotations
+
+from digest.subscribe.profile import Changes, SubscriptionError, topic_from_spec
+from digest.subscribe.roster import (
+    Entry,
+    SignUp,
+    active_subscribers,
+    confirm_subscription,
+    find,
+    named,
+    request_subscription,
+    roster,
+    set_status,
+    subscribe,
+    unsubscribe,
+    update_subscription,
+)
+
+__all__ = [
+    "Changes",
+    "Entry",
+    "SignUp",
+    "SubscriptionError",
+    "active_subscribers",
+    "confirm_subscription",
+    "find",
+    "named",
+    "request_subscription",
+    "roster",
+    "set_status",
+    "subscribe",
+    "topic_from_spec",
+    "unsubscribe",
+    "update_subscription",
+]

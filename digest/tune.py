@@ -1,0 +1,195 @@
+"""Topic tuning: what a profile catches, what it nearly catches, what its excludes remove, and
+what to change — for `digest tune`. Pure: it takes a pool of papers and a resolved profile.
+
+Per topic it reports the papers it won in the digest, the keywords that matched (and those that
+matched nothing), suggested terms (frequent in the topic's own best papers, rare in the pool,
+not yet among its keywords), and topics whose best papers overlap heavily with another's.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from itertools import pairwise
+
+from digest.models import Paper, RankedPaper, Subscriber
+from digest.rank import Ranking, rank_detailed
+from digest.rank.report import display_id
+from digest.rank.text import phrase_key, terms
+
+SUGGESTIONS = 6
+OVERLAP = 0.5  # share of the smaller topic's best papers that the other topic also has
+
+
+@dataclass(frozen=True)
+class TopicReport:
+    name: str
+    caught: int  # papers this topic won in the digest
+    matched: tuple[tuple[str, int], ...]  # keyword, papers it matched in the pool
+    unmatched: tuple[str, ...]  # keywords that matched no paper
+    suggestions: tuple[str, ...]
+    overlaps: tuple[tuple[str, float], ...] = ()  # other topic, share of best papers shared
+
+
+@dataclass(frozen=True)
+class TuneReport:
+    subscriber: str
+    pool: int
+    ranking: Ranking
+    topics: tuple[TopicReport, ...]
+    moved_in: tuple[RankedPaper, ...] = field(default=())
+    moved_out: tuple[RankedPaper, ...] = field(default=())
+
+
+def tune_profile(
+    pool: Sequence[Paper],
+    subscriber: Subscriber,
+    liked: Mapping[str, Paper] | None = None,
+    libraries: Mapping[str, Sequence[Paper]] | None = None,
+) -> TuneReport:
+    """Rank the pool for the whole profile and for each topic alone, and report per topic."""
+    ranking = rank_detailed(pool, subscriber, liked, libraries=libraries)
+    best: dict[str, list[Paper]] = {}
+    for topic in subscriber.topics:
+        alone = replace(subscriber, topics=(topic,))
+        best[topic.name] = [
+            r.paper for r in rank_detailed(pool, alone, liked, libraries=libraries).picked
+        ]
+    background = _document_frequency(pool)
+    caught = Counter(r.topic for r in ranking.picked)
+    reports = []
+    for topic in subscriber.topics:
+        hits = ranking.keyword_hits.get(topic.name, {})
+        matched = tuple(sorted(((k, n) for k, n in hits.items() if n), key=lambda kn: -kn[1]))
+        unmatched = tuple(k.text for k in topic.keywords if not hits.get(k.text))
+        known = {phrase_key(k.text) for k in topic.keywords} | {
+            phrase_key(e) for e in topic.exclude
+        }
+        reports.append(
+            TopicReport(
+                name=topic.name,
+                caught=caught.get(topic.name, 0),
+                matched=matched,
+                unmatched=unmatched,
+                suggestions=_suggest(best[topic.name], background, len(pool), known),
+                overlaps=_overlaps(topic.name, best),
+            )
+        )
+    return TuneReport(subscriber.name, len(pool), ranking, tuple(reports))
+
+
+def compare(before: TuneReport | None, after: TuneReport) -> TuneReport:
+    """`after`, with what entered and left the digest since `before`."""
+    if before is None:
+        return after
+    old = {r.paper.id for r in before.ranking.picked}
+    new = {r.paper.id for r in after.ranking.picked}
+    moved_in = tuple(r for r in after.ranking.picked if r.paper.id not in old)
+    moved_out = tuple(r for r in before.ranking.picked if r.paper.id not in new)
+    return replace(after, moved_in=moved_in, moved_out=moved_out)
+
+
+def _terms_and_pairs(paper: Paper) -> set[str]:
+    found = terms(f"{paper.title}. {paper.abstract}")
+    return set(found) | {f"{a} {b}" for a, b in pairwise(found)}
+
+
+def _document_frequency(pool: Sequence[Paper]) -> Counter[str]:
+    counts: Counter[str] = Counter()
+    for paper in pool:
+        counts.update(_terms_and_pairs(paper))
+    return counts
+
+
+def _suggest(
+    top: Sequence[Paper], background: Counter[str], pool_size: int, known: set[str]
+) -> tuple[str, ...]:
+    """Terms shared by several of the topic's best papers and rare elsewhere in the pool."""
+    if len(top) < 2:
+        return ()
+    known_words = {word for phrase in known for word in phrase.split()}
+    local: Counter[str] = Counter()
+    for paper in top:
+        local.update(_terms_and_pairs(paper))
+    scored = []
+    for term, count in local.items():
+        if count < 2 or term in known or any(part in known_words for part in term.split()):
+            continue
+        if any(ch.isdigit() for ch in term):
+            continue
+        lift = math.log((pool_size + 1) / (background[term] + 1))
+        scored.append((count / len(top) * lift, term))
+    scored.sort(reverse=True)
+    chosen: list[str] = []
+    for _, term in scored:
+        # A pair already covers its words, and a word its pairs: keep the more specific one.
+        if any(term in c.split() or c in term.split() for c in chosen):
+            continue
+        chosen.append(term)
+        if len(chosen) == SUGGESTIONS:
+            break
+    return tuple(chosen)
+
+
+def _overlaps(name: str, best: Mapping[str, Sequence[Paper]]) -> tuple[tuple[str, float], ...]:
+    mine = {p.id for p in best[name]}
+    found = []
+    for other, papers in best.items():
+        theirs = {p.id for p in papers}
+        if other == name or not mine or not theirs:
+            continue
+        share = len(mine & theirs) / min(len(mine), len(theirs))
+        if share >= OVERLAP:
+            found.append((other, round(share, 2)))
+    return tuple(found)
+
+
+def format_report(report: TuneReport, near_misses: int = 10) -> str:
+    """The report as `digest tune` prints it."""
+    ranking = report.ranking
+    lines = [
+        f"{report.subscriber}: {len(ranking.picked)} papers make the digest, "
+        f"from {report.pool} candidates"
+    ]
+    if report.moved_in or report.moved_out:
+        lines.append("since the last edit:")
+        lines += [f"  + {display_id(r)}  {r.paper.title}  [{r.topic}]" for r in report.moved_in]
+        lines += [f"  - {display_id(r)}  {r.paper.title}  [{r.topic}]" for r in report.moved_out]
+    lines.append("")
+    lines.append("the digest:")
+    lines += _ranked_lines(ranking.picked) or ["  (nothing)"]
+    lines.append("")
+    lines.append(f"near misses (the next {near_misses} below the cut):")
+    lines += _ranked_lines(ranking.near_misses[:near_misses]) or ["  (none)"]
+    if ranking.excluded:
+        lines.append("")
+        lines.append("removed by exclude:")
+        for gone in ranking.excluded:
+            lines.append(
+                f"  {gone.paper.arxiv_id or gone.paper.id}  {gone.paper.title}  "
+                f"[{gone.topic}: {', '.join(gone.terms)}; would score {gone.score:.3f}]"
+            )
+    for topic in report.topics:
+        lines.append("")
+        lines.append(f"topic {topic.name}: {topic.caught} papers in the digest")
+        if topic.matched:
+            terms_text = ", ".join(f"{k} ({n})" for k, n in topic.matched[:8])
+            lines.append(f"  matched: {terms_text}")
+        if topic.unmatched:
+            lines.append(f"  matched nothing: {', '.join(topic.unmatched)}")
+        if topic.suggestions:
+            lines.append(f"  try adding: {', '.join(topic.suggestions)}")
+        for other, share in topic.overlaps:
+            lines.append(f"  overlaps with {other}: {share:.0%} of the best papers are shared")
+    return "\n".join(lines)
+
+
+def _ranked_lines(ranked: Sequence[RankedPaper]) -> list[str]:
+    lines = []
+    for r in ranked:
+        lines.append(f"  {r.score:.3f}  {display_id(r)}  {r.paper.title}  [{r.topic}]")
+        if r.reasons:
+            lines.append("         " + "; ".join(reason.text for reason in r.reasons))
+    return lines

@@ -1,0 +1,32 @@
+"""`digest serve`: the subscription pages, on Flask behind the waitress server.
+
+app.py        the pages: subscribe, confirm, manage, one-click unsubscribe (RFC 8058)
+forms.py      what the forms send, made into validated changes (pure)
+mailer.py     the confirmation and "already subscribed" emails
+ratelimit.py  request counters in the store, shared by every worker
+"""
+
+from __future__ import annotations
+
+from digest.config import Config
+from digest.store import Store
+from digest.web.app import create_app
+
+__all__ = ["create_app", "serve"]
+
+
+def serve(config: Config, store: Store, host: str = "127.0.0.1", port: int = 8025) -> None:
+    """Serve the pages until interrupted. Put a TLS-terminating proxy in front in production;
+    waitress trusts its X-Forwarded-For only from 127.0.0.1."""
+    import waitress
+
+    waitress.serve(
+        create_app(config, store),
+        host=host,
+        port=port,
+        threads=4,
+        trusted_proxy="127.0.0.1",
+        trusted_proxy_headers={"x-forwarded-for", "x-forwarded-proto"},
+        clear_untrusted_proxy_headers=True,
+        ident="paper-digest",
+    )

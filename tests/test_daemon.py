@@ -1,0 +1,206 @@
+"""`digest run`: catch-up with an injected clock, the one-daemon lock, reload with a broken
+config, and a real daemon process stopped by SIGTERM mid-send against a real SMTP server."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from digest.config import load_config
+from digest.mail.ledger import Ledger
+from digest.schedule.daemon import Daemon
+from digest.sources.arxiv import parse_listing
+from digest.store import open_store
+from tests.smtp_server import FaultyHandler, FaultySmtp
+
+LISTING = "arxiv_rss/rss.arxiv.org_atom_cs.AI_2025-08-20_86entries.xml"
+
+
+def people(count: int, send_at: str, tz: str = "UTC") -> str:
+    return "".join(
+        f"""
+  - name: p{n:02d}
+    email: p{n:02d}@example.org
+    timezone: {tz}
+    send_at: "{send_at}"
+    max_papers: 3
+    topics: [{{name: Agents, keywords: [agent, "multi-agent", reasoning]}}]"""
+        for n in range(count)
+    )
+
+
+def make_config(write_config: Callable[..., Path], real: Path, body: str, now: datetime) -> Path:
+    config = write_config(body)
+    store = open_store(load_config(config).store_url)
+    store.save_papers(parse_listing((real / LISTING).read_bytes()), now=now - timedelta(hours=1))
+    store.close()
+    return config
+
+
+def test_catch_up_sends_what_is_due_and_skips_what_is_too_old(
+    real: Path, write_config, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    now = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
+    config = make_config(
+        write_config,
+        real,
+        f"""
+data_dir: ./data
+schedule: {{fetch: [], catch_up_hours: 12}}
+subscribers:{people(1, "07:00")}
+""",
+        now,
+    )
+    daemon = Daemon(config, clock=lambda: now)
+    daemon.catch_up(now, since=now - timedelta(days=2))
+    outbox = sorted((tmp_path / "data/outbox").glob("*.eml"))
+    assert len(outbox) == 1 and "p00@example.org" in outbox[0].read_text()
+    ledger = Ledger(daemon.store)
+    assert ledger.get("p00@example.org", date(2026, 11, 23)).status == "sent"  # type: ignore[union-attr]
+    missed = ledger.get("p00@example.org", date(2026, 11, 22))
+    assert missed is not None and missed.status == "skipped" and "missed" in (missed.reply or "")
+    # Starting again sends nothing more and skips nothing more.
+    daemon.catch_up(now + timedelta(minutes=5), since=now)
+    assert len(list((tmp_path / "data/outbox").glob("*.eml"))) == 1
+    daemon.store.close()
+
+
+def test_reload_keeps_the_old_config_when_the_new_one_is_broken(
+    real: Path, write_config, caplog: pytest.LogCaptureFixture
+) -> None:  # type: ignore[no-untyped-def]
+    now = datetime.now(UTC)
+    body = f"data_dir: ./data\nschedule: {{fetch: []}}\nsubscribers:{people(1, '06:00')}\n"
+    config = make_config(write_config, real, body, now)
+    daemon = Daemon(config, poll_seconds=0.05)
+    thread = threading.Thread(target=daemon.run)
+    caplog.set_level(logging.INFO, logger="digest.daemon")
+    thread.start()
+    try:
+        _wait(lambda: daemon.scheduler.running)
+        assert daemon.scheduler.get_job("send:p00@example.org") is not None
+        config.write_text("subscribers: [{name: x, email: nope}]\n")
+        _wait(lambda: "reload-failed" in caplog.text)
+        assert "subscribers.0.email: is not an email address" in caplog.text
+        assert daemon.config.subscribers[0].name == "p00"
+        assert daemon.scheduler.get_job("send:p00@example.org") is not None
+        config.write_text(
+            f"data_dir: ./data\nschedule: {{fetch: []}}\nsubscribers:{people(2, '06:00')}\n"
+        )
+        _wait(lambda: daemon.scheduler.get_job("send:p01@example.org") is not None)
+    finally:
+        daemon.request_stop()
+        thread.join(timeout=10)
+    assert not thread.is_alive()
+
+
+def _wait(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.02)
+
+
+@pytest.fixture
+def slow_smtp() -> Iterator[FaultySmtp]:
+    server = FaultySmtp(FaultyHandler(latency=0.3)).start()
+    yield server
+    server.stop()
+
+
+def start_daemon(config: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "digest", "--config", str(config), "run", "--log-format", "json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONWARNINGS": "error"},
+    )
+
+
+def test_sigterm_mid_send_loses_nothing_and_a_restart_finishes(
+    real: Path, write_config, slow_smtp: FaultySmtp
+) -> None:  # type: ignore[no-untyped-def]
+    now = datetime.now(UTC)
+    send_at = (now - timedelta(hours=1)).strftime("%H:%M")
+    config = make_config(
+        write_config,
+        real,
+        f"""
+data_dir: ./data
+schedule: {{fetch: [], catch_up_hours: 12}}
+smtp: {{host: 127.0.0.1, port: {slow_smtp.port}, security: none, from: "Digest <digest@example.org>", max_connections: 1, timeout: 5}}
+subscribers:{people(12, send_at)}
+""",
+        now,
+    )
+    first = start_daemon(config)
+    _wait(lambda: len(slow_smtp.received) >= 3, timeout=60)
+    first.send_signal(signal.SIGTERM)
+    stopped = time.monotonic()
+    _, log = first.communicate(timeout=15)
+    assert first.returncode == 0, log
+    assert time.monotonic() - stopped < 10
+    assert '"event": "signal"' in log and '"event": "stop"' in log
+    after_stop = slow_smtp.handler.per_recipient()
+    assert 3 <= sum(after_stop.values()) < 12
+    assert max(after_stop.values()) == 1
+
+    # A second daemon on the same store while the first is gone: starts, finishes the rest.
+    second = start_daemon(config)
+    _wait(lambda: len(slow_smtp.received) >= 12, timeout=60)
+    time.sleep(0.5)
+    second.send_signal(signal.SIGTERM)
+    _, log = second.communicate(timeout=15)
+    assert second.returncode == 0, log
+    counts = slow_smtp.handler.per_recipient()
+    assert counts == {f"p{n:02d}@example.org": 1 for n in range(12)}
+
+
+def test_a_second_daemon_refuses_to_start(real: Path, write_config) -> None:  # type: ignore[no-untyped-def]
+    config = make_config(
+        write_config, real, "data_dir: ./data\nschedule: {fetch: []}\n", datetime.now(UTC)
+    )
+    first = start_daemon(config)
+    try:
+        _wait(
+            lambda: (
+                open_store(load_config(config).store_url).engine is not None and _locked(config)
+            ),
+            timeout=20,
+        )
+        second = subprocess.run(
+            [sys.executable, "-m", "digest", "--config", str(config), "run"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        assert second.returncode == 1
+        assert second.stderr.startswith("error: another digest daemon (")
+        assert "is running on this store" in second.stderr and "Traceback" not in second.stderr
+    finally:
+        first.send_signal(signal.SIGTERM)
+        first.communicate(timeout=15)
+    assert first.returncode == 0
+
+
+def _locked(config: Path) -> bool:
+    from sqlalchemy import select
+
+    from digest.store.schema import locks
+
+    store = open_store(load_config(config).store_url)
+    with store.engine.connect() as conn:
+        holder = conn.scalar(select(locks.c.holder).where(locks.c.name == "scheduler"))
+    store.close()
+    return holder is not None

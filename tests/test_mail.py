@@ -1,0 +1,485 @@
+"""The mail stage on its own: the message, its headers, tokens, the outbox, and delivery through
+a real SMTP server on 127.0.0.1 that greylists, refuses, drops, hangs and refuses logins."""
+
+from __future__ import annotations
+
+import io
+import shutil
+import socket
+import ssl
+import stat
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from email import message_from_bytes, policy
+from pathlib import Path
+
+import pytest
+
+from digest.config import parse_config
+from digest.errors import MailError
+from digest.mail.deliver import Outcome, Outgoing, Policy, deliver_digests
+from digest.mail.ledger import Delivery, Ledger
+from digest.mail.letterhead import Letterhead, digest_email, letterhead
+from digest.mail.message import make_address, parse_address
+from digest.mail.report import ProgressBar
+from digest.mail.smtp import RateLimiter, SmtpTransport
+from digest.mail.tokens import TokenError, load_secret_key, make_token, read_token
+from digest.mail.transport import OutboxTransport
+from digest.models import Subscriber
+from digest.store import Store, open_store, utcnow
+from tests.smtp_server import FaultySmtp
+
+DAY = date(2026, 11, 23)
+NOW = datetime(2026, 11, 23, 7, 0, tzinfo=UTC)
+SECRET = "test-secret-key-0123456789"
+
+
+def head() -> Letterhead:
+    return Letterhead(
+        sender=parse_address("Paper Digest <digest@example.org>", "from"),
+        list_id="Paper Digest <paper-digest.example.org>",
+        mailto=parse_address("digest@example.org", "mailto"),
+        base_url="https://digest.example.org",
+        secret=SECRET,
+    )
+
+
+def people(n: int) -> list[Subscriber]:
+    return [Subscriber(name=f"Reader {i}", email=f"r{i:03d}@example.org") for i in range(n)]
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    s = open_store(f"sqlite:///{tmp_path / 'digest.sqlite3'}")
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def smtp() -> Iterator[FaultySmtp]:
+    server = FaultySmtp().start()
+    yield server
+    server.stop()
+
+
+def plan(ledger: Ledger, subscribers: list[Subscriber]) -> list[Delivery]:
+    ledger.plan([(s.email, s.name) for s in subscribers], DAY, NOW)
+    return list(ledger.for_day(DAY).values())
+
+
+def composer(subscribers: list[Subscriber]):  # type: ignore[no-untyped-def]
+    by_email = {s.email: s for s in subscribers}
+
+    def compose(row: Delivery) -> Outgoing:
+        assert row.message_id is not None
+        message = digest_email(
+            head(),
+            by_email[row.email],
+            subject="Your paper digest for 23 Nov 2026: 3 papers",
+            text="Three papers today.\n",
+            html="<p>Three papers today.</p>",
+            message_id=row.message_id,
+            now=NOW,
+        )
+        return Outgoing(message, papers=3)
+
+    return compose
+
+
+def send(store: Store, subscribers: list[Subscriber], transport, policy: Policy | None = None):  # type: ignore[no-untyped-def]
+    ledger = Ledger(store)
+    rows = plan(ledger, subscribers)
+    return deliver_digests(
+        rows,
+        composer(subscribers),
+        transport,
+        ledger,
+        sender="digest@example.org",
+        message_id=head().new_message_id,
+        policy=policy or Policy(retry_backoff=0.05, retry_wait=10.0, lease=30.0),
+    )
+
+
+def transport_for(server: FaultySmtp, **kw) -> SmtpTransport:  # type: ignore[no-untyped-def]
+    options = {"security": "none", "timeout": 1.0, "max_connections": 4} | kw
+    return SmtpTransport("127.0.0.1", server.port, **options)
+
+
+# ---------------------------------------------------------------- the message
+
+
+def test_a_digest_email_has_every_header_a_mailbox_provider_asks_for() -> None:
+    reader = Subscriber(name="Zoë Ünicode, PhD", email="zoe@example.org")
+    msg = digest_email(
+        head(),
+        reader,
+        subject="Your paper digest for 23 Nov 2026: 3 papers",
+        text="Plain text, café.\n",
+        html="<p>HTML, café.</p>",
+        message_id="<abc.123@example.org>",
+        now=NOW,
+    )
+    parsed = message_from_bytes(msg.as_bytes(), policy=policy.default)
+    assert parsed["From"] == "Paper Digest <digest@example.org>"
+    assert parsed["To"].addresses[0].display_name == "Zoë Ünicode, PhD"
+    assert parsed["To"].addresses[0].addr_spec == "zoe@example.org"
+    assert parsed["Subject"] == "Your paper digest for 23 Nov 2026: 3 papers"
+    assert parsed["Message-ID"] == "<abc.123@example.org>"
+    assert parsed["Date"].datetime == NOW
+    assert parsed["List-Id"] == "Paper Digest <paper-digest.example.org>"
+    assert parsed["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    https, mailto = [p.strip().strip("<>") for p in parsed["List-Unsubscribe"].split(",")]
+    assert https.startswith("https://digest.example.org/unsubscribe?token=")
+    assert read_token(SECRET, "unsubscribe", https.split("token=")[1]) == "zoe@example.org"
+    assert mailto.startswith("mailto:digest@example.org?subject=unsubscribe")
+    assert parsed.get_content_type() == "multipart/alternative"
+    parts = list(parsed.iter_parts())
+    assert [p.get_content_type() for p in parts] == ["text/plain", "text/html"]
+    assert all(p.get_content_charset() == "utf-8" for p in parts)
+    assert "café" in parts[0].get_content() and "café" in parts[1].get_content()
+    raw = msg.as_bytes()
+    assert b"\r\n" in raw and max(len(line) for line in raw.split(b"\r\n")) <= 998
+    assert raw.isascii()  # names and subject are RFC 2047 encoded
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["Eve\r\nBcc: victim@example.org", "Eve\nBcc: victim@example.org", "Eve\rBcc: x@example.org"],
+)
+def test_no_header_can_be_injected_through_a_name_a_topic_or_a_title(name: str) -> None:
+    reader = Subscriber(name=name, email="eve@example.org")
+    msg = digest_email(
+        head(),
+        reader,
+        # A subject made from a topic name and a paper title, each carrying a line break.
+        subject="Digest: Topic\r\nBcc: a@example.org — A title\nX-Evil: 1",
+        text="t",
+        html="<p>h</p>",
+        message_id="<x@example.org>",
+        now=NOW,
+    )
+    parsed = message_from_bytes(msg.as_bytes(), policy=policy.default)
+    assert parsed["Bcc"] is None and parsed["X-Evil"] is None
+    assert "\n" not in parsed["Subject"] and "\r" not in parsed["Subject"]
+    assert parsed["To"].addresses[0].addr_spec == "eve@example.org"
+    assert len(parsed["To"].addresses) == 1
+
+
+@pytest.mark.parametrize(
+    "email", ["eve@example.org\r\nBcc: x@example.org", "eve@exa mple.org", "<eve@example.org>"]
+)
+def test_an_address_that_cannot_be_written_safely_is_refused(email: str) -> None:
+    with pytest.raises(MailError):
+        make_address("Eve", email, "subscriber eve")
+    with pytest.raises(MailError):
+        parse_address(f"Eve <{email}>\nBcc: x@example.org", "mail.from")
+
+
+# ---------------------------------------------------------------- tokens and the key
+
+
+def test_tokens_are_signed_per_purpose_and_refuse_tampering() -> None:
+    token = make_token(SECRET, "unsubscribe", "ada@example.org")
+    assert read_token(SECRET, "unsubscribe", token) == "ada@example.org"
+    with pytest.raises(TokenError):
+        read_token(SECRET, "manage", token)  # another purpose
+    with pytest.raises(TokenError):
+        read_token(SECRET, "unsubscribe", token[:-2] + ("AA" if token[-2:] != "AA" else "BB"))
+    with pytest.raises(TokenError):
+        read_token("another-secret-key-0123456789", "unsubscribe", token)
+    old = make_token(SECRET, "confirm", "ada@example.org")
+    time.sleep(1.1)
+    with pytest.raises(TokenError, match="expired"):
+        read_token(SECRET, "confirm", old, max_age=0)
+
+
+def test_without_a_configured_key_one_is_generated_once_and_kept_private(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DIGEST_SECRET_KEY", raising=False)
+    config = parse_config("data_dir: ./data\n", base_dir=tmp_path)
+    first = load_secret_key(config)
+    key_file = tmp_path / "data" / "secret_key"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert load_secret_key(config) == first
+    monkeypatch.setenv("DIGEST_SECRET_KEY", "from-the-environment-0123456789")
+    assert load_secret_key(config) == "from-the-environment-0123456789"
+    assert "from-the-environment" not in repr(letterhead(config))
+
+
+# ---------------------------------------------------------------- transports
+
+
+def test_the_outbox_writes_one_eml_per_digest_and_a_resend_overwrites_it(
+    tmp_path: Path, store: Store
+) -> None:
+    outbox = OutboxTransport(tmp_path / "outbox")
+    readers = people(3)
+    report = send(store, readers, outbox)
+    assert report.sent == 3 and report.ok
+    files = sorted((tmp_path / "outbox").glob("*.eml"))
+    assert len(files) == 3
+    msg = message_from_bytes(files[0].read_bytes(), policy=policy.default)
+    assert msg["To"].addresses[0].addr_spec == "r000@example.org"
+    # The same message again (same Message-ID) replaces its file.
+    conn = outbox.connect()
+    conn.send(msg, "digest@example.org", "r000@example.org")  # type: ignore[arg-type]
+    assert len(list((tmp_path / "outbox").glob("*.eml"))) == 3
+
+
+def test_the_rate_limit_spaces_sends_across_connections() -> None:
+    slept: list[float] = []
+    clock = [100.0]
+    limiter = RateLimiter(120, clock=lambda: clock[0], sleep=slept.append)
+    for _ in range(3):
+        limiter.wait()
+    assert slept == [0.5, 1.0]
+
+
+# ---------------------------------------------------------------- delivery
+
+
+def test_every_header_arrives_at_the_server_and_one_login_serves_many_messages(
+    store: Store, smtp: FaultySmtp
+) -> None:
+    smtp.handler.password = "right"
+    readers = people(12)
+    report = send(store, readers, transport_for(smtp, username="digest", password="right"))
+    assert report.ok and report.sent == 12
+    assert smtp.handler.logins == report.logins <= 4  # one login per connection
+    got = smtp.received[0].message
+    for name in ("From", "To", "Subject", "Date", "Message-ID", "List-Id", "List-Unsubscribe"):
+        assert got[name], name
+    assert got["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert got["Message-ID"].endswith("@example.org>")
+    ids = {r.message["Message-ID"] for r in smtp.received}
+    assert len(ids) == 12
+    ledger = Ledger(store)
+    rows = ledger.for_day(DAY)
+    assert {r.status for r in rows.values()} == {"sent"}
+    assert all(r.reply and r.reply.startswith("250") for r in rows.values())
+    assert {r.message_id for r in rows.values()} == ids
+    assert ledger.previous_digest("r000@example.org", date(2026, 11, 24)) is not None
+
+
+def test_faults_are_retried_refused_or_survived_and_everyone_else_gets_one_copy(
+    store: Store, smtp: FaultySmtp
+) -> None:
+    readers = people(30)
+    emails = [r.email for r in readers]
+    h = smtp.handler
+    h.temporary = {emails[1]: 1, emails[7]: 2, emails[13]: 1}  # 451 for ~10%
+    h.permanent = {emails[20]}  # 550
+    h.drop = {emails[5]}  # dropped connection
+    h.hang = {emails[9]}  # accepts, then says nothing
+    h.hang_seconds = 2.5
+    started = time.monotonic()
+    report = send(store, readers, transport_for(smtp))
+    counts = smtp.handler.per_recipient()
+    assert counts[emails[20]] == 0
+    assert all(counts[e] == 1 for e in emails if e != emails[20]), counts
+    assert report.sent == 29 and report.retried >= 6
+    assert [f.email for f in report.failed] == [emails[20]]
+    assert report.failed[0].reply.startswith("550")
+    rows = Ledger(store).for_day(DAY)
+    assert rows[emails[20]].status == "failed" and rows[emails[7]].attempts == 3
+    assert rows[emails[9]].attempts == 2 and rows[emails[5]].attempts == 2  # hang, drop
+    assert time.monotonic() - started < 10  # the hang cost one timeout, not the run
+
+
+def test_a_permanent_failure_is_not_retried_and_three_suspend_the_address(
+    store: Store, smtp: FaultySmtp
+) -> None:
+    ledger = Ledger(store)
+    bad = Subscriber(name="Gone", email="gone@example.org")
+    smtp.handler.permanent = {bad.email}
+    for n, day in enumerate([date(2026, 11, 21), date(2026, 11, 22), DAY], start=1):
+        ledger.plan([(bad.email, bad.name)], day, NOW)
+        report = deliver_digests(
+            [ledger.get(bad.email, day)],  # type: ignore[list-item]
+            composer([bad]),
+            transport_for(smtp),
+            ledger,
+            sender="digest@example.org",
+            message_id=head().new_message_id,
+            policy=Policy(retry_backoff=0.05, max_permanent_failures=3),
+        )
+        assert report.failed[0].status == ("suspended" if n == 3 else "failed")
+        assert ledger.get(bad.email, day).attempts == 1  # type: ignore[union-attr]
+    assert ledger.suspended() == {bad.email}
+
+
+def test_a_refused_login_stops_the_run_and_a_later_run_sends_the_rest(
+    store: Store, smtp: FaultySmtp
+) -> None:
+    smtp.handler.password = "right"
+    readers = people(8)
+    report = send(store, readers, transport_for(smtp, username="digest", password="wrong"))
+    assert report.stopped and "535" in report.stopped and "smtp.username" in report.stopped
+    assert report.sent == 0 and report.pending == 8 and not smtp.received
+    report = send(store, readers, transport_for(smtp, username="digest", password="right"))
+    assert report.ok and report.sent == 8
+    assert sorted(smtp.handler.per_recipient().values()) == [1] * 8
+
+
+def test_too_many_errors_in_a_row_stop_the_run(store: Store, smtp: FaultySmtp) -> None:
+    readers = people(20)
+    smtp.handler.temporary = {r.email: 99 for r in readers}
+    report = send(
+        store,
+        readers,
+        transport_for(smtp, max_connections=1),
+        Policy(retry_backoff=0.05, max_consecutive_errors=5),
+    )
+    assert report.stopped and "5 delivery errors in a row" in report.stopped
+    assert report.sent == 0 and report.pending == 20
+
+
+def test_sending_twice_the_same_day_sends_nothing_the_second_time(
+    store: Store, smtp: FaultySmtp
+) -> None:
+    readers = people(5)
+    assert send(store, readers, transport_for(smtp)).sent == 5
+    again = send(store, readers, transport_for(smtp))
+    assert again.sent == 0 and again.ok
+    assert len(smtp.received) == 5
+
+
+def test_a_server_that_is_down_leaves_everything_planned_for_a_later_run(
+    store: Store, smtp: FaultySmtp
+) -> None:
+    dead = SmtpTransport("127.0.0.1", 9, security="none", timeout=0.5)  # discard: nothing listens
+    report = send(store, people(3), dead, Policy(retry_backoff=0.5, retry_wait=0))
+    assert report.sent == 0 and report.pending == 3 and report.retried == 3
+    rows = Ledger(store).for_day(DAY).values()
+    assert {r.status for r in rows} == {"planned"}
+    assert all(r.next_attempt_at and "cannot connect" in (r.reply or "") for r in rows)
+    # The next run honours the backoff, then delivers.
+    report = send(store, people(3), transport_for(smtp), Policy(retry_backoff=0.5, retry_wait=5))
+    assert report.ok and report.sent == 3
+
+
+def test_a_stop_request_lets_the_message_in_flight_finish_and_leaves_the_rest_planned(
+    store: Store, smtp: FaultySmtp
+) -> None:
+    readers = people(6)
+    ledger = Ledger(store)
+    stop = threading.Event()
+    report = deliver_digests(
+        plan(ledger, readers),
+        composer(readers),
+        transport_for(smtp, max_connections=1),
+        ledger,
+        sender="digest@example.org",
+        message_id=head().new_message_id,
+        progress=lambda outcome: stop.set(),  # SIGTERM arrives during the first send
+        stop=stop,
+    )
+    assert report.sent == 1 and report.pending == 5 and len(smtp.received) == 1
+    statuses = sorted(r.status for r in ledger.for_day(DAY).values())
+    assert statuses == ["planned"] * 5 + ["sent"]
+
+
+def test_a_dead_senders_claim_is_taken_over_with_its_message_id_a_live_ones_is_left(
+    store: Store, smtp: FaultySmtp
+) -> None:
+    readers = people(3)
+    ledger = Ledger(store)
+    rows = plan(ledger, readers)
+    lease = timedelta(minutes=5)
+    dead = f"{socket.gethostname()}:{2**22 + 12345}:deadbeef"  # above pid_max: not running
+    crashed = ledger.claim(rows[0].id, dead, now=utcnow(), lease=lease, message_id="<a@x.org>")
+    elsewhere = ledger.claim(
+        rows[1].id, "other-host:1:cafe", now=utcnow(), lease=lease, message_id="<b@x.org>"
+    )
+    assert crashed and elsewhere and crashed.status == "sending"
+    report = deliver_digests(
+        rows,
+        composer(readers),
+        transport_for(smtp),
+        ledger,
+        sender="digest@example.org",
+        message_id=head().new_message_id,
+        policy=Policy(retry_wait=0),
+    )
+    assert report.sent == 2 and report.pending == 1  # the live claim is waited for, not stolen
+    taken = ledger.get(readers[0].email, DAY)
+    assert taken is not None and taken.status == "sent" and taken.message_id == "<a@x.org>"
+    assert taken.attempts == 2
+    assert smtp.handler.per_recipient()[readers[1].email] == 0
+    got = {r.recipient: r.message["Message-ID"] for r in smtp.received}
+    assert got[readers[0].email] == "<a@x.org>"
+
+
+@pytest.fixture
+def tls_smtp(tmp_path: Path) -> Iterator[FaultySmtp]:
+    """A STARTTLS server with a self-signed certificate (made by the openssl command)."""
+    if shutil.which("openssl") is None:
+        pytest.skip("needs the openssl command to make a certificate")
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(
+        [
+            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"),
+            *("-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1"),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    server = FaultySmtp(tls_context=context).start()
+    yield server
+    server.stop()
+
+
+def test_tls_certificates_are_verified_unless_the_config_says_not_to(
+    store: Store, tls_smtp: FaultySmtp
+) -> None:
+    readers = people(2)
+    checked = transport_for(tls_smtp, security="starttls")
+    report = send(store, readers, checked)
+    assert report.stopped and "could not be verified" in report.stopped
+    assert "verify_tls" in report.stopped and not tls_smtp.received
+    unchecked = transport_for(tls_smtp, security="starttls", verify_tls=False)
+    report = send(store, readers, unchecked)
+    assert report.ok and report.sent == 2
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_the_progress_bar_draws_on_a_terminal_only() -> None:
+    for stream, drawn in ((_Terminal(), True), (io.StringIO(), False)):
+        bar = ProgressBar(stream)
+        bar.start(20)
+        for i in range(20):
+            bar.update(Outcome(f"r{i}@example.org", f"Reader {i}", "sent"))
+        bar.stop()
+        assert ("sending" in stream.getvalue()) is drawn
+
+
+def test_a_delivered_digest_clears_the_count_of_permanent_failures(
+    store: Store, smtp: FaultySmtp
+) -> None:
+    ledger = Ledger(store)
+    reader = Subscriber(name="Flaky", email="flaky@example.org")
+    outcomes = []
+    for day, refuse in ((date(2026, 11, 20), True), (date(2026, 11, 21), True), (DAY, False)):
+        smtp.handler.permanent = {reader.email} if refuse else set()
+        ledger.plan([(reader.email, reader.name)], day, NOW)
+        report = deliver_digests(
+            [ledger.get(reader.email, day)],  # type: ignore[list-item]
+            composer([reader]),
+            transport_for(smtp),
+            ledger,
+            sender="digest@example.org",
+            message_id=head().new_message_id,
+        )
+        outcomes.append(report.sent)
+    assert outcomes == [0, 0, 1]
+    assert ledger.failing() == set() and ledger.suspended() == set()

@@ -1,0 +1,118 @@
+"""The optional semantic signal, tested with a small stand-in embedder (the real model needs the
+`semantic` extra, which CI does not install): meaning found where words differ, vectors cached
+in the store, and a clear error when the extra is missing."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from digest.config import parse_config
+from digest.errors import RankError
+from digest.models import Keyword, Paper, Subscriber, Topic
+from digest.pipeline import rank_for_subscriber
+from digest.rank import rank_subscriber
+from digest.rank.semantic import CachedEmbedder, SentenceEmbedder, paper_sentence
+from digest.store import open_store
+
+# Each word's meaning, as a direction: words of one row mean much the same thing.
+CONCEPTS = [
+    ("car", "automobile", "vehicle", "driving"),
+    ("protein", "enzyme", "folding"),
+    ("galaxy", "cosmology", "star"),
+]
+
+
+class ConceptEmbedder:
+    """Bag of concepts: a text's vector counts the concepts its words stand for."""
+
+    name = "concepts:1"
+
+    def __init__(self) -> None:
+        self.papers_embedded = 0
+
+    def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
+        rows = []
+        for text in texts:
+            words = text.lower().replace(",", " ").replace(".", " ").split()
+            vector = np.asarray(
+                [sum(w in concept for w in words) for concept in CONCEPTS] + [0.1],
+                dtype=np.float32,
+            )
+            rows.append(vector / np.linalg.norm(vector))
+        return np.vstack(rows)
+
+    def embed_papers(self, papers: Sequence[Paper]) -> np.ndarray:
+        self.papers_embedded += len(papers)
+        return self.embed_texts([paper_sentence(p) for p in papers])
+
+
+PAPERS = [
+    Paper("arxiv:1801.00001", "Automobile safety at night", "Vehicle lights and driving."),
+    Paper("arxiv:1801.00002", "Enzyme folding kinetics", "How an enzyme folds."),
+    Paper("arxiv:1801.00003", "A survey of star formation", "Cosmology of the early galaxy."),
+]
+
+
+def test_meaning_finds_a_paper_that_shares_no_word_with_the_keywords() -> None:
+    sub = Subscriber("ada", "ada@example.org", topics=(Topic("Cars", keywords=(Keyword("car"),)),))
+    assert rank_subscriber(PAPERS, sub) == []  # lexically, nothing says "car"
+    ranked = rank_subscriber(PAPERS, sub, embedder=ConceptEmbedder())
+    assert ranked[0].paper.id == "arxiv:1801.00001"
+    assert [r.text for r in ranked[0].reasons] == ["close in meaning to car"]
+    assert ranked[0].score > 1.5 * max(r.score for r in ranked[1:])
+
+
+def test_meaning_of_liked_papers_and_words_together() -> None:
+    liked = Paper("arxiv:1701.00009", "Protein structure", "Protein folding in cells.")
+    sub = Subscriber(
+        "ada",
+        "ada@example.org",
+        topics=(Topic("Bio", keywords=(Keyword("enzyme"),), papers=("1701.00009",)),),
+    )
+    ranked = rank_subscriber(PAPERS, sub, {liked.id: liked}, embedder=ConceptEmbedder())
+    assert ranked[0].paper.id == "arxiv:1801.00002"
+    assert [r.kind for r in ranked[0].reasons] == ["keyword", "similar"]
+
+
+def test_paper_vectors_are_computed_once_and_kept_in_the_store(tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'digest.sqlite3'}")
+    inner = ConceptEmbedder()
+    cached = CachedEmbedder(inner, store)
+    first = cached.embed_papers(PAPERS)
+    again = CachedEmbedder(inner, store).embed_papers(PAPERS)
+    assert inner.papers_embedded == 3
+    assert np.array_equal(first, again)
+    revised = Paper(PAPERS[0].id, PAPERS[0].title, "A new abstract about trucks.")
+    CachedEmbedder(inner, store).embed_papers([revised, PAPERS[1]])
+    assert inner.papers_embedded == 4  # a new text is embedded again, the rest read back
+    store.close()
+
+
+def test_without_the_extra_semantic_ranking_is_a_clear_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setitem(sys.modules, "sentence_transformers", None)  # as if not installed
+    with pytest.raises(RankError, match=r"needs the semantic extra \(pip install torch==2\.13\.0"):
+        SentenceEmbedder()
+    config = parse_config(
+        "ranking: {semantic: true}\nsubscribers:\n  - name: ada\n    email: a@example.org\n"
+        "    topics: [{name: T, keywords: [car]}]\n",
+        base_dir=tmp_path,
+    )
+    store = open_store(config.store_url)
+    with pytest.raises(RankError, match="semantic extra"):
+        rank_for_subscriber(config, store, config.subscriber("ada"), papers=PAPERS)
+    store.close()
+
+
+def test_the_model_path_is_taken_from_the_config_folder(tmp_path: Path) -> None:
+    config = parse_config(
+        "ranking: {semantic: true, model_path: models/minilm}\n", base_dir=tmp_path
+    )
+    assert config.ranking.model_path == tmp_path / "models/minilm"
+    assert parse_config("", base_dir=tmp_path).ranking.semantic is False

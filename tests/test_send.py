@@ -1,0 +1,263 @@
+"""`digest send` end to end: real papers in the store, a real SMTP server on 127.0.0.1, the CLI
+as a user runs it, and a sender killed with SIGKILL in the middle of its run."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from email import message_from_bytes, policy
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+from sqlalchemy import func, select
+
+from digest.cli import cli
+from digest.config import load_config
+from digest.mail.tokens import read_token
+from digest.sources.arxiv import parse_api
+from digest.store import open_store, utcnow
+from digest.store.schema import deliveries
+from tests.smtp_server import FaultySmtp
+
+RECORDED = "arxiv_api/query_all-testing_start0_max100.xml"
+
+
+@pytest.fixture
+def smtp() -> Iterator[FaultySmtp]:
+    server = FaultySmtp().start()
+    yield server
+    server.stop()
+
+
+def write_world(
+    tmp_path: Path,
+    real: Path,
+    *,
+    readers: int,
+    smtp: FaultySmtp | None,
+    extra_smtp: str = "",
+    max_connections: int = 4,
+) -> Path:
+    """A config with `readers` subscribers, and a store holding 100 recorded arXiv papers."""
+    lines = ["data_dir: ./data", "base_url: https://digest.example.org"]
+    if smtp is not None:
+        lines += [
+            "smtp:",
+            "  host: 127.0.0.1",
+            f"  port: {smtp.port}",
+            "  security: none",
+            '  from: "Paper Digest <digest@example.org>"',
+            "  timeout: 1",
+            f"  max_connections: {max_connections}",
+            "  retry_backoff: 0.1",
+            "  retry_wait: 10",
+            *[f"  {line}" for line in extra_smtp.splitlines() if line],
+        ]
+    lines.append("subscribers:")
+    for i in range(readers):
+        lines += [
+            f"  - name: Reader {i}",
+            f"    email: r{i:03d}@example.org",
+            "    max_papers: 5",
+            "    topics:",
+            "      - name: Software testing",
+            "        keywords: [testing, test]",
+        ]
+    lines += [
+        "  - name: Nobody Interested",
+        "    email: quiet@example.org",
+        "    topics:",
+        "      - name: Nothing today",
+        "        keywords: [zzqxjv]",
+    ]
+    path = tmp_path / "config.yaml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    config = load_config(path)
+    papers, _ = parse_api((real / RECORDED).read_bytes())
+    store = open_store(config.store_url)
+    store.save_papers(papers, now=utcnow())
+    store.close()
+    return path
+
+
+def run(path: Path, *args: str) -> Result:
+    return CliRunner().invoke(cli, ["--config", str(path), "send", *args])
+
+
+def ledger_rows(path: Path) -> int:
+    store = open_store(load_config(path).store_url)
+    try:
+        with store.engine.connect() as conn:
+            return int(conn.scalar(select(func.count()).select_from(deliveries)) or 0)
+    finally:
+        store.close()
+
+
+def statuses(path: Path) -> dict[str, int]:
+    store = open_store(load_config(path).store_url)
+    try:
+        with store.engine.connect() as conn:
+            query = select(deliveries.c.status, func.count()).group_by(deliveries.c.status)
+            return {status: int(n) for status, n in conn.execute(query)}
+    finally:
+        store.close()
+
+
+def test_digest_send_delivers_once_with_every_header_and_a_second_run_sends_nothing(
+    tmp_path: Path, real: Path, smtp: FaultySmtp
+) -> None:
+    path = write_world(tmp_path, real, readers=6, smtp=smtp)
+    first = run(path)
+    assert first.exit_code == 0, first.output
+    assert "sent 6, skipped 1, retried 0, failed 0" in first.output
+    assert sorted(smtp.handler.per_recipient().values()) == [1] * 6
+    assert "quiet@example.org" not in smtp.handler.per_recipient()  # empty digest: no email
+
+    got = smtp.received[0]
+    msg = message_from_bytes(got.data, policy=policy.default)
+    assert got.sender == "digest@example.org"
+    assert msg["From"] == "Paper Digest <digest@example.org>"
+    assert msg["To"].addresses[0].display_name.startswith("Reader ")
+    assert msg["To"].addresses[0].addr_spec == got.recipient
+    assert "23" in msg["Subject"] or any(ch.isdigit() for ch in msg["Subject"])
+    assert "5" in msg["Subject"]  # the count
+    assert msg["Date"].datetime.tzinfo is not None
+    assert msg["Message-ID"].endswith("@example.org>")
+    assert msg["List-Id"] == "Paper Digest <paper-digest.example.org>"
+    assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    https, mailto = [p.strip().strip("<>") for p in msg["List-Unsubscribe"].split(",")]
+    assert https.startswith("https://digest.example.org/unsubscribe?token=")
+    assert mailto.startswith("mailto:digest@example.org?subject=unsubscribe")
+    key = (tmp_path / "data" / "secret_key").read_text().strip()
+    assert read_token(key, "unsubscribe", https.split("token=", 1)[1]) == got.recipient
+    assert [p.get_content_type() for p in msg.iter_parts()] == ["text/plain", "text/html"]
+    assert msg.get_body(("html",)).get_content_charset() == "utf-8"  # type: ignore[union-attr]
+    assert len({r.message["Message-ID"] for r in smtp.received}) == 6
+
+    second = run(path)
+    assert second.exit_code == 0, second.output
+    assert "sent 0" in second.output and "7 already done" in second.output
+    assert len(smtp.received) == 6
+
+
+def test_a_dry_run_shows_who_would_get_what_and_writes_nothing(
+    tmp_path: Path, real: Path, smtp: FaultySmtp
+) -> None:
+    path = write_world(tmp_path, real, readers=3, smtp=smtp)
+    result = run(path, "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert "Reader 0 <r000@example.org>" in result.output and "would send 5 papers" in result.output
+    assert "quiet@example.org" in result.output and "not sent (nothing new)" in result.output
+    assert not smtp.received
+    assert ledger_rows(path) == 0
+    assert not (tmp_path / "data" / "outbox").exists()
+    assert not (tmp_path / "data" / "secret_key").exists()
+
+
+def test_without_smtp_digests_go_to_the_outbox(tmp_path: Path, real: Path) -> None:
+    path = write_world(tmp_path, real, readers=2, smtp=None)
+    result = run(path)
+    assert result.exit_code == 0, result.output
+    files = sorted((tmp_path / "data" / "outbox").glob("*.eml"))
+    assert [f.name.split("--")[0] for f in files] == ["r000@example.org", "r001@example.org"]
+    msg = message_from_bytes(files[0].read_bytes(), policy=policy.default)
+    assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+
+
+def test_one_refused_recipient_is_reported_and_the_exit_status_says_so(
+    tmp_path: Path, real: Path, smtp: FaultySmtp
+) -> None:
+    path = write_world(tmp_path, real, readers=4, smtp=smtp)
+    smtp.handler.permanent = {"r002@example.org"}
+    smtp.handler.temporary = {"r001@example.org": 1}
+    result = run(path)
+    assert result.exit_code == 1
+    assert "sent 3, skipped 1, retried 1, failed 1" in result.output
+    assert "failed: r002@example.org: 550 5.1.1 No such user here" in result.output
+
+
+def test_a_refused_login_stops_with_one_clear_line_and_the_next_run_sends_the_rest(
+    tmp_path: Path, real: Path, smtp: FaultySmtp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    smtp.handler.password = "right"
+    extra = "username: digest\npassword: ${SMTP_PASSWORD}\n"
+    monkeypatch.setenv("SMTP_PASSWORD", "wrong-password")
+    path = write_world(tmp_path, real, readers=3, smtp=smtp, extra_smtp=extra)
+    result = run(path)
+    assert result.exit_code == 1
+    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "535" in errors[0] and "check smtp.username" in errors[0]
+    assert "wrong-password" not in result.output
+    assert not smtp.received
+    monkeypatch.setenv("SMTP_PASSWORD", "right")
+    result = run(path)
+    assert result.exit_code == 0, result.output
+    assert sorted(smtp.handler.per_recipient().values()) == [1] * 3
+
+
+def test_sigkill_mid_run_then_restart_everyone_gets_it_at_most_max_connections_twice(
+    tmp_path: Path, real: Path, smtp: FaultySmtp
+) -> None:
+    readers = 40
+    path = write_world(tmp_path, real, readers=readers, smtp=smtp)
+    smtp.handler.latency = 0.1  # slow enough for the kill to land mid-run
+    command = [sys.executable, "-m", "digest", "--config", str(path), "send"]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    sender = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 30
+    while len(smtp.received) < 8 and time.monotonic() < deadline and sender.poll() is None:
+        time.sleep(0.01)
+    assert sender.poll() is None, "the sender finished before it could be killed"
+    sender.send_signal(signal.SIGKILL)
+    sender.communicate(timeout=10)  # reaps it and closes the pipes
+    killed_at = len(smtp.received)
+    assert killed_at < readers
+
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr + done.stdout
+    counts = smtp.handler.per_recipient()
+    emails = [f"r{i:03d}@example.org" for i in range(readers)]
+    assert all(counts[e] >= 1 for e in emails), counts  # none missed
+    duplicates = sum(counts[e] - 1 for e in emails)
+    print(f"killed after {killed_at} messages; {duplicates} duplicates")
+    assert duplicates <= 4  # max_connections
+    assert statuses(path) == {"sent": readers, "skipped": 1}
+    assert "sent" in done.stdout and "already done by an earlier run" in done.stdout
+
+
+def test_no_header_is_injected_through_a_topic_name_or_a_paper_title(
+    tmp_path: Path, real: Path
+) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(
+        "data_dir: ./data\n"
+        "subscribers:\n"
+        "  - name: Eve\n"
+        "    email: eve@example.org\n"
+        "    topics:\n"
+        '      - name: "Testing\\r\\nBcc: victim@example.org\\nX-Evil: 1"\n'
+        "        keywords: [testing]\n",
+        encoding="utf-8",
+    )
+    papers, _ = parse_api((real / RECORDED).read_bytes())
+    evil = replace(papers[0], title="Testing\r\nBcc: victim2@example.org\r\n\r\n<b>body</b>")
+    store = open_store(load_config(path).store_url)
+    store.save_papers([evil, *papers[1:]], now=utcnow())
+    store.close()
+    result = run(path)
+    assert result.exit_code == 0, result.output
+    [eml] = (tmp_path / "data" / "outbox").glob("*.eml")
+    raw = eml.read_bytes()
+    head, _, _ = raw.partition(b"\r\n\r\n")
+    names = [line.split(b":")[0] for line in head.split(b"\r\n") if not line.startswith(b" ")]
+    assert b"Bcc" not in names and b"X-Evil" not in names
+    msg = message_from_bytes(raw, policy=policy.default)
+    assert [a.addr_spec for a in msg["To"].addresses] == ["eve@example.org"]
+    assert "Bcc: victim@example.org" in msg["Subject"]  # kept as text, on one line
+    assert "\n" not in msg["Subject"]

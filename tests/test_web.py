@@ -1,0 +1,325 @@
+"""The subscription pages through Flask's test client: double opt-in, the manage page, RFC 8058
+one-click unsubscribe, signed links that refuse tampering, expiry and the wrong purpose, rate
+limits, and the same answer whether or not an address is known. Mail goes to the outbox."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+from flask.testing import FlaskClient
+
+from digest.config import Config, load_config
+from digest.mail.letterhead import letterhead
+from digest.mail.tokens import make_token
+from digest.pipeline import active_subscribers, open_configured_store
+from digest.store import Store
+from digest.subscribe import find
+from digest.web import create_app
+from tests.smtp_server import free_port
+
+CONFIG = """
+data_dir: ./data
+base_url: https://digest.example.org/
+web:
+  subscribe_per_ip_per_hour: {per_ip}
+  emails_per_address_per_day: {per_address}
+subscribers:
+  - name: ada
+    email: ada@example.org
+    topics:
+      - name: Retrieval
+        keywords: [RAG]
+"""
+
+SIGN_UP = {
+    "email": "bob@example.org",
+    "name": "Bob",
+    "topic-0-name": "",
+    "topic-0-keywords": "diffusion models, score matching",
+    "topic-0-categories": "cs.LG, stat.ML",
+    "topic-0-papers": "2006.11239",
+    "send_at": "08:15",
+    "timezone": "Europe/Paris",
+}
+
+
+@dataclass
+class Site:
+    config: Config
+    store: Store
+    client: FlaskClient
+    outbox: Path
+
+    def mails(self, to: str) -> list[EmailMessage]:
+        found = []
+        for path in sorted(self.outbox.glob("*.eml"), key=lambda p: p.stat().st_mtime_ns):
+            message = message_from_bytes(path.read_bytes(), policy=policy.default)
+            assert isinstance(message, EmailMessage)
+            if message["To"].addresses[0].addr_spec == to:
+                found.append(message)
+        return found
+
+    def link_in(self, message: EmailMessage, path: str) -> str:
+        body = message.get_body(("plain",))
+        assert body is not None
+        found = re.search(rf"https://digest\.example\.org/{path}\?token=\S+", body.get_content())
+        assert found, body.get_content()
+        return found.group(0)
+
+    def status(self, email: str) -> str | None:
+        entry = find(self.config, self.store, email)
+        return entry.status if entry else None
+
+
+def local(url: str) -> str:
+    """The path and query of a link, for the test client."""
+    parts = urlsplit(url)
+    return f"{parts.path}?{parts.query}"
+
+
+def make_site(write_config, per_ip: int = 50, per_address: int = 5) -> Iterator[Site]:  # type: ignore[no-untyped-def]
+    config = load_config(write_config(CONFIG.format(per_ip=per_ip, per_address=per_address)))
+    store = open_configured_store(config)
+    app = create_app(config, store)
+    yield Site(config, store, app.test_client(), config.data_dir / "outbox")
+    store.close()
+
+
+@pytest.fixture
+def site(write_config) -> Iterator[Site]:  # type: ignore[no-untyped-def]
+    yield from make_site(write_config)
+
+
+def sign_up_and_confirm(site: Site, email: str = "bob@example.org") -> str:
+    """Subscribe, confirm, and return the manage page's HTML."""
+    assert site.client.post("/subscribe", data=SIGN_UP | {"email": email}).status_code == 200
+    (mail,) = site.mails(email)
+    token = urlsplit(site.link_in(mail, "confirm")).query.removeprefix("token=")
+    page = site.client.post("/confirm", data={"token": token})
+    assert page.status_code == 200
+    return page.get_data(as_text=True)
+
+
+def field(html: str, name: str) -> str:
+    found = re.search(rf'name="{name}" value="([^"]*)"', html)
+    assert found, name
+    return found.group(1)
+
+
+def test_double_opt_in_then_manage_then_leave(site: Site) -> None:
+    page = site.client.get("/")
+    assert page.status_code == 200 and 'name="timezone"' in page.get_data(as_text=True)
+
+    answer = site.client.post("/subscribe", data=SIGN_UP)
+    assert answer.status_code == 200 and "Check your inbox" in answer.get_data(as_text=True)
+    assert site.status("bob@example.org") == "pending"
+    assert "bob@example.org" not in [p.email for p in active_subscribers(site.config, site.store)]
+
+    (mail,) = site.mails("bob@example.org")
+    assert mail["Subject"] == "Confirm your paper digest subscription"
+    assert mail["Auto-Submitted"] == "auto-generated" and mail["List-Unsubscribe"] is None
+    confirm = local(site.link_in(mail, "confirm"))
+    shown = site.client.get(confirm)  # a mail scanner following the link confirms nothing
+    assert shown.status_code == 200 and site.status("bob@example.org") == "pending"
+
+    token = field(shown.get_data(as_text=True), "token")
+    manage = site.client.post("/confirm", data={"token": token})
+    html = manage.get_data(as_text=True)
+    assert manage.status_code == 200 and "You are subscribed" in html
+    (bob,) = [p for p in active_subscribers(site.config, site.store) if p.name == "Bob"]
+    assert (bob.timezone, bob.send_at.isoformat(timespec="minutes")) == ("Europe/Paris", "08:15")
+    assert bob.topics[0].papers == ("2006.11239",)
+
+    # Change the topic and the time, with the CSRF field the page carries.
+    edit = {
+        "token": field(html, "token"),
+        "csrf": field(html, "csrf"),
+        "action": "save",
+        "name": "Bob",
+        "topic-0-name": "Generative models",
+        "topic-0-keywords": "flow matching",
+        "topic-0-categories": "cs.LG",
+        "topic-0-papers": "",
+        "topic-1-name": "",
+        "topic-1-keywords": "",
+        "send_at": "06:00",
+        "timezone": "America/New_York",
+        "days": ["mon", "wed", "fri"],
+    }
+    saved = site.client.post("/manage", data=edit)
+    assert saved.status_code == 200 and "Saved." in saved.get_data(as_text=True)
+    (bob,) = [p for p in active_subscribers(site.config, site.store) if p.name == "Bob"]
+    assert bob.topics[0].name == "Generative models"
+    assert [k.text for k in bob.topics[0].keywords] == ["flow matching"]
+    assert bob.days == ("mon", "wed", "fri") and bob.timezone == "America/New_York"
+
+    left = site.client.post("/manage", data=edit | {"action": "unsubscribe"})
+    assert left.status_code == 200 and site.status("bob@example.org") == "unsubscribed"
+    assert "Subscribe again" in left.get_data(as_text=True)
+
+
+def test_a_form_with_problems_is_shown_again_with_them(site: Site) -> None:
+    page = site.client.post(
+        "/subscribe",
+        data=SIGN_UP
+        | {"email": "not-an-address", "topic-0-categories": "cs.NOPE.X", "timezone": "Mars/Base"},
+    )
+    html = page.get_data(as_text=True)
+    assert page.status_code == 400
+    assert "email: enter an email address like name@example.org" in html
+    assert "topic 1.categories: cs.NOPE.X is not an arXiv category like cs.IR" in html
+    assert "timezone: is not an IANA time zone like Europe/London" in html
+    assert ">diffusion models, score matching</textarea>" in html  # what was typed stays
+    hostile = site.client.post("/subscribe", data=SIGN_UP | {"email": '"><script>x()</script>'})
+    assert "<script>x()" not in hostile.get_data(as_text=True)  # escaped, never markup
+    assert "&#34;&gt;&lt;script&gt;x()" in hostile.get_data(as_text=True)
+    assert list(site.outbox.glob("*.eml")) == []
+
+
+def test_one_click_unsubscribe_needs_no_cookie_and_never_redirects(site: Site) -> None:
+    # The very URL a digest's List-Unsubscribe header carries (built by the mail stage).
+    url = letterhead(site.config).links("ada@example.org").unsubscribe_url
+    assert url.startswith("https://digest.example.org/unsubscribe?token=")
+
+    shown = site.client.get(local(url))
+    assert shown.status_code == 200 and "Unsubscribe?" in shown.get_data(as_text=True)
+    assert site.status("ada@example.org") == "active"  # a GET changes nothing
+
+    refused = site.client.post(local(url), data={"something": "else"})
+    assert refused.status_code == 400 and site.status("ada@example.org") == "active"
+
+    fresh = create_app(site.config, site.store).test_client(use_cookies=False)
+    done = fresh.post(
+        local(url),
+        data="List-Unsubscribe=One-Click",
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert done.status_code == 200 and "Location" not in done.headers
+    assert "Set-Cookie" not in done.headers
+    assert site.status("ada@example.org") == "unsubscribed"
+    assert "ada@example.org" not in [p.email for p in active_subscribers(site.config, site.store)]
+    again = fresh.post(local(url), data={"List-Unsubscribe": "One-Click"})  # idempotent
+    assert again.status_code == 200
+    multipart = fresh.post(
+        local(url), data={"List-Unsubscribe": "One-Click"}, content_type="multipart/form-data"
+    )
+    assert multipart.status_code == 200
+
+
+def test_tampered_and_cross_purpose_tokens_change_nothing(site: Site) -> None:
+    secret = letterhead(site.config).secret
+    manage = make_token(secret, "manage", "ada@example.org")
+    unsubscribe = make_token(secret, "unsubscribe", "ada@example.org")
+    tampered = unsubscribe[:-3] + ("AAA" if not unsubscribe.endswith("AAA") else "BBB")
+    forged = make_token("another-secret-of-some-length", "unsubscribe", "ada@example.org")
+    one_click = {"List-Unsubscribe": "One-Click"}
+
+    for token in (tampered, forged, manage, "", "garbage"):
+        answer = site.client.post(f"/unsubscribe?token={token}", data=one_click)
+        assert answer.status_code == 400, token
+    assert site.client.get(f"/manage?token={unsubscribe}").status_code == 400
+    assert site.client.get(f"/confirm?token={manage}").status_code == 400
+    assert site.status("ada@example.org") == "active"
+    assert site.client.get(f"/manage?token={manage}").status_code == 200
+
+
+def test_an_expired_confirmation_link_is_refused(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert site.client.post("/subscribe", data=SIGN_UP).status_code == 200
+    secret = letterhead(site.config).secret
+    two_days_ago = time.time() - 49 * 3600
+    with monkeypatch.context() as m:  # a link mailed 49 hours ago
+        m.setattr(time, "time", lambda: two_days_ago)
+        old = make_token(secret, "confirm", "bob@example.org")
+    page = site.client.post("/confirm", data={"token": old})
+    assert page.status_code == 400 and "expired" in page.get_data(as_text=True)
+    assert site.client.get(f"/confirm?token={old}").status_code == 400
+    assert site.status("bob@example.org") == "pending"
+
+
+def test_the_manage_form_needs_its_csrf_cookie(site: Site) -> None:
+    html = sign_up_and_confirm(site)
+    stranger = create_app(site.config, site.store).test_client()  # no cookie from this site
+    answer = stranger.post(
+        "/manage",
+        data={"token": field(html, "token"), "csrf": field(html, "csrf"), "action": "unsubscribe"},
+    )
+    assert answer.status_code == 403 and site.status("bob@example.org") == "active"
+
+
+def test_the_same_answer_whether_or_not_the_address_is_known(site: Site) -> None:
+    def answer(email: str) -> tuple[int, str]:
+        page = site.client.post("/subscribe", data=SIGN_UP | {"email": email})
+        return page.status_code, page.get_data(as_text=True).replace(email, "EMAIL")
+
+    assert answer("ada@example.org") == answer("zed@example.org")  # ada is in config.yaml
+    # The owner of a known address is told by email, and nothing about them changed.
+    (mail,) = site.mails("ada@example.org")
+    assert mail["Subject"] == "You already get the paper digest"
+    assert "/manage?token=" in site.link_in(mail, "manage")
+    assert site.status("ada@example.org") == "active"
+    (ada,) = [p for p in active_subscribers(site.config, site.store) if p.name == "ada"]
+    assert ada.topics[0].name == "Retrieval"
+
+
+def test_sign_ups_are_rate_limited_per_client_and_per_address(write_config) -> None:  # type: ignore[no-untyped-def]
+    for site in make_site(write_config, per_ip=3, per_address=2):
+        for _ in range(3):
+            assert site.client.post("/subscribe", data=SIGN_UP).status_code == 200
+        assert len(site.mails("bob@example.org")) == 2  # the third asked for no more mail
+
+        page = site.client.post("/subscribe", data=SIGN_UP | {"email": "cy@example.org"})
+        assert page.status_code == 429 and site.mails("cy@example.org") == []
+        assert page.headers["Retry-After"] == "3600"
+        other = site.client.post(
+            "/subscribe",
+            data=SIGN_UP | {"email": "cy@example.org"},
+            environ_base={"REMOTE_ADDR": "192.0.2.7"},
+        )
+        assert other.status_code == 200 and len(site.mails("cy@example.org")) == 1
+
+
+def test_digest_serve_answers_behind_a_local_proxy(write_config, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The real command: waitress on a port, trusting X-Forwarded-For only from 127.0.0.1."""
+    port = free_port()
+    path = write_config(CONFIG.format(per_ip=1, per_address=5))
+    log = (tmp_path / "serve.log").open("wb")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "digest", "--config", str(path), "serve", "--port", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    root = f"http://127.0.0.1:{port}"
+    try:
+        with httpx.Client(base_url=root, timeout=5) as client:
+            for _ in range(100):  # up to 10 s to start
+                try:
+                    page = client.get("/")
+                    break
+                except httpx.TransportError:
+                    time.sleep(0.1)
+            assert page.status_code == 200 and "Subscribe" in page.text
+
+            def sign_up(client_ip: str) -> int:
+                headers = {"X-Forwarded-For": client_ip}
+                return client.post("/subscribe", data=SIGN_UP, headers=headers).status_code
+
+            assert sign_up("198.51.100.1") == 200
+            assert sign_up("198.51.100.2") == 200  # another client behind the same proxy
+            assert sign_up("198.51.100.1") == 429
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        log.close()
