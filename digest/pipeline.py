@@ -200,15 +200,22 @@ def _profile_inputs(
     pool: Sequence[Paper],
     client: httpx.Client | None,
 ) -> tuple[Mapping[str, Paper], Mapping[str, Sequence[Paper]]]:
-    """The liked papers (store, then pool, then the arXiv API) and libraries a profile names."""
+    """The liked papers (store, then pool, then the arXiv API) and libraries a profile names.
+    What the API returns is kept in the store, so each id is asked for once, not every day."""
 
     def fetch_ids(ids: Sequence[str]) -> Sequence[Paper]:
+        kept = store.get_liked_papers(f"arxiv:{i}" for i in ids)
+        missing = [i for i in ids if f"arxiv:{i}" not in kept]
+        if not missing:
+            return list(kept.values())
         http = client or make_client(config.fetch, config.allowed_hosts)
         try:
-            return arxiv_lookup(Fetcher(http, config.fetch), _arxiv_api_url(config))(ids)
+            fetched = arxiv_lookup(Fetcher(http, config.fetch), _arxiv_api_url(config))(missing)
         finally:
             if client is None:
                 http.close()
+        store.save_liked_papers(fetched)
+        return [*kept.values(), *fetched]
 
     liked = resolve_liked(subscriber, store=store, papers=pool, fetch_ids=fetch_ids)
     return liked, load_libraries(subscriber)

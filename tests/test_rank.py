@@ -27,6 +27,7 @@ from digest.rank.scoring import compile_topic, profile_phrases
 from digest.sources.arxiv import parse_api
 from digest.store import open_store
 from tests.conftest import LABELLED
+from tests.feedserver import FeedServer
 
 FILLER = (
     "We study a problem and report experiments on several data sets with careful ablations. "
@@ -112,7 +113,7 @@ def test_the_description_alone_finds_papers_and_says_which_words() -> None:
     sub = subscriber(topic(description="Predicting the structure of proteins."))
     ranked = rank_subscriber(POOL, sub)
     assert ids(ranked) == ["1801.00003"]
-    assert reasons(ranked[0]) == ["matches your description: structure, protein"]
+    assert reasons(ranked[0]) == ["matches your description: structure, proteins"]
 
 
 def test_liked_papers_alone_find_similar_papers_and_name_the_closest() -> None:
@@ -449,28 +450,38 @@ def test_digest_rank_prints_people_readable_lines(write_config, tmp_path: Path) 
     assert "1801.00001" in second and "[Retrieval]" in second
 
 
-def test_digest_rank_names_an_unknown_liked_paper_in_one_line(
-    write_config,
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
+def test_digest_rank_asks_a_real_local_arxiv_api_and_names_an_unknown_id(
+    write_config, real: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:  # type: ignore[no-untyped-def]
-    path = write_config(CONFIG.replace("1601.00074", "9999.99999"))
     papers = tmp_path / "papers.jsonl"
-    papers.write_text(json.dumps({"arxiv_id": "1801.00001", "title": "x"}), encoding="utf-8")
-    import digest.pipeline
-
-    def offline(*args: object, **kwargs: object) -> httpx.Client:
-        return httpx.Client(
-            transport=httpx.MockTransport(lambda r: httpx.Response(200, content=b""))
+    lines = [
+        {"arxiv_id": "1801.00001", "title": "Heat-bath random walks on lattices", "abstract": ""},
+        {"arxiv_id": "1801.00002", "title": "Galaxy clusters", "abstract": ""},
+    ]
+    papers.write_text("\n".join(json.dumps(line) for line in lines), encoding="utf-8")
+    with FeedServer(real) as server:
+        source = (
+            "sources:\n  - type: arxiv_api\n    enabled: false\n    id_list: [x]\n"
+            f"    url: {server.url}/api/query\n"
         )
+        liked = CONFIG.replace("1601.00074", "1605.08386")
+        path = write_config(source + liked)
+        main(["--config", str(path), "rank", "ada", "--papers", str(papers), "--json"])
+        ranked = json.loads(capsys.readouterr().out)
+        assert [r["id"] for r in ranked] == ["1801.00001"]
+        assert ranked[0]["reasons"] == ["similar to “Heat-bath random walks with Markov bases”"]
+        assert server.hits["/api/query"] == 1
 
-    monkeypatch.setattr(digest.pipeline, "make_client", offline)  # no network in tests
-    with pytest.raises(SystemExit) as exit_info:
-        main(["--config", str(path), "rank", "ada", "--papers", str(papers)])
-    assert exit_info.value.code == 1
+        path = write_config(source + CONFIG.replace("1601.00074", "0000.0000"))
+        with pytest.raises(SystemExit) as failed:
+            main(["--config", str(path), "rank", "ada", "--papers", str(papers)])
+    assert failed.value.code == 1
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "error:" in err and "9999.99999" in err
+    assert err.count("\n") == 1
+    assert err.startswith(
+        "error: topic 'Retrieval' of ada: liked paper '0000.0000' was not found in the store, "
+        "the papers file or the arXiv API"
+    )
 
 
 def test_liked_ids_not_in_store_or_file_are_asked_of_the_arxiv_api(
@@ -493,6 +504,13 @@ def test_liked_ids_not_in_store_or_file_are_asked_of_the_arxiv_api(
     assert len(seen) == 1 and "id_list=1605.08386" in seen[0]
     assert seen[0].startswith("https://export.arxiv.org/api/query")
     assert ranking.ranked and ranking.ranked[0].paper.id == "arxiv:1801.00003"
+    again = rank_for_subscriber(config, store, config.subscriber("ada"), papers=pool, client=client)
+    assert len(seen) == 1  # kept in the store: the API is asked once, not on every ranking
+    assert again.ranked == ranking.ranked
+    assert store.get_liked_papers(["arxiv:1605.08386"])["arxiv:1605.08386"].title.startswith(
+        "Heat-bath random walks"
+    )
+    assert store.papers_first_seen(datetime(2000, 1, 1, tzinfo=UTC)) == []  # not a new paper
     store.close()
 
 
@@ -539,3 +557,11 @@ def test_digest_rank_without_papers_ranks_the_stores_new_papers(write_config) ->
     result = CliRunner().invoke(cli, ["--config", str(path), "rank", "ada", "--json"])
     assert result.exit_code == 0, result.output
     assert [r["id"] for r in json.loads(result.output)] == ["1801.00007"]
+
+
+def test_a_library_the_caller_did_not_read_is_named() -> None:
+    sub = subscriber(topic("Lib", library="/nowhere/ada.bib"))
+    with pytest.raises(
+        RankError, match=r"topic 'Lib' of ada: the library /nowhere/ada.bib was not"
+    ):
+        rank_subscriber(POOL, sub)

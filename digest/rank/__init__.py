@@ -6,7 +6,8 @@
     batch.rank_many                              thousands of subscribers at once (matrices)
 
 Modules: text (terms), index (sparse matrices), scoring (signals and their combination),
-authors, categories, trending, library (BibTeX), resolve, ranker, report (CLI output).
+authors, categories, trending, library (BibTeX), resolve, ranker, batch, report (CLI output),
+semantic (the optional sentence embeddings; imported only when `ranking.semantic` is on).
 """
 
 from __future__ import annotations

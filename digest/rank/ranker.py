@@ -151,9 +151,14 @@ def compile_profiles(
             (t.name for t in subscriber.topics if missing in t.papers or missing == t.library),
             "?",
         )
+        if any(missing == t.library for t in subscriber.topics):
+            raise RankError(
+                f"topic {topic!r} of {subscriber.name}: the library {missing} was not read "
+                "(pass it in libraries=, see rank.resolve.load_libraries)"
+            ) from e
         raise RankError(
             f"topic {topic!r} of {subscriber.name}: liked paper {missing} is unknown "
-            "(not in the store, the papers file or the arXiv API; check papers: and library:)"
+            "(not in the store, the papers file or the arXiv API; check papers: in config.yaml)"
         ) from e
     return [compile_topic(t, found) for t, found in zip(subscriber.topics, per_topic, strict=True)]
 

@@ -60,8 +60,9 @@ def resolve_liked(
                 f"cannot look up liked papers {', '.join(arxiv)} on the arXiv API ({e}); "
                 "fetch them into the store or pass a --papers file that has them"
             ) from e
-    for key in sorted(set(wanted) - set(found)):
-        topic, given = wanted[key]
+    unknown = sorted(set(wanted) - set(found))
+    if unknown:
+        topic, given = wanted[unknown[0]]
         where = "the store, the papers file or the arXiv API"
         raise RankError(
             f"topic {topic!r} of {subscriber.name}: liked paper {given!r} was not found in "

@@ -29,7 +29,7 @@ import scipy.sparse as sp
 from digest.models import Paper, Topic
 from digest.papers_file import paper_key
 from digest.rank.index import PaperIndex, paper_text
-from digest.rank.text import phrase_key, terms
+from digest.rank.text import phrase_key, terms_as_written
 
 Floats = npt.NDArray[np.float32]
 
@@ -80,9 +80,9 @@ def compile_topic(topic: Topic, liked: Sequence[Paper] = ()) -> TopicProfile:
                 found[word] = Keyterm(
                     word, word, keyword.weight * PHRASE_WORD_WEIGHT, "phrase-word"
                 )
-    for word in terms(topic.description):
+    for word, written in terms_as_written(topic.description):
         if word not in found:
-            found[word] = Keyterm(word, word, DESCRIPTION_WEIGHT, "description")
+            found[word] = Keyterm(word, written, DESCRIPTION_WEIGHT, "description")
     exclude: dict[str, Keyterm] = {}
     for text in topic.exclude:
         key = phrase_key(text)

@@ -70,6 +70,15 @@ def terms(text: str) -> list[str]:
     return found
 
 
+def terms_as_written(text: str) -> list[tuple[str, str]]:
+    """(term, the word as written, lower-cased) for each index term of a text, in order."""
+    found = []
+    for written in re.findall(r"\w+", text.casefold()):
+        for term in terms(written):
+            found.append((term, written))
+    return found
+
+
 # word -> its term ("" for a stop word): tokenising is the hot loop of indexing.
 _TERMS: dict[str, str] = {}
 _TERMS_KEPT = 500_000

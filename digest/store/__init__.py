@@ -13,7 +13,17 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, create_engine, event, func, insert, select, update
+from sqlalchemy import (
+    Engine,
+    bindparam,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -206,6 +216,44 @@ class Store:
         with self.engine.begin() as conn:
             conn.execute(insert(table), rows)
 
+    def get_liked_papers(self, ids: Iterable[str]) -> dict[str, Paper]:
+        """Liked papers kept from earlier arXiv API look-ups, by canonical id."""
+        wanted = list(dict.fromkeys(ids))
+        table = schema.liked_papers
+        found: dict[str, Paper] = {}
+        with self.engine.connect() as conn:
+            for start in range(0, len(wanted), _CHUNK):
+                rows = conn.execute(
+                    select(table.c.id, table.c.record).where(
+                        table.c.id.in_(wanted[start : start + _CHUNK])
+                    )
+                )
+                found.update((pid, _liked_paper(pid, record)) for pid, record in rows)
+        return found
+
+    def save_liked_papers(self, liked: Iterable[Paper], now: datetime | None = None) -> None:
+        """Keep liked papers looked up on the arXiv API (newer look-ups replace older ones)."""
+        table = schema.liked_papers
+        rows = {
+            p.id: {
+                "id": p.id,
+                "record": {
+                    "title": p.title,
+                    "abstract": p.abstract,
+                    "authors": list(p.authors),
+                    "categories": list(p.categories),
+                    "published": p.published.isoformat() if p.published else None,
+                },
+                "fetched_at": _naive(now or utcnow()),
+            }
+            for p in liked
+        }
+        if not rows:
+            return
+        with self.engine.begin() as conn:
+            conn.execute(delete(table).where(table.c.id.in_(list(rows))))
+            conn.execute(insert(table), list(rows.values()))
+
     def count_papers(self) -> int:
         with self.engine.connect() as conn:
             return int(conn.scalar(select(func.count()).select_from(papers)) or 0)
@@ -268,6 +316,19 @@ def _to_row(paper: Paper, *, first_seen: datetime | None, changed_at: datetime) 
     row["first_seen"] = _naive(first_seen)
     row["changed_at"] = _naive(changed_at)
     return row
+
+
+def _liked_paper(pid: str, record: dict[str, Any]) -> Paper:
+    published = record.get("published")
+    return Paper(
+        id=pid,
+        title=record.get("title") or "",
+        abstract=record.get("abstract") or "",
+        authors=tuple(record.get("authors") or ()),
+        categories=tuple(record.get("categories") or ()),
+        published=datetime.fromisoformat(published) if published else None,
+        sources=("liked",),
+    )
 
 
 def _to_paper(row: Any) -> Paper:

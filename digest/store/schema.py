@@ -200,6 +200,21 @@ def m005_paper_embeddings(connection: Connection) -> None:
     paper_embeddings.create(connection)
 
 
+# Liked papers (a topic's `papers:` ids) looked up on the arXiv API, kept so that ranking does
+# not ask the API again for every subscriber every day. Not in `papers`: they are not new.
+liked_papers = Table(
+    "liked_papers",
+    metadata,
+    Column("id", String(200), primary_key=True),
+    Column("record", JSON, nullable=False),  # title, abstract, authors, categories, published
+    Column("fetched_at", DateTime, nullable=False),
+)
+
+
+def m006_liked_papers(connection: Connection) -> None:
+    liked_papers.create(connection)
+
+
 Migration = Callable[[Connection], None]
 MIGRATIONS: list[Migration] = [
     m001_initial,
@@ -207,4 +222,5 @@ MIGRATIONS: list[Migration] = [
     m003_locks,
     m004_subscribers,
     m005_paper_embeddings,
+    m006_liked_papers,
 ]
