@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime, time
+from zoneinfo import ZoneInfo
 
 ANNOUNCE_TYPES = ("new", "cross", "replace", "replace-cross")
 REPLACEMENTS = frozenset({"replace", "replace-cross"})
@@ -151,6 +152,10 @@ class Subscriber:
     send_empty: bool = False
     topics: tuple[Topic, ...] = field(default_factory=tuple)
     status: str = "active"  # pending / active / paused / unsubscribed
+
+    def local_date(self, moment: datetime) -> date:
+        """The subscriber's calendar date at `moment`: the day a digest sent then is for."""
+        return moment.astimezone(ZoneInfo(self.timezone)).date()
 
 
 @dataclass(frozen=True)

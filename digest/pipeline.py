@@ -17,6 +17,7 @@ import httpx
 from digest import subscribe as subscriptions
 from digest.config import ArxivApiSource, Config, load_config
 from digest.errors import DigestError
+from digest.mail.ledger import Ledger
 from digest.mail.message import Links
 from digest.mail.run import Content, Progress, SendReport, send_run
 from digest.mail.transport import Transport
@@ -107,10 +108,22 @@ CANDIDATE_DAYS = 3  # a digest looks at most this far back for papers the store 
 TRENDING_PAPERS = 5
 
 
-def candidate_papers(store: Store, subscriber: Subscriber, now: datetime) -> list[Paper]:
-    """The papers a digest for `subscriber` may hold: those the store first saw in the last
-    CANDIDATE_DAYS days (replacements of older papers left out)."""
-    return store.papers_first_seen(now - timedelta(days=CANDIDATE_DAYS))
+def candidate_papers(
+    store: Store, subscriber: Subscriber, now: datetime, day: date | None = None
+) -> list[Paper]:
+    """The papers `subscriber`'s digest for `day` (default: today where they live) may hold:
+    those the store first saw after their previous digest was sent, and at most CANDIDATE_DAYS
+    before the end of that day (or now, if that is earlier). Replacements of older papers are
+    left out."""
+    day = day or subscriber.local_date(now)
+    zone = ZoneInfo(subscriber.timezone)
+    end_of_day = datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=zone)
+    until = min(now, end_of_day)
+    since = until - timedelta(days=CANDIDATE_DAYS)
+    previous = Ledger(store).previous_digest(subscriber.email, day)
+    if previous is not None and previous > since:
+        since = previous
+    return store.papers_first_seen(since, until)
 
 
 def rank_for_subscriber(
@@ -120,6 +133,7 @@ def rank_for_subscriber(
     *,
     papers: Sequence[Paper] | None = None,
     now: datetime | None = None,
+    day: date | None = None,
     client: httpx.Client | None = None,
     limit: int | None = None,
 ) -> Ranking:
@@ -127,7 +141,7 @@ def rank_for_subscriber(
     looked up in the store, then in `papers`, then on the arXiv API (RankError if not found).
     `limit`: give reasons to the first `limit` papers only (and always to the digest's cut)."""
     if papers is None:
-        papers = candidate_papers(store, subscriber, now or utcnow())
+        papers = candidate_papers(store, subscriber, now or utcnow(), day)
     pool = list(papers)
     liked, libraries = _profile_inputs(config, store, subscriber, pool, client)
     embedder = _configured_embedder(config, store)
@@ -241,8 +255,9 @@ def tune_subscriber(
         else:
             papers = store.papers_first_seen(since, until)
     pool = list(papers)
-    ranking_inputs = _profile_inputs(config, store, subscriber, pool, client)
-    return tune_profile(pool, subscriber, *ranking_inputs)
+    liked, libraries = _profile_inputs(config, store, subscriber, pool, client)
+    embedder = _configured_embedder(config, store)
+    return tune_profile(pool, subscriber, liked, libraries, embedder)
 
 
 def build_digest(
@@ -258,7 +273,9 @@ def build_digest(
     """The subscriber's digest for `day`: at most max_papers papers scoring at least min_score,
     grouped by topic in the subscriber's topic order, plus the most-upvoted papers that are at
     least loosely relevant and did not make the cut (`trending`)."""
-    ranking = rank_for_subscriber(config, store, subscriber, papers=papers, now=now, client=client)
+    ranking = rank_for_subscriber(
+        config, store, subscriber, papers=papers, now=now, day=day, client=client
+    )
     by_topic: dict[str, list[RankedPaper]] = {t.name: [] for t in subscriber.topics}
     for ranked in ranking.picked:
         by_topic[ranked.topic].append(ranked)

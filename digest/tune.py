@@ -17,6 +17,7 @@ from itertools import pairwise
 from digest.models import Paper, RankedPaper, Subscriber
 from digest.rank import Ranking, rank_detailed
 from digest.rank.report import display_id
+from digest.rank.semantic import Embedder
 from digest.rank.text import phrase_key, terms
 
 SUGGESTIONS = 6
@@ -48,15 +49,15 @@ def tune_profile(
     subscriber: Subscriber,
     liked: Mapping[str, Paper] | None = None,
     libraries: Mapping[str, Sequence[Paper]] | None = None,
+    embedder: Embedder | None = None,
 ) -> TuneReport:
     """Rank the pool for the whole profile and for each topic alone, and report per topic."""
-    ranking = rank_detailed(pool, subscriber, liked, libraries=libraries)
+    ranking = rank_detailed(pool, subscriber, liked, libraries=libraries, embedder=embedder)
     best: dict[str, list[Paper]] = {}
     for topic in subscriber.topics:
         alone = replace(subscriber, topics=(topic,))
-        best[topic.name] = [
-            r.paper for r in rank_detailed(pool, alone, liked, libraries=libraries).picked
-        ]
+        alone_ranking = rank_detailed(pool, alone, liked, libraries=libraries, embedder=embedder)
+        best[topic.name] = [r.paper for r in alone_ranking.picked]
     background = _document_frequency(pool)
     caught = Counter(r.topic for r in ranking.picked)
     reports = []

@@ -565,3 +565,21 @@ def test_a_library_the_caller_did_not_read_is_named() -> None:
         RankError, match=r"topic 'Lib' of ada: the library /nowhere/ada.bib was not"
     ):
         rank_subscriber(POOL, sub)
+
+
+def test_an_unreachable_arxiv_api_leaves_liked_papers_out_with_a_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from digest.errors import SourceError
+    from digest.models import Keyword, Subscriber, Topic
+    from digest.rank import resolve_liked
+
+    def offline(ids: object) -> list[Paper]:
+        raise SourceError("cannot reach export.arxiv.org (no DNS: is this machine offline?)")
+
+    topic = Topic("RAG", keywords=(Keyword("retrieval"),), papers=("2005.11401",))
+    reader = Subscriber("ada", "ada@example.org", topics=(topic,))
+    with caplog.at_level("WARNING"):
+        assert resolve_liked(reader, fetch_ids=offline) == {}
+    assert "liked papers 2005.11401 of ada are left out of today's ranking" in caplog.text
+    assert "cannot reach export.arxiv.org" in caplog.text

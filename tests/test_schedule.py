@@ -15,7 +15,6 @@ from digest.schedule.plan import (
     catch_up,
     fire_times,
     last_planned_fetch,
-    local_day,
     next_fire,
     send_trigger,
 )
@@ -44,7 +43,7 @@ def test_berlin_0730_gets_one_digest_at_0730_local_each_day_across_dst(
     fires = fire_times(send_trigger(berlin), start, start + timedelta(days=4))
     assert [f.astimezone(UTC).hour for f in fires] == utc_hours
     assert all((f.hour, f.minute) == (7, 30) for f in fires)
-    assert [local_day(berlin, f) for f in fires] == [
+    assert [berlin.local_date(f) for f in fires] == [
         start.date() + timedelta(days=n) for n in range(4)
     ]
 
@@ -54,10 +53,9 @@ def test_far_zones_get_their_own_days_digest() -> None:
     honolulu = person("h", "Pacific/Honolulu", time(7, 0))  # UTC-10
     tonga = person("t", "Pacific/Tongatapu", time(7, 0))  # UTC+13
     h_next, t_next = next_fire(send_trigger(honolulu), now), next_fire(send_trigger(tonga), now)
-    assert h_next == datetime(2026, 11, 23, 17, 0, tzinfo=UTC) and local_day(
-        honolulu, h_next
-    ) == date(2026, 11, 23)
-    assert t_next == datetime(2026, 11, 23, 18, 0, tzinfo=UTC) and local_day(tonga, t_next) == date(
+    assert h_next == datetime(2026, 11, 23, 17, 0, tzinfo=UTC)
+    assert honolulu.local_date(h_next) == date(2026, 11, 23)
+    assert t_next == datetime(2026, 11, 23, 18, 0, tzinfo=UTC) and tonga.local_date(t_next) == date(
         2026, 11, 24
     )
 

@@ -261,3 +261,33 @@ def test_no_header_is_injected_through_a_topic_name_or_a_paper_title(
     assert [a.addr_spec for a in msg["To"].addresses] == ["eve@example.org"]
     assert "Bcc: victim@example.org" in msg["Subject"]  # kept as text, on one line
     assert "\n" not in msg["Subject"]
+
+
+def test_the_next_digest_holds_only_papers_first_seen_since_the_last_one(
+    tmp_path: Path, real: Path
+) -> None:
+    from datetime import UTC, date, datetime, timedelta
+
+    from digest.pipeline import candidate_papers, send_digests
+
+    path = write_world(tmp_path, real, readers=1, smtp=None)  # the outbox transport
+    config = load_config(path)
+    store = open_store(config.store_url)
+    reader = config.subscriber("Reader 0")
+    day1 = datetime(2026, 11, 23, 7, 0, tzinfo=UTC)
+    # The recorded papers were stored "now" by write_world; pretend the digest goes out later.
+    sent_at = utcnow() + timedelta(minutes=1)
+    report = send_digests(
+        config, store, subscriber=reader.email, day=date(2026, 11, 23), now=sent_at
+    )
+    assert report.delivery.sent == 1
+    later, _ = parse_api(
+        (real / "arxiv_api/legacy2016_search_query_au-del_maestro.xml").read_bytes()
+    )
+    store.save_papers(later, now=sent_at + timedelta(hours=12))
+    next_day = sent_at + timedelta(days=1)
+    fresh = candidate_papers(store, reader, next_day, date(2026, 11, 24))
+    assert {p.id for p in fresh} == {p.id for p in later}
+    # A digest for a past day looks no further than the end of that day.
+    assert candidate_papers(store, reader, next_day, (day1 - timedelta(days=5)).date()) == []
+    store.close()

@@ -12,7 +12,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Protocol
-from zoneinfo import ZoneInfo
 
 from digest.config import Config
 from digest.mail.deliver import DeliveryReport, Outcome, Outgoing, deliver_digests
@@ -72,11 +71,6 @@ class SendReport:
         return self.delivery.ok
 
 
-def local_day(subscriber: Subscriber, now: datetime) -> date:
-    """Today where the subscriber lives."""
-    return now.astimezone(ZoneInfo(subscriber.timezone)).date()
-
-
 def send_run(
     config: Config,
     store: Store,
@@ -94,7 +88,7 @@ def send_run(
     has not had it yet."""
     now = now or utcnow()
     ledger = Ledger(store)
-    days = {p.email: day or local_day(p, now) for p in people}
+    days = {p.email: day or p.local_date(now) for p in people}
     suspended = ledger.suspended()
     if dry_run:
         return _dry_run(config, ledger, people, days, suspended, write)

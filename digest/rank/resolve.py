@@ -2,11 +2,14 @@
 
 Ids are looked up in the store, then in the papers being ranked (the `--papers` file), then on
 the arXiv API (`fetch_ids`, passed in), in that order. An id found nowhere raises `RankError`
-naming the id and its topic. This is the I/O edge of ranking; scoring itself stays pure.
+naming the id and its topic; when the API cannot be reached, those papers are left out of this
+ranking with a warning, so an outage never stops the day's digests. This is the I/O edge of
+ranking; scoring itself stays pure.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol
 
@@ -18,6 +21,7 @@ from digest.rank.library import read_library
 from digest.sources.arxiv import fetch_api
 from digest.sources.http import Fetcher
 
+log = logging.getLogger(__name__)
 FetchIds = Callable[[Sequence[str]], Sequence[Paper]]
 ARXIV_API = "https://export.arxiv.org/api/query"
 _API_BATCH = 100
@@ -56,10 +60,17 @@ def resolve_liked(
         try:
             found.update((p.id, p) for p in fetch_ids(arxiv) if p.id in wanted)
         except SourceError as e:
-            raise RankError(
-                f"cannot look up liked papers {', '.join(arxiv)} on the arXiv API ({e}); "
-                "fetch them into the store or pass a --papers file that has them"
-            ) from e
+            # An outage must not stop the day's digests: rank without these liked papers today
+            # (the next run asks again), and say so. An id the API does not know is an error.
+            log.warning(
+                "liked papers %s of %s are left out of today's ranking: the arXiv API could "
+                "not be asked (%s)",
+                ", ".join(arxiv),
+                subscriber.name,
+                e,
+            )
+            for key in missing:
+                wanted.pop(key, None)
     unknown = sorted(set(wanted) - set(found))
     if unknown:
         topic, given = wanted[unknown[0]]

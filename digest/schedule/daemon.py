@@ -36,7 +36,6 @@ from digest.schedule.plan import (
     catch_up,
     fetch_trigger,
     last_planned_fetch,
-    local_day,
     send_trigger,
 )
 from digest.store import Store, open_store, utcnow
@@ -249,7 +248,7 @@ class Daemon:
         if person is None:
             return  # unsubscribed or paused since the job was planned
         now = self.clock()
-        self._send(person, local_day(person, now), now)
+        self._send(person, person.local_date(now), now)
 
     def _send(self, person: Subscriber, day: Any, now: datetime) -> None:
         self.ensure_fetched(now)

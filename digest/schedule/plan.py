@@ -56,11 +56,6 @@ def fire_times(trigger: CronTrigger, start: datetime, end: datetime) -> list[dat
     return times
 
 
-def local_day(subscriber: Subscriber, moment: datetime) -> date:
-    """The subscriber's calendar date at `moment`: the date their digest is for."""
-    return moment.astimezone(ZoneInfo(subscriber.timezone)).date()
-
-
 def last_planned_fetch(fetches: Sequence[FetchTime], now: datetime) -> datetime | None:
     """The latest scheduled fetch time at or before now (within a week)."""
     latest: datetime | None = None
@@ -106,7 +101,7 @@ def catch_up(
         earliest = max(min(since, earliest), now - timedelta(days=LOOKBACK_DAYS))
     for person in subscribers:
         for planned in fire_times(send_trigger(person), earliest, now):
-            day = local_day(person, planned)
+            day = person.local_date(planned)
             if delivered(person.email, day):
                 continue
             owed = Owed(person, day, planned)
