@@ -3,6 +3,7 @@ a `DigestError` becomes one line on stderr and a non-zero exit (`--debug` shows 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sys
@@ -28,11 +29,13 @@ from digest.pipeline import (
     fetch_all,
     find_subscriber,
     open_configured_store,
+    pick_subscriber,
     preview_digest,
     rank_for_subscriber,
     send_digests,
     tune_subscriber,
     watch_tuning,
+    write_tuning_page,
 )
 from digest.rank.report import ranking_json, ranking_text
 from digest.store import Store, utcnow
@@ -253,6 +256,11 @@ def preview(
     help="Tune on the papers of a JSONL file (.gz too) instead of the store.",
 )
 @click.option("--watch", is_flag=True, help="Re-run whenever config.yaml changes.")
+@click.option(
+    "--html",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the digest as a page, the near misses greyed below it (and a .txt).",
+)
 @click.pass_obj
 def tune(
     state: _State,
@@ -261,6 +269,7 @@ def tune(
     days: int | None,
     papers_file: str | None,
     watch: bool,
+    html: Path | None,
 ) -> None:
     """For topic tuning: what the digest would hold, the near misses just below the cut, what
     the excludes removed, and per topic what matched, what didn't, and terms to try."""
@@ -275,19 +284,22 @@ def tune(
     papers = read_papers(papers_file) if papers_file else None
     if watch:
         path = config_path(state.config_file)
-        try:
-            watch_tuning(path, subscriber, _echo_block, papers=papers, since=since, until=until)
-        except KeyboardInterrupt:
-            return
+        with contextlib.suppress(KeyboardInterrupt):
+            watch_tuning(
+                path, subscriber, _echo_block, papers=papers, since=since, until=until, html=html
+            )
         return
     config = state.config
     store = open_configured_store(config)
     try:
-        person = config.subscriber(subscriber)
+        person = pick_subscriber(config, store, subscriber)
         report = tune_subscriber(config, store, person, papers=papers, since=since, until=until)
     finally:
         store.close()
     click.echo(format_report(report))
+    if html is not None:
+        text = write_tuning_page(config, report, person, html, utcnow())
+        click.echo(f"\nwrote {html} and {text}")
 
 
 def _echo_block(text: str) -> None:

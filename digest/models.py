@@ -196,6 +196,7 @@ class Digest:
     date: date
     groups: tuple[TopicGroup, ...]
     trending: tuple[RankedPaper, ...] = ()
+    near_misses: tuple[RankedPaper, ...] = ()  # shown greyed by `digest tune --html` only
 
     @property
     def count(self) -> int:

@@ -25,7 +25,7 @@ from digest.models import Digest, Paper, RankedPaper, Subscriber, TopicGroup
 from digest.rank import Ranking, arxiv_lookup, load_libraries, rank_detailed, resolve_liked
 from digest.rank.resolve import ARXIV_API
 from digest.rank.semantic import Embedder
-from digest.render import render_digest
+from digest.render import RenderedDigest, render_digest
 from digest.sources import fetch_source
 from digest.sources.http import Fetcher, make_client
 from digest.store import Store, open_store, utcnow
@@ -58,6 +58,14 @@ def active_subscribers(config: Config, store: Store) -> list[Subscriber]:
 def find_subscriber(config: Config, store: Store, name_or_email: str) -> Subscriber:
     """One person by email or name, config.yaml's or the store's, with their status now."""
     return subscriptions.named(config, store, name_or_email).subscriber()
+
+
+def pick_subscriber(config: Config, store: Store, name_or_email: str | None) -> Subscriber:
+    """The one named (config.yaml's or the store's), else the first active subscriber."""
+    if name_or_email:
+        return find_subscriber(config, store, name_or_email)
+    everyone = active_subscribers(config, store)
+    return everyone[0] if everyone else config.subscriber(None)
 
 
 def fetch_all(
@@ -106,6 +114,7 @@ def fetch_all(
 
 CANDIDATE_DAYS = 3  # a digest looks at most this far back for papers the store first saw
 TRENDING_PAPERS = 5
+NEAR_MISSES_SHOWN = 10
 
 
 def candidate_papers(
@@ -169,12 +178,13 @@ def watch_tuning(
     papers: Sequence[Paper] | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
+    html: Path | None = None,
     poll: float = 0.5,
     stop: threading.Event | None = None,
 ) -> None:
     """`digest tune --watch`: re-run the report whenever the config file changes, saying what
-    entered and left the digest since the last edit. An invalid edit is reported, and watching
-    goes on with the next edit."""
+    entered and left the digest since the last edit (and rewriting the `html` page). An invalid
+    edit is reported, and watching goes on with the next edit."""
     stop = stop or threading.Event()
     previous: TuneReport | None = None
     seen: float | None = None
@@ -189,16 +199,14 @@ def watch_tuning(
                 config = load_config(config_file)
                 store = open_configured_store(config)
                 try:
+                    person = pick_subscriber(config, store, subscriber)
                     report = tune_subscriber(
-                        config,
-                        store,
-                        config.subscriber(subscriber),
-                        papers=papers,
-                        since=since,
-                        until=until,
+                        config, store, person, papers=papers, since=since, until=until
                     )
                 finally:
                     store.close()
+                if html is not None:
+                    write_tuning_page(config, report, person, html, utcnow())
             except DigestError as e:
                 emit(f"error: {e}\n(still watching {config_file} for the next edit)")
             else:
@@ -260,6 +268,14 @@ def tune_subscriber(
     return tune_profile(pool, subscriber, liked, libraries, embedder)
 
 
+def group_by_topic(subscriber: Subscriber, picked: Sequence[RankedPaper]) -> tuple[TopicGroup, ...]:
+    """The digest's papers grouped under their topics, in the subscriber's topic order."""
+    by_topic: dict[str, list[RankedPaper]] = {t.name: [] for t in subscriber.topics}
+    for ranked in picked:
+        by_topic[ranked.topic].append(ranked)
+    return tuple(TopicGroup(name, tuple(found)) for name, found in by_topic.items() if found)
+
+
 def build_digest(
     config: Config,
     store: Store,
@@ -276,10 +292,7 @@ def build_digest(
     ranking = rank_for_subscriber(
         config, store, subscriber, papers=papers, now=now, day=day, client=client
     )
-    by_topic: dict[str, list[RankedPaper]] = {t.name: [] for t in subscriber.topics}
-    for ranked in ranking.picked:
-        by_topic[ranked.topic].append(ranked)
-    groups = tuple(TopicGroup(name, tuple(found)) for name, found in by_topic.items() if found)
+    groups = group_by_topic(subscriber, ranking.picked)
     picked = {r.paper.id for r in ranking.picked}
     popular = [
         r
@@ -318,25 +331,44 @@ def preview_digest(
     to an HTML file and a .txt beside it, default data_dir/preview/<name>-<day>.html. Nothing is
     recorded and nothing is sent; an empty day shows the "nothing new" note it would send."""
     now = now or utcnow()
-    if subscriber:
-        person = find_subscriber(config, store, subscriber)
-    else:
-        everyone = active_subscribers(config, store)
-        person = everyone[0] if everyone else config.subscriber(None)
-    day = day or now.astimezone(ZoneInfo(person.timezone)).date()
+    person = pick_subscriber(config, store, subscriber)
+    day = day or person.local_date(now)
     digest = build_digest(config, store, person, day, now, papers, client=client)
     rendered = render_digest(digest, base_url=config.base_url, always=True)
     assert rendered is not None  # always=True renders even an empty digest
     html_path = out or config.data_dir / "preview" / f"{person.name}-{day.isoformat()}.html"
+    text_path = _write_page(rendered, html_path)
+    would_send = not digest.is_empty or person.send_empty
+    return Preview(person.name, day, digest.count, html_path, text_path, would_send)
+
+
+def _write_page(rendered: RenderedDigest, html_path: Path) -> Path:
+    """Write the HTML and, beside it, the text part; return the text file's path."""
     text_path = html_path.with_suffix(".txt")
     try:
         html_path.parent.mkdir(parents=True, exist_ok=True)
         html_path.write_text(rendered.html, encoding="utf-8")
         text_path.write_text(rendered.text, encoding="utf-8")
     except OSError as e:
-        raise DigestError(f"cannot write the preview to {html_path}: {e} (try --out)") from e
-    would_send = not digest.is_empty or person.send_empty
-    return Preview(person.name, day, digest.count, html_path, text_path, would_send)
+        raise DigestError(f"cannot write {html_path}: {e} (try another --out/--html)") from e
+    return text_path
+
+
+def write_tuning_page(
+    config: Config, report: TuneReport, subscriber: Subscriber, html_path: Path, now: datetime
+) -> Path:
+    """`digest tune --html`: the digest as it would go out, with the near misses shown greyed
+    below it. Returns the text file written beside the HTML."""
+    ranking = report.ranking
+    digest = Digest(
+        subscriber,
+        subscriber.local_date(now),
+        group_by_topic(subscriber, ranking.picked),
+        near_misses=ranking.near_misses[:NEAR_MISSES_SHOWN],
+    )
+    rendered = render_digest(digest, base_url=config.base_url, always=True)
+    assert rendered is not None  # always=True renders even an empty digest
+    return _write_page(rendered, html_path)
 
 
 def _arxiv_api_url(config: Config) -> str:

@@ -156,3 +156,22 @@ def test_tune_refuses_date_and_days_together(tuning: Path) -> None:
         cli, ["--config", str(tuning), "tune", "--date", "2026-11-23", "--days", "2"]
     )
     assert result.exit_code == 2 and "give --date or --days, not both" in result.output
+
+
+def test_tune_html_shows_the_digest_and_greys_the_near_misses(tuning: Path, tmp_path: Path) -> None:
+    from lxml import html as lxml_html
+
+    page = tmp_path / "tune.html"
+    result = CliRunner().invoke(cli, ["--config", str(tuning), "tune", "ada", "--html", str(page)])
+    assert result.exit_code == 0, result.output
+    text = result.output
+    picked = digest_ids(text)
+    near = [line.split()[1] for line in text.split("near misses")[1].split("topic Agents")[0].splitlines() if line.startswith("  0.")]
+    assert len(picked) == 3 and len(near) == 10
+    tree = lxml_html.fromstring(page.read_bytes())
+    greyed = [a.get("href") for a in tree.xpath('//td[contains(@class, "nm")]//a')]
+    cards = [a.get("href") for a in tree.xpath('//td[contains(@class, "ph")]//a')]
+    assert [h.rsplit("/", 1)[-1] for h in cards] == picked
+    assert [h.rsplit("/", 1)[-1] for h in greyed] == near
+    assert "Just below the cut" in page.read_text() and "score 0." in page.read_text()
+    assert page.with_suffix(".txt").read_text().count("score 0.") == 10

@@ -54,8 +54,9 @@ def page_links(
 
 
 def page_rows(digest: Digest, links: PageLinks) -> list[Row]:
-    """The rows of one subscriber's page, top to bottom: header, topics with their papers,
-    trending, footer (or the "nothing new" note when the digest is empty)."""
+    """The rows of one subscriber's page, top to bottom: header, topics with their papers (or
+    the "nothing new" note when the digest is empty), near misses (tuning pages only),
+    trending, footer."""
     rows: list[Row] = [("header", header_values(digest))]
     shown: set[str] = set()
     for group in digest.groups:
@@ -73,6 +74,9 @@ def page_rows(digest: Digest, links: PageLinks) -> list[Row]:
             rows.append(("paper_end", end))
     if digest.is_empty:
         rows.append(("empty", {"note": "Nothing new matched your topics today."}))
+    if digest.near_misses:
+        rows.append(("near_heading", {"title": "Just below the cut"}))
+        rows.extend(("near", near_values(r)) for r in digest.near_misses)
     trending = [r for r in digest.trending if r.paper.id not in shown]
     if trending:
         rows.append(("trending_heading", {"title": "Trending today"}))
@@ -210,6 +214,17 @@ def trending_values(ranked: RankedPaper) -> dict[str, Any]:
         "url": _url(abs_url(paper)),
         "signals": signals(paper),
         "why": reason,
+    }
+
+
+def near_values(ranked: RankedPaper) -> dict[str, Any]:
+    """A near miss, for tuning pages: title, score, topic and why it scored at all."""
+    paper = ranked.paper
+    return {
+        "title": latex_to_text(paper.title) or paper.id,
+        "url": _url(abs_url(paper)),
+        "score": f"score {ranked.score:.3f} in {clean_text(ranked.topic)}",
+        "why": " · ".join(clean_text(r.text) for r in ranked.reasons),
     }
 
 
