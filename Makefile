@@ -16,9 +16,10 @@ install: $(BIN)/python
 install-test: $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test]'
 
-# Fetch today's papers with config.yaml, then write the first subscriber's digest.
+# The main job with config.yaml: fetch today's papers, then send today's digests (to
+# data/outbox as .eml files while no smtp: is configured).
 run: install
-	$(BIN)/digest fetch && $(BIN)/digest preview
+	$(BIN)/digest fetch && $(BIN)/digest send
 
 lint: install-test
 	$(BIN)/ruff check .
