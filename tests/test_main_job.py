@@ -20,7 +20,9 @@ def server(real: Path) -> Iterator[FeedServer]:
         yield running
 
 
-def test_fetch_then_send_writes_each_digest_to_the_outbox_once(server: FeedServer, write_config, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_fetch_then_send_writes_each_digest_to_the_outbox_once(
+    server: FeedServer, write_config, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     config = write_config(f"""
 data_dir: ./data
 sources:

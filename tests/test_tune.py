@@ -166,7 +166,11 @@ def test_tune_html_shows_the_digest_and_greys_the_near_misses(tuning: Path, tmp_
     assert result.exit_code == 0, result.output
     text = result.output
     picked = digest_ids(text)
-    near = [line.split()[1] for line in text.split("near misses")[1].split("topic Agents")[0].splitlines() if line.startswith("  0.")]
+    near = [
+        line.split()[1]
+        for line in text.split("near misses")[1].split("topic Agents")[0].splitlines()
+        if line.startswith("  0.")
+    ]
     assert len(picked) == 3 and len(near) == 10
     tree = lxml_html.fromstring(page.read_bytes())
     greyed = [a.get("href") for a in tree.xpath('//td[contains(@class, "nm")]//a')]

@@ -1,0 +1,108 @@
+"""The `subscribers:` section: each person, when they want their digest, and their topics."""
+
+from __future__ import annotations
+
+import re
+from datetime import time
+from pathlib import Path
+
+from pydantic import Field, field_validator, model_validator
+
+from digest.config.values import WEEKDAYS, ClockTime, StrictModel, TimeZoneName, Weekdays
+from digest.models import Keyword, Subscriber, Topic
+
+
+class KeywordConfig(StrictModel):
+    term: str = Field(min_length=1)
+    weight: float = Field(default=1.0, gt=0)
+
+
+class TopicConfig(StrictModel):
+    name: str = Field(min_length=1)
+    keywords: list[str | KeywordConfig] = []
+    exclude: list[str] = []
+    categories: list[str] = []
+    authors: list[str] = []
+    papers: list[str] = []
+    library: Path | None = None
+    description: str = ""
+    weight: float = Field(default=1.0, gt=0)
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> TopicConfig:
+        if not (
+            self.keywords
+            or self.categories
+            or self.authors
+            or self.papers
+            or self.library
+            or self.description.strip()
+        ):
+            raise ValueError(
+                "a topic needs at least one of keywords, categories, authors, papers, "
+                "library or description"
+            )
+        return self
+
+    def to_topic(self) -> Topic:
+        keywords = tuple(
+            Keyword(k.strip()) if isinstance(k, str) else Keyword(k.term.strip(), k.weight)
+            for k in self.keywords
+        )
+        return Topic(
+            name=self.name,
+            keywords=keywords,
+            exclude=tuple(self.exclude),
+            categories=tuple(self.categories),
+            authors=tuple(self.authors),
+            papers=tuple(self.papers),
+            library=str(self.library) if self.library else None,
+            description=self.description,
+            weight=self.weight,
+        )
+
+
+_EMAIL = re.compile(
+    r"^[^@\s<>\"',;]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+$"
+)
+
+
+class SubscriberConfig(StrictModel):
+    name: str = Field(min_length=1)
+    email: str
+    timezone: TimeZoneName = "UTC"
+    send_at: ClockTime = "07:00"
+    days: Weekdays = list(WEEKDAYS)
+    max_papers: int = Field(default=20, ge=1, le=200)
+    min_score: float = Field(default=0.0, ge=0)
+    trending_weight: float = Field(default=1.0, ge=0)
+    send_empty: bool = False
+    topics: list[TopicConfig] = Field(min_length=1)
+
+    @field_validator("name", "email")
+    @classmethod
+    def _one_line(cls, value: str) -> str:
+        if "\r" in value or "\n" in value:
+            raise ValueError("must be one line")
+        return value.strip()
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        if not _EMAIL.match(value):
+            raise ValueError("is not an email address like name@example.org")
+        return value
+
+    def to_subscriber(self) -> Subscriber:
+        return Subscriber(
+            name=self.name,
+            email=self.email,
+            timezone=self.timezone,
+            send_at=time.fromisoformat(self.send_at),
+            days=tuple(self.days),
+            max_papers=self.max_papers,
+            min_score=self.min_score,
+            trending_weight=self.trending_weight,
+            send_empty=self.send_empty,
+            topics=tuple(t.to_topic() for t in self.topics),
+        )

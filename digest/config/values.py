@@ -1,0 +1,44 @@
+"""The base of every config model (unknown keys refused, frozen) and the value types several
+sections share: IANA time zones, clock times, weekdays."""
+
+from __future__ import annotations
+
+from datetime import time
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AfterValidator, BaseModel, ConfigDict
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as e:
+        raise ValueError("is not an IANA time zone like Europe/London") from e
+    return value
+
+
+def _check_time(value: str) -> str:
+    try:
+        time.fromisoformat(value)
+    except ValueError as e:
+        raise ValueError('is not a time like "07:00"') from e
+    return value
+
+
+def _check_days(value: list[str]) -> list[str]:
+    days = [d.strip().lower()[:3] for d in value]
+    if any(d not in WEEKDAYS or not given for d, given in zip(days, value, strict=True)):
+        raise ValueError(f"days are written {', '.join(WEEKDAYS)}")
+    return days
+
+
+TimeZoneName = Annotated[str, AfterValidator(_check_timezone)]
+ClockTime = Annotated[str, AfterValidator(_check_time)]
+Weekdays = Annotated[list[str], AfterValidator(_check_days)]
