@@ -13,7 +13,7 @@ import socket
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, func, insert, or_, select, update
@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from digest.errors import StoreError
 from digest.store import Store, utcnow
+from digest.store.clock import from_db, to_db
 from digest.store.schema import deliveries, recipients
 
 PLANNED, SENDING, SENT, FAILED, SKIPPED = "planned", "sending", "sent", "failed", "skipped"
@@ -100,7 +101,7 @@ class Ledger:
         )
         with self._connect() as conn:
             sent_at = conn.scalar(query)
-        return _aware(sent_at)
+        return from_db(sent_at)
 
     def suspended(self) -> set[str]:
         query = select(recipients.c.email).where(recipients.c.status == SUSPENDED)
@@ -146,10 +147,10 @@ class Ledger:
         """
         params = {
             "p_id": delivery_id,
-            "p_now": _naive(now),
+            "p_now": to_db(now),
             "p_dead": take_over,
             "p_worker": worker,
-            "p_lease": _naive(now + lease),
+            "p_lease": to_db(now + lease),
             "p_message_id": message_id,
         }
         with self._begin() as conn:
@@ -173,11 +174,11 @@ class Ledger:
         with self._begin() as conn:
             done = conn.execute(
                 _MARK_SENT,
-                {"p_id": delivery_id, "p_reply": reply, "p_now": _naive(now), "p_papers": papers},
+                {"p_id": delivery_id, "p_reply": reply, "p_now": to_db(now), "p_papers": papers},
             ).mappings()
             for row in done:
                 if clear_failures:
-                    conn.execute(_CLEAR_FAILURES, {"p_email": row["email"], "p_now": _naive(now)})
+                    conn.execute(_CLEAR_FAILURES, {"p_email": row["email"], "p_now": to_db(now)})
 
     def failing(self) -> set[str]:
         """Addresses with permanent failures on record (suspended or not)."""
@@ -216,9 +217,9 @@ class Ledger:
             "p_worker": worker,
             "p_status": status,
             "p_reply": reply,
-            "p_now": _naive(now),
+            "p_now": to_db(now),
             "p_papers": papers,
-            "p_next": _naive(next_attempt_at),
+            "p_next": to_db(next_attempt_at),
         }
         with self._begin() as conn:
             conn.execute(_FINISH, params)
@@ -230,7 +231,7 @@ class Ledger:
             conn.execute(
                 update(deliveries)
                 .where(c.id == delivery_id, c.status == PLANNED)
-                .values(status=SKIPPED, reply=reason, updated_at=_naive(now))
+                .values(status=SKIPPED, reply=reason, updated_at=to_db(now))
             )
 
     # ------------------------------------------------------------ recipients
@@ -247,7 +248,7 @@ class Ledger:
                 "permanent_failures": failures,
                 "status": status,
                 "last_error": reply,
-                "updated_at": _naive(now),
+                "updated_at": to_db(now),
             }
             if row is None:
                 conn.execute(insert(recipients).values(email=email, **values))
@@ -261,7 +262,7 @@ class Ledger:
             conn.execute(
                 update(recipients)
                 .where(recipients.c.email == email)
-                .values(status=ACTIVE, permanent_failures=0, updated_at=_naive(now))
+                .values(status=ACTIVE, permanent_failures=0, updated_at=to_db(now))
             )
 
     # ------------------------------------------------------------ plumbing
@@ -363,7 +364,7 @@ _CLEAR_FAILURES = (
 
 
 def _new_row(email: str, name: str, day: date, now: datetime) -> dict[str, Any]:
-    t = _naive(now)
+    t = to_db(now)
     return {
         "email": email,
         "day": day,
@@ -378,19 +379,8 @@ def _new_row(email: str, name: str, day: date, now: datetime) -> dict[str, Any]:
 def _to_delivery(row: Any) -> Delivery:
     values = dict(row)
     for key in ("next_attempt_at", "lease_until", "planned_at", "updated_at", "sent_at"):
-        values[key] = _aware(values[key])
+        values[key] = from_db(values[key])
     return Delivery(**values)
-
-
-def _naive(moment: datetime | None) -> datetime | None:
-    """Stored as naive UTC, as everywhere in the store."""
-    if moment is None:
-        return None
-    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
-
-
-def _aware(moment: datetime | None) -> datetime | None:
-    return moment.replace(tzinfo=UTC) if moment is not None else None
 
 
 __all__ = ["DONE", "Delivery", "Ledger", "new_worker_id", "utcnow"]

@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from digest.errors import DigestError
 from digest.store import Store
+from digest.store.clock import from_db, to_db
 from digest.store.schema import locks
 
 
@@ -40,14 +41,14 @@ class StoreLock:
         """When any holder (a previous daemon included) last renewed this lock."""
         with self.store.engine.connect() as conn:
             beat = conn.scalar(select(locks.c.heartbeat_at).where(locks.c.name == self.name))
-        return beat.replace(tzinfo=UTC) if beat is not None else None
+        return from_db(beat) if beat is not None else None
 
     def acquire(self, now: datetime) -> None:
         """Take the lock, or raise LockHeld naming the live holder."""
         values = {
             "holder": self.holder,
-            "lease_until": _naive(now + self.lease),
-            "heartbeat_at": _naive(now),
+            "lease_until": to_db(now + self.lease),
+            "heartbeat_at": to_db(now),
         }
         with self.store.engine.begin() as conn:
             taken = conn.execute(
@@ -57,7 +58,7 @@ class StoreLock:
                     or_(
                         locks.c.holder.is_(None),
                         locks.c.holder == self.holder,
-                        locks.c.lease_until < _naive(now),
+                        locks.c.lease_until < to_db(now),
                     )
                 )
                 .values(**values)
@@ -87,7 +88,7 @@ class StoreLock:
             done = conn.execute(
                 update(locks)
                 .where(locks.c.name == self.name, locks.c.holder == self.holder)
-                .values(lease_until=_naive(now + self.lease), heartbeat_at=_naive(now))
+                .values(lease_until=to_db(now + self.lease), heartbeat_at=to_db(now))
             ).rowcount
         return bool(done)
 
@@ -96,13 +97,9 @@ class StoreLock:
             conn.execute(
                 update(locks)
                 .where(locks.c.name == self.name, locks.c.holder == self.holder)
-                .values(holder=None, lease_until=None, heartbeat_at=_naive(now))
+                .values(holder=None, lease_until=None, heartbeat_at=to_db(now))
             )
 
     def _row(self) -> Row[Any] | None:
         with self.store.engine.connect() as conn:
             return conn.execute(select(locks).where(locks.c.name == self.name)).first()
-
-
-def _naive(moment: datetime) -> datetime:
-    return moment.astimezone(UTC).replace(tzinfo=None)

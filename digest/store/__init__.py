@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,9 @@ from digest.errors import StoreError
 from digest.models import REPLACEMENTS, Paper, merge_papers
 from digest.sources.http import Validators
 from digest.store import schema
+from digest.store.clock import from_db, to_db, utcnow
+
+__all__ = ["SaveResult", "Store", "open_store", "utcnow"]
 from digest.store.schema import http_cache, papers, source_state
 
 _PAPER_FIELDS = [f.name for f in fields(Paper)]
@@ -42,10 +45,6 @@ _CHUNK = 500
 class SaveResult:
     new: int
     updated: int
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def open_store(url: str) -> Store:
@@ -103,7 +102,7 @@ class Store:
                     migration(conn)
                     conn.execute(
                         insert(schema.schema_migrations).values(
-                            version=number, name=migration.__name__, applied_at=_naive(utcnow())
+                            version=number, name=migration.__name__, applied_at=to_db(utcnow())
                         )
                     )
                     applied.append(migration.__name__)
@@ -176,9 +175,9 @@ class Store:
     ) -> list[Paper]:
         """Papers the store first saw in [since, until): a digest's candidates. Replacements of
         older papers are left out unless asked for."""
-        query = select(papers).where(papers.c.first_seen >= _naive(since))
+        query = select(papers).where(papers.c.first_seen >= to_db(since))
         if until is not None:
-            query = query.where(papers.c.first_seen < _naive(until))
+            query = query.where(papers.c.first_seen < to_db(until))
         query = query.order_by(papers.c.first_seen, papers.c.id)
         with self.engine.connect() as conn:
             found = [_to_paper(row) for row in conn.execute(query).mappings()]
@@ -211,7 +210,7 @@ class Store:
         fresh = set(vectors) - set(self.get_embeddings(model, list(vectors)))
         if not fresh:
             return
-        now = _naive(utcnow())
+        now = to_db(utcnow())
         rows = [{"model": model, "key": k, "vector": vectors[k], "created_at": now} for k in fresh]
         with self.engine.begin() as conn:
             conn.execute(insert(table), rows)
@@ -244,7 +243,7 @@ class Store:
                     "categories": list(p.categories),
                     "published": p.published.isoformat() if p.published else None,
                 },
-                "fetched_at": _naive(now or utcnow()),
+                "fetched_at": to_db(now or utcnow()),
             }
             for p in liked
         }
@@ -273,11 +272,11 @@ class Store:
 
     def record_fetch(self, name: str, when: datetime, error: str | None) -> None:
         """Remember a source's last attempt, and its last success or last error."""
-        values: dict[str, Any] = {"last_attempt": _naive(when)}
+        values: dict[str, Any] = {"last_attempt": to_db(when)}
         if error is None:
-            values["last_success"] = _naive(when)
+            values["last_success"] = to_db(when)
         else:
-            values |= {"last_error": error, "last_error_at": _naive(when)}
+            values |= {"last_error": error, "last_error_at": to_db(when)}
         with self.engine.begin() as conn:
             done = conn.execute(
                 update(source_state).where(source_state.c.name == name).values(**values)
@@ -291,19 +290,6 @@ class Store:
             return {r["name"]: dict(r) for r in rows}
 
 
-def _naive(moment: datetime | None) -> datetime | None:
-    """Stored as naive UTC: SQLite keeps no zone, and both databases then agree."""
-    if moment is None:
-        return None
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
-    return moment
-
-
-def _aware(moment: datetime | None) -> datetime | None:
-    return moment.replace(tzinfo=UTC) if moment is not None else None
-
-
 def _to_row(paper: Paper, *, first_seen: datetime | None, changed_at: datetime) -> dict[str, Any]:
     row: dict[str, Any] = {}
     for name in _PAPER_FIELDS:
@@ -311,10 +297,10 @@ def _to_row(paper: Paper, *, first_seen: datetime | None, changed_at: datetime) 
         if name in _TUPLES:
             value = list(value)
         elif isinstance(value, datetime):
-            value = _naive(value)
+            value = to_db(value)
         row[name] = value
-    row["first_seen"] = _naive(first_seen)
-    row["changed_at"] = _naive(changed_at)
+    row["first_seen"] = to_db(first_seen)
+    row["changed_at"] = to_db(changed_at)
     return row
 
 
@@ -339,7 +325,7 @@ def _to_paper(row: Any) -> Paper:
         if name in _TUPLES:
             value = tuple(value or ())
         elif isinstance(value, datetime):
-            value = _aware(value)
+            value = from_db(value)
         elif name == "announced" and isinstance(value, str):
             value = date.fromisoformat(value)
         values[name] = value

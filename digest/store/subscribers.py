@@ -9,7 +9,7 @@ with config.yaml live in `digest.subscribe`; this module only reads and writes t
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
@@ -17,6 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from digest.errors import StoreError
 from digest.store import Store
+from digest.store.clock import from_db, to_db
 from digest.store.schema import subscribers
 
 PENDING, ACTIVE, PAUSED, UNSUBSCRIBED = "pending", "active", "paused", "unsubscribed"
@@ -81,7 +82,8 @@ class SubscriberStore:
         sign-ups, edits and unsubscribes made by `digest serve` or `digest subscribe`."""
         try:
             with self.engine.connect() as conn:
-                return _aware(conn.scalar(select(func.max(subscribers.c.updated_at))))
+                latest: datetime | None = conn.scalar(select(func.max(subscribers.c.updated_at)))
+            return from_db(latest)
         except SQLAlchemyError as e:
             raise StoreError(f"cannot read subscribers: {e}") from e
 
@@ -95,7 +97,7 @@ class SubscriberStore:
                     select(subscribers.c.created_at).where(subscribers.c.email_key == key)
                 )
                 if created is None:
-                    values["created_at"] = values["created_at"] or _naive(now)
+                    values["created_at"] = values["created_at"] or to_db(now)
                     conn.execute(insert(subscribers).values(email_key=key, **values))
                 else:
                     values["created_at"] = created
@@ -115,7 +117,7 @@ class SubscriberStore:
             c.status == PENDING,
             c.origin == "web",
             c.confirmed_at.is_(None),
-            c.updated_at < _naive(before),
+            c.updated_at < to_db(before),
         )
         try:
             with self.engine.begin() as conn:
@@ -136,9 +138,9 @@ def _to_row(record: StoredSubscriber) -> dict[str, Any]:
         "topics": None if record.topics is None else [dict(t) for t in record.topics],
         "status": record.status,
         "origin": record.origin,
-        "created_at": _naive(record.created_at),
-        "confirmed_at": _naive(record.confirmed_at),
-        "updated_at": _naive(record.updated_at),
+        "created_at": to_db(record.created_at),
+        "confirmed_at": to_db(record.confirmed_at),
+        "updated_at": to_db(record.updated_at),
     }
 
 
@@ -154,18 +156,7 @@ def _to_record(row: Any) -> StoredSubscriber:
         days=tuple(row["days"]),
         max_papers=row["max_papers"],
         topics=None if topics is None else tuple(topics),
-        created_at=_aware(row["created_at"]),
-        confirmed_at=_aware(row["confirmed_at"]),
-        updated_at=_aware(row["updated_at"]),
+        created_at=from_db(row["created_at"]),
+        confirmed_at=from_db(row["confirmed_at"]),
+        updated_at=from_db(row["updated_at"]),
     )
-
-
-def _naive(moment: datetime | None) -> datetime | None:
-    """Stored as naive UTC, as everywhere in the store."""
-    if moment is None:
-        return None
-    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
-
-
-def _aware(moment: datetime | None) -> datetime | None:
-    return moment.replace(tzinfo=UTC) if moment is not None else None
