@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -204,3 +205,55 @@ def _locked(config: Path) -> bool:
         holder = conn.scalar(select(locks.c.holder).where(locks.c.name == "scheduler"))
     store.close()
     return holder is not None
+
+
+def test_sighup_reloads_and_a_broken_config_is_reported_and_kept_out(
+    real: Path, write_config, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    body = "data_dir: ./data\nschedule: {{fetch: [], watch_config: false}}\nsubscribers:{}\n"
+    config = make_config(write_config, real, body.format(people(1, "06:00")), datetime.now(UTC))
+    log_file = (tmp_path / "daemon.log").open("w")
+    daemon = subprocess.Popen(
+        [sys.executable, "-m", "digest", "--config", str(config), "run", "--log-format", "json"],
+        stdout=subprocess.DEVNULL,
+        stderr=log_file,
+        text=True,
+    )
+    log = tmp_path / "daemon.log"
+    try:
+        _wait(lambda: '"event": "start"' in log.read_text(), timeout=20)
+        config.write_text(
+            "subscribers: [{name: x, email: nope, topics: [{name: t, keywords: [a]}]}]\n"
+        )
+        daemon.send_signal(signal.SIGHUP)
+        _wait(lambda: '"event": "reload-failed"' in log.read_text())
+        assert "subscribers.0.email: is not an email address" in log.read_text()
+        config.write_text(body.format(people(3, "06:00")))
+        daemon.send_signal(signal.SIGHUP)
+        _wait(lambda: '"event": "reloaded"' in log.read_text())
+        assert '"subscribers": 3' in log.read_text()
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        daemon.wait(timeout=15)
+        log_file.close()
+    assert daemon.returncode == 0
+
+
+def test_digest_schedule_prints_next_sends_in_both_zones(write_config) -> None:  # type: ignore[no-untyped-def]
+    from click.testing import CliRunner
+
+    from digest.cli import cli
+
+    config = write_config(f"data_dir: ./data\nsubscribers:{people(1, '07:30', 'Europe/Berlin')}\n")
+    result = CliRunner().invoke(cli, ["--config", str(config), "schedule"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == "next digests:"
+    assert lines[1].split()[0] == "p00" and "07:30 Europe/Berlin" in lines[1]
+    assert "06:30 UTC" in lines[1] or "05:30 UTC" in lines[1]  # CET or CEST
+    fetches = lines[lines.index("next fetches:") + 1 :]
+    assert len(fetches) == 4
+    pattern = re.compile(
+        r"^  \S+ +\w{3} \d{4}-\d\d-\d\d \d\d:\d\d \S+  \(\d{4}-\d\d-\d\d \d\d:\d\d UTC\)$"
+    )
+    assert all(pattern.match(f) for f in fetches), fetches
