@@ -35,6 +35,7 @@ from digest.mail.transport import (
 from digest.store import utcnow
 
 log = logging.getLogger(__name__)
+POLL_SECONDS = 1.0  # how often a waiting sender looks at the ledger again
 
 MAX_BACKOFF = 1800.0
 
@@ -273,7 +274,9 @@ def deliver_digests(
         if wait is None or time.monotonic() + wait > deadline:
             break
         log.info("waiting %.1f s for deferred deliveries", wait)
-        run.cancel.wait(max(wait, 0.05))
+        # Look again at least every POLL_SECONDS: rows another sender holds may finish long
+        # before its lease would run out.
+        run.cancel.wait(min(max(wait, 0.05), POLL_SECONDS))
     remaining = [r for r in ledger.by_ids(ids) if r.status not in DONE]
     run.report.pending = len(remaining)
     return run.report
