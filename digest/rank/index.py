@@ -22,7 +22,7 @@ import scipy.sparse as sp
 from digest.models import Paper
 from digest.rank.authors import AuthorIndex
 from digest.rank.categories import CROSS_LIST, PRIMARY
-from digest.rank.text import terms
+from digest.rank.text import raw_words, terms
 from digest.rank.trending import trending_strength
 
 BM25_K1 = 1.2
@@ -81,10 +81,17 @@ class PaperIndex:
     def vectorise(self, texts: Sequence[str]) -> Matrix:
         """TF-IDF rows (unit length) for texts outside the index, on the index's single terms."""
         vocab = self.vocab
+        column_of: dict[str, int] = {}  # each distinct word looked up once: -1 when not indexed
         columns: list[int] = []
         indptr = [0]
         for text in texts:
-            columns.extend(vocab[w] for w in terms(text) if w in vocab)
+            for word in raw_words(text):
+                column = column_of.get(word)
+                if column is None:
+                    found = terms(word)
+                    column = column_of[word] = vocab.get(found[0], -1) if found else -1
+                if column >= 0:
+                    columns.append(column)
             indptr.append(len(columns))
         counts = sp.csr_matrix(
             (np.ones(len(columns), dtype=np.float32), np.asarray(columns, dtype=np.int32), indptr),

@@ -55,6 +55,11 @@ def words(text: str) -> list[str]:
     return list(map(stem, _WORD.findall(fold(text))))
 
 
+def raw_words(text: str) -> list[str]:
+    """The words of a text, folded but not stemmed nor filtered: what `terms` starts from."""
+    return _WORD.findall(fold(text))
+
+
 def terms(text: str) -> list[str]:
     """The index terms of a text, in order: words without the stop words."""
     known = _TERMS
