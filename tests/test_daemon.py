@@ -257,3 +257,30 @@ def test_digest_schedule_prints_next_sends_in_both_zones(write_config) -> None: 
         r"^  \S+ +\w{3} \d{4}-\d\d-\d\d \d\d:\d\d \S+  \(\d{4}-\d\d-\d\d \d\d:\d\d UTC\)$"
     )
     assert all(pattern.match(f) for f in fetches), fetches
+
+
+def test_a_new_subscription_is_scheduled_while_the_daemon_runs(real: Path, write_config) -> None:  # type: ignore[no-untyped-def]
+    from click.testing import CliRunner
+
+    from digest.cli import cli
+
+    body = f"data_dir: ./data\nschedule: {{fetch: []}}\nsubscribers:{people(1, '06:00')}\n"
+    config = make_config(write_config, real, body, datetime.now(UTC))
+    daemon = Daemon(config, poll_seconds=0.05)
+    thread = threading.Thread(target=daemon.run)
+    thread.start()
+    try:
+        _wait(lambda: daemon.scheduler.running)
+        assert daemon.scheduler.get_job("send:new@example.org") is None
+        added = CliRunner().invoke(
+            cli,
+            ["--config", str(config), "subscribe", "new@example.org", "--topic", "Agents: agent"],
+        )
+        assert added.exit_code == 0, added.output
+        _wait(lambda: daemon.scheduler.get_job("send:new@example.org") is not None)
+        gone = CliRunner().invoke(cli, ["--config", str(config), "unsubscribe", "new@example.org"])
+        assert gone.exit_code == 0, gone.output
+        _wait(lambda: daemon.scheduler.get_job("send:new@example.org") is None)
+    finally:
+        daemon.request_stop()
+        thread.join(timeout=10)
