@@ -8,8 +8,6 @@ import json
 import logging
 import sys
 import webbrowser
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -38,7 +36,7 @@ from digest.pipeline import (
     write_tuning_page,
 )
 from digest.rank.report import ranking_json, ranking_text
-from digest.store import Store, utcnow
+from digest.store import utcnow
 from digest.tune import format_report
 
 
@@ -92,11 +90,8 @@ def fetch(state: _State, as_json: bool, day: Any) -> None:
     source failed; the others are stored all the same.
     """
     config = state.config
-    store = open_configured_store(config)
-    try:
+    with open_configured_store(config) as store:
         reports = fetch_all(config, store, today=day.date() if day else None)
-    finally:
-        store.close()
     if as_json:
         body = {r.name: {k: v for k, v in asdict(r).items() if k != "name"} for r in reports}
         click.echo(json.dumps(body, indent=2))
@@ -135,12 +130,9 @@ def rank(
     """Rank papers for SUBSCRIBER (name or email) and print them with scores and reasons."""
     config = state.config
     papers = read_papers(papers_file) if papers_file else None
-    store = open_configured_store(config)
-    try:
+    with open_configured_store(config) as store:
         who = find_subscriber(config, store, subscriber)
         ranking = rank_for_subscriber(config, store, who, papers=papers, limit=top)
-    finally:
-        store.close()
     ranked = ranking.ranked[:top] if top else ranking.ranked
     click.echo(ranking_json(ranked) if as_json else ranking_text(ranked))
 
@@ -163,20 +155,19 @@ def send(state: _State, subscriber: str | None, day: Any, dry_run: bool) -> None
     was left for a later run.
     """
     config = state.config
-    store = open_configured_store(config)
     bar = ProgressBar()
-    try:
-        report = send_digests(
-            config,
-            store,
-            subscriber=subscriber,
-            day=day.date() if day else None,
-            dry_run=dry_run,
-            progress=bar,
-        )
-    finally:
-        bar.stop()
-        store.close()
+    with open_configured_store(config) as store:
+        try:
+            report = send_digests(
+                config,
+                store,
+                subscriber=subscriber,
+                day=day.date() if day else None,
+                dry_run=dry_run,
+                progress=bar,
+            )
+        finally:
+            bar.stop()
     for line in preview_lines(report) if dry_run else summary_lines(report):
         click.echo(line)
     if report.delivery.stopped:
@@ -223,8 +214,7 @@ def preview(
     """
     config = state.config
     papers = read_papers(papers_file) if papers_file else None
-    store = open_configured_store(config)
-    try:
+    with open_configured_store(config) as store:
         shown = preview_digest(
             config,
             store,
@@ -233,8 +223,6 @@ def preview(
             out=out,
             papers=papers,
         )
-    finally:
-        store.close()
     click.echo(f"{shown.subscriber}, {shown.day}: {shown.papers} papers")
     click.echo(f"  {shown.html_path}\n  {shown.text_path}")
     if not shown.would_send:
@@ -290,12 +278,9 @@ def tune(
             )
         return
     config = state.config
-    store = open_configured_store(config)
-    try:
+    with open_configured_store(config) as store:
         person = pick_subscriber(config, store, subscriber)
         report = tune_subscriber(config, store, person, papers=papers, since=since, until=until)
-    finally:
-        store.close()
     click.echo(format_report(report))
     if html is not None:
         text = write_tuning_page(config, report, person, html, utcnow())
@@ -342,13 +327,10 @@ def schedule(state: _State) -> None:
     from digest.schedule.plan import upcoming
 
     config = state.config
-    store = open_configured_store(config)
-    try:
+    with open_configured_store(config) as store:
         sends, fetches = upcoming(
             active_subscribers(config, store), config.schedule.fetch, utcnow()
         )
-    finally:
-        store.close()
     click.echo("next digests:")
     for item in sends:
         click.echo(f"  {item.what:<20} {_when(item.when, item.zone)}")
@@ -395,7 +377,7 @@ def subscribe_command(
         send_at=send_at,
         topics=tuple(subscriptions.topic_from_spec(t) for t in topics) or None,
     )
-    with _store(config) as store:
+    with open_configured_store(config) as store:
         entry = subscriptions.subscribe(config, store, email, changes, origin="cli")
     click.echo(f"{entry.email}: {entry.status} ({_topics_text(entry)})")
 
@@ -406,7 +388,7 @@ def subscribe_command(
 def unsubscribe_command(state: _State, email: str) -> None:
     """Unsubscribe EMAIL (config.yaml people too: the store's unsubscribe wins over the file)."""
     config = state.config
-    with _store(config) as store:
+    with open_configured_store(config) as store:
         entry = subscriptions.unsubscribe(config, store, email)
     click.echo(f"{entry.email}: {entry.status}")
 
@@ -417,7 +399,7 @@ def unsubscribe_command(state: _State, email: str) -> None:
 def subscribers_command(state: _State, as_json: bool) -> None:
     """Everyone known, from config.yaml and the store, with their status."""
     config = state.config
-    with _store(config) as store:
+    with open_configured_store(config) as store:
         everyone = subscriptions.roster(config, store)
     rows = [
         {
@@ -452,17 +434,8 @@ def serve(state: _State, host: str, port: int) -> None:
 
     config = state.config
     click.echo(f"serving on http://{host}:{port}/ (links in emails use {config.base_url})")
-    with _store(config) as store:
+    with open_configured_store(config) as store:
         serve_web(config, store, host, port)
-
-
-@contextmanager
-def _store(config: Config) -> Iterator[Store]:
-    store = open_configured_store(config)
-    try:
-        yield store
-    finally:
-        store.close()
 
 
 def _topics_text(entry: subscriptions.Entry) -> str:

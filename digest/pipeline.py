@@ -197,14 +197,11 @@ def watch_tuning(
             seen = mtime
             try:
                 config = load_config(config_file)
-                store = open_configured_store(config)
-                try:
+                with open_configured_store(config) as store:
                     person = pick_subscriber(config, store, subscriber)
                     report = tune_subscriber(
                         config, store, person, papers=papers, since=since, until=until
                     )
-                finally:
-                    store.close()
                 if html is not None:
                     write_tuning_page(config, report, person, html, utcnow())
             except DigestError as e:
