@@ -3,7 +3,9 @@ TF-IDF + LinearSVC, a zotero-arxiv-daily-style recency-weighted cosine, and plai
 
 Setup (issue 4): 17 categories across archives; the pool is 2,000 papers from 2018 with their
 categories stripped; a pool paper is relevant when the profile's category is among its
-categories. Profiles never name a category:
+categories. Each figure is the mean over POOLS independent pools (one pool's mean moves by
+about +-0.04 nDCG@10 with the draw, so one pool cannot tell two close methods apart).
+Profiles never name a category:
   (a) 5 liked papers from 2016-17 whose primary is the category, DRAWS random draws;
   (b) a short keyword list written from the category's name;
   (c) both.
@@ -38,6 +40,7 @@ POOL = 2000
 LIKED = 5
 DRAWS = 3
 SEED = 7
+POOLS = 3
 K = 10
 
 # Keywords written from each category's name (and nothing else): form (b).
@@ -82,12 +85,24 @@ def precision_ndcg(scores: np.ndarray, relevant: np.ndarray) -> tuple[float, flo
 class MemoEmbedder:
     """The semantic extra's embedder, each paper embedded once for the whole run."""
 
-    def __init__(self) -> None:
+    def __init__(self, keep: Path | None = None) -> None:
         from digest.rank.semantic import SentenceEmbedder
 
         self.inner = SentenceEmbedder()
         self.name = self.inner.name
         self.vectors: dict[str, np.ndarray] = {}
+        self.keep = keep
+        if keep is not None and keep.exists():
+            with np.load(keep) as kept:
+                if str(kept["model"]) == self.name:
+                    self.vectors = dict(zip(kept["ids"].tolist(), kept["vectors"], strict=True))
+
+    def save(self) -> None:
+        """Write every vector to the `keep` file, for the next run."""
+        if self.keep is not None and self.vectors:
+            ids = list(self.vectors)
+            vectors = np.vstack([self.vectors[i] for i in ids])
+            np.savez(self.keep, model=self.name, ids=np.asarray(ids), vectors=vectors)
 
     def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
         return self.inner.embed_texts(texts)
@@ -228,12 +243,63 @@ def zotero_style(
     return out
 
 
+def minilm_query(
+    pool: Sequence[Paper],
+    liked: list[list[Paper]],
+    keywords: list[list[str]],
+    embedder: MemoEmbedder | None = None,
+) -> np.ndarray:
+    """The issue's 'MiniLM query': cosine of each paper to the keywords embedded as one text
+    (joined as this ranker joins them, with spaces)."""
+    assert embedder is not None
+    t0 = time.perf_counter()
+    papers = embedder.embed_papers(pool)
+    SHARED["seconds"] = time.perf_counter() - t0
+    queries = embedder.embed_texts([" ".join(kws) for kws in keywords])
+    return np.asarray(queries @ papers.T)
+
+
 # ---------------------------------------------------------------- the run
+
+Case = tuple[str, list[Paper], list[str]]  # (category, liked papers, keywords)
+
+
+def draw_pool(
+    everything: Sequence[Paper], seed: int
+) -> tuple[list[Paper], dict[str, np.ndarray], list[Case]]:
+    """One pool of 2018 papers (categories stripped), its truth per category, and the cases."""
+    rng = random.Random(seed)
+    pool = rng.sample([p for p in everything if p.published and p.published.year == 2018], POOL)
+    truth = {cat: np.asarray([cat in p.categories for p in pool]) for cat in CATEGORIES}
+    pool = [replace(p, categories=()) for p in pool]
+    earlier = [p for p in everything if p.published and p.published.year in (2016, 2017)]
+    cases: list[Case] = []
+    for cat, kws in CATEGORIES.items():
+        mine = [
+            replace(p, categories=()) for p in earlier if p.categories and p.categories[0] == cat
+        ]
+        for _ in range(DRAWS):
+            cases.append((cat, rng.sample(mine, LIKED), kws))
+    return pool, truth, cases
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--semantic", action="store_true", help="add the embedding ranker")
+    parser.add_argument(
+        "--pools",
+        type=int,
+        default=POOLS,
+        help=f"independent pools (seeds {SEED}, {SEED + 1}, ...) to average over "
+        f"(default {POOLS}: one pool's mean moves by +-0.04 with the draw)",
+    )
+    parser.add_argument(
+        "--keep-vectors",
+        type=Path,
+        metavar="FILE.npz",
+        help="with --semantic: read the papers' vectors from this file and write them back "
+        "(embedding three pools takes minutes)",
+    )
     args = parser.parse_args()
     try:
         import sklearn  # noqa: F401  (the baselines need it)
@@ -242,93 +308,110 @@ def main() -> int:
         return 2
     started = time.perf_counter()
     everything = read_papers(LABELLED)
-    rng = random.Random(SEED)
-    pool = rng.sample([p for p in everything if p.published and p.published.year == 2018], POOL)
-    truth = {cat: np.asarray([cat in p.categories for p in pool]) for cat in CATEGORIES}
-    pool = [replace(p, categories=()) for p in pool]
-    earlier = [p for p in everything if p.published and p.published.year in (2016, 2017)]
-    cases: list[tuple[str, list[Paper], list[str]]] = []  # (category, liked, keywords)
-    for cat, kws in CATEGORIES.items():
-        mine = [
-            replace(p, categories=()) for p in earlier if p.categories and p.categories[0] == cat
-        ]
-        for _ in range(DRAWS):
-            cases.append((cat, rng.sample(mine, LIKED), kws))
-    print(
-        f"pool {len(pool)} papers from 2018, {len(CATEGORIES)} categories x {DRAWS} draws "
-        f"of {LIKED} liked papers; relevant per category: median "
-        f"{statistics.median(int(t.sum()) for t in truth.values()):.0f}"
-    )
-
-    liked = [c[1] for c in cases]
-    keywords = [c[2] for c in cases]
-    nothing: list[list[Paper]] = [[] for _ in cases]
-    no_words: list[list[str]] = [[] for _ in cases]
-    runs: dict[tuple[str, str], tuple[np.ndarray, float, float]] = {}
-
-    def run(
-        method: str, form: str, scorer: Scorer, likes: list[list[Paper]], kws: list[list[str]]
-    ) -> None:
-        SHARED["seconds"] = 0.0
-        t0 = time.perf_counter()
-        scores = scorer(pool, likes, kws)
-        total = time.perf_counter() - t0
-        shared = SHARED["seconds"]
-        runs[(method, form)] = (scores, shared, (total - shared) / len(cases))
-
-    run("this ranker", "a liked", ours, liked, no_words)
-    run("this ranker", "b keywords", ours, nothing, keywords)
-    run("this ranker", "c both", ours, liked, keywords)
-    run("arxiv-sanity (tfidf+svm)", "a liked", arxiv_sanity, liked, no_words)
-    run("zotero-style (tfidf cosine)", "a liked", zotero_style, liked, no_words)
-    run("plain BM25", "b keywords", plain_bm25, nothing, keywords)
-    if args.semantic:
-        memo = MemoEmbedder()  # the pool is embedded once, for every form
-        t0 = time.perf_counter()
-        memo.embed_papers([*pool, *{p.id: p for likes in liked for p in likes}.values()])
-        print(f"semantic: embedded {len(memo.vectors)} papers in {time.perf_counter() - t0:.0f} s")
-
-        def semantic(
-            pool: Sequence[Paper], likes: list[list[Paper]], kws: list[list[str]]
-        ) -> np.ndarray:
-            return ours(pool, likes, kws, embedder=memo)
-
-        def zotero_minilm(
-            pool: Sequence[Paper], likes: list[list[Paper]], kws: list[list[str]]
-        ) -> np.ndarray:
-            return zotero_style(pool, likes, kws, embedder=memo)
-
-        run("this ranker + semantic", "a liked", semantic, liked, no_words)
-        run("this ranker + semantic", "b keywords", semantic, nothing, keywords)
-        run("this ranker + semantic", "c both", semantic, liked, keywords)
-        run("zotero-style (MiniLM)", "a liked", zotero_minilm, liked, no_words)
-
+    # Each paper is embedded once, for every form and pool.
+    memo = MemoEmbedder(args.keep_vectors) if args.semantic else None
+    # (method, form) -> per case (P@10, nDCG@10), over every pool; and the timings per pool.
     metrics: dict[tuple[str, str], list[tuple[float, float]]] = {}
-    for key, (scores, _, _) in runs.items():
-        metrics[key] = [precision_ndcg(scores[i], truth[c[0]]) for i, c in enumerate(cases)]
+    per_pool: dict[tuple[str, str], list[float]] = {}
+    timings: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    categories: list[str] = []  # each case's category, in the order of metrics' lists
+    for seed in range(SEED, SEED + args.pools):
+        pool, truth, cases = draw_pool(everything, seed)
+        categories += [c[0] for c in cases]
+        print(
+            f"pool {seed}: {len(pool)} papers from 2018, {len(CATEGORIES)} categories x "
+            f"{DRAWS} draws of {LIKED} liked papers; relevant per category: median "
+            f"{statistics.median(int(t.sum()) for t in truth.values()):.0f}"
+        )
+        liked = [c[1] for c in cases]
+        keywords = [c[2] for c in cases]
+        nothing: list[list[Paper]] = [[] for _ in cases]
+        no_words: list[list[str]] = [[] for _ in cases]
 
+        def run(
+            method: str,
+            form: str,
+            scorer: Scorer,
+            likes: list[list[Paper]],
+            kws: list[list[str]],
+        ) -> None:
+            SHARED["seconds"] = 0.0
+            t0 = time.perf_counter()
+            scores = scorer(pool, likes, kws)  # noqa: B023  (run is called in this pool's loop)
+            total = time.perf_counter() - t0
+            shared = SHARED["seconds"]
+            values = [precision_ndcg(scores[i], truth[c[0]]) for i, c in enumerate(cases)]  # noqa: B023
+            metrics.setdefault((method, form), []).extend(values)
+            per_pool.setdefault((method, form), []).append(statistics.mean(v[1] for v in values))
+            timings.setdefault((method, form), []).append((shared, (total - shared) / len(cases)))  # noqa: B023
+
+        run("this ranker", "a liked", ours, liked, no_words)
+        run("this ranker", "b keywords", ours, nothing, keywords)
+        run("this ranker", "c both", ours, liked, keywords)
+        run("arxiv-sanity (tfidf+svm)", "a liked", arxiv_sanity, liked, no_words)
+        run("zotero-style (tfidf cosine)", "a liked", zotero_style, liked, no_words)
+        run("plain BM25", "b keywords", plain_bm25, nothing, keywords)
+        if memo is not None:
+            t0 = time.perf_counter()
+            before = len(memo.vectors)
+            memo.embed_papers([*pool, *{p.id: p for likes in liked for p in likes}.values()])
+            memo.save()
+            print(
+                f"  semantic: embedded {len(memo.vectors) - before} new papers in "
+                f"{time.perf_counter() - t0:.0f} s"
+            )
+
+            def semantic(
+                pool: Sequence[Paper], likes: list[list[Paper]], kws: list[list[str]]
+            ) -> np.ndarray:
+                return ours(pool, likes, kws, embedder=memo)
+
+            def zotero_minilm(
+                pool: Sequence[Paper], likes: list[list[Paper]], kws: list[list[str]]
+            ) -> np.ndarray:
+                return zotero_style(pool, likes, kws, embedder=memo)
+
+            def query_minilm(
+                pool: Sequence[Paper], likes: list[list[Paper]], kws: list[list[str]]
+            ) -> np.ndarray:
+                return minilm_query(pool, likes, kws, embedder=memo)
+
+            run("this ranker + semantic", "a liked", semantic, liked, no_words)
+            run("this ranker + semantic", "b keywords", semantic, nothing, keywords)
+            run("this ranker + semantic", "c both", semantic, liked, keywords)
+            run("zotero-style (MiniLM)", "a liked", zotero_minilm, liked, no_words)
+            run("MiniLM query", "b keywords", query_minilm, nothing, keywords)
+
+    pools = ", ".join(str(s) for s in range(SEED, SEED + args.pools))
+    print(f"\nmeans over {len(categories)} profiles from {args.pools} pools ({pools})")
     print(
-        f"\n{'method':32} {'form':12} {'P@10':>6} {'nDCG@10':>8} {'ms once':>8} {'ms/profile':>11}"
+        f"{'method':32} {'form':12} {'P@10':>6} {'nDCG@10':>8} {'per pool':>20} "
+        f"{'ms once':>8} {'ms/profile':>11}"
     )
     for (method, form), values in metrics.items():
         p = statistics.mean(v[0] for v in values)
         n = statistics.mean(v[1] for v in values)
-        _, shared, each = runs[(method, form)]
-        print(f"{method:32} {form:12} {p:6.3f} {n:8.3f} {shared * 1000:8.0f} {each * 1000:11.2f}")
+        each_pool = " ".join(f"{v:.3f}" for v in per_pool[(method, form)])
+        shared = statistics.mean(t[0] for t in timings[(method, form)])
+        each = statistics.mean(t[1] for t in timings[(method, form)])
+        print(
+            f"{method:32} {form:12} {p:6.3f} {n:8.3f} {each_pool:>20} "
+            f"{shared * 1000:8.0f} {each * 1000:11.2f}"
+        )
     print(
         "ms once: work done once for the pool and all the liked papers, shared by every "
         "subscriber (this ranker's index and liked-paper term vectors; the baselines' TF-IDF "
         "fit);\nms/profile: the rest, per profile (this ranker: scoring and its top 10; "
         "arxiv-sanity: training and applying its SVM)"
     )
-    if args.semantic:
+    if memo is not None:
         print("(+ semantic: the pool's embedding is computed once beforehand, not in these times)")
 
     def per_category(a: tuple[str, str], b: tuple[str, str]) -> None:
         print(f"\nper category, nDCG@10: {a[0]} [{a[1]}] vs {b[0]} [{b[1]}]")
         wins = losses = 0
         for cat in CATEGORIES:
-            rows = [i for i, c in enumerate(cases) if c[0] == cat]
+            rows = [i for i, c in enumerate(categories) if c == cat]
             mine = statistics.mean(metrics[a][i][1] for i in rows)
             theirs = statistics.mean(metrics[b][i][1] for i in rows)
             mark = "win " if mine > theirs + 1e-9 else "loss" if mine < theirs - 1e-9 else "tie "
@@ -340,8 +423,9 @@ def main() -> int:
     per_category(("this ranker", "a liked"), ("arxiv-sanity (tfidf+svm)", "a liked"))
     per_category(("this ranker", "b keywords"), ("plain BM25", "b keywords"))
     per_category(("this ranker", "c both"), ("this ranker", "a liked"))
-    if args.semantic:
+    if memo is not None:
         per_category(("this ranker + semantic", "a liked"), ("zotero-style (MiniLM)", "a liked"))
+        per_category(("this ranker + semantic", "b keywords"), ("MiniLM query", "b keywords"))
     print(f"\ntotal {time.perf_counter() - started:.1f} s")
     return 0
 

@@ -16,7 +16,12 @@ from digest.errors import RankError
 from digest.models import Keyword, Paper, Subscriber, Topic
 from digest.pipeline import rank_for_subscriber
 from digest.rank import rank_subscriber
-from digest.rank.semantic import CachedEmbedder, SentenceEmbedder, paper_sentence
+from digest.rank.semantic import (
+    CachedEmbedder,
+    SentenceEmbedder,
+    nearest_by_meaning,
+    paper_sentence,
+)
 from digest.store import open_store
 
 # Each word's meaning, as a direction: words of one row mean much the same thing.
@@ -116,3 +121,28 @@ def test_the_model_path_is_taken_from_the_config_folder(tmp_path: Path) -> None:
     )
     assert config.ranking.model_path == tmp_path / "models/minilm"
     assert parse_config("", base_dir=tmp_path).ranking.semantic is False
+
+
+def test_nearest_by_meaning_is_the_same_in_blocks_and_skips_a_small_day() -> None:
+    rng = np.random.default_rng(3)
+    vectors = rng.normal(size=(250, 8)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    whole = nearest_by_meaning(vectors, block=1000)
+    blocks = nearest_by_meaning(vectors, block=64)
+    assert np.allclose(whole.toarray(), blocks.toarray(), atol=1e-6)
+    assert whole.diagonal().sum() == 0  # no paper is its own neighbour
+    assert np.allclose(np.asarray(whole.sum(axis=1)).ravel(), 1.0)
+    assert whole.getnnz(axis=1).max() == 25  # one neighbour per 10 papers of the day
+    best = np.argsort(-(vectors[0] @ vectors.T))[1]  # the closest other paper
+    assert whole[0, best] > 0
+    assert nearest_by_meaning(vectors[:9]) is None  # too few papers for nearness to mean much
+
+
+def test_a_few_papers_are_not_smoothed_into_each_other() -> None:
+    """On a small day a paper's score is its own: neighbours only count on a full day."""
+    sub = Subscriber(
+        "ada", "ada@example.org", topics=(Topic("Bio", keywords=(Keyword("enzyme"),)),)
+    )
+    ranked = rank_subscriber(PAPERS, sub, embedder=ConceptEmbedder())
+    assert ranked[0].paper.id == "arxiv:1801.00002"
+    assert ranked[0].score > 3 * max(r.score for r in ranked[1:])

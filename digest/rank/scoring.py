@@ -5,15 +5,21 @@ reads each signal on its own (keywords and description by BM25, similarity to th
 papers by TF-IDF cosine to their centroid, categories, followed authors, exclusion, trending);
 `combine` turns them into one score per paper and topic:
 
-    direct    = mean of the lexical and similarity strengths the topic has (each 0..1);
-                with the semantic extra, 0.3 of that + 0.7 embedding similarity
+    direct    = mean of the lexical and similarity strengths the topic has (each 0..1)
     content   = 0.5 direct + 0.5 mean direct of its 10 nearest papers (0 where direct is 0)
     relevance = content x (1 + 0.3 category) + 0.8 author        (0.5 category without content)
     score     = topic weight x relevance x (1 + 0.3 trending_weight x trending); 0 if excluded
 
 Smoothing over the nearest papers of the same day (kNN over TF-IDF) lifts a paper whose
-neighbours match too: it ranks the topic's core above a lone stray match. The same code scores
-one subscriber or ten thousand (see `batch`). Pure: no I/O.
+neighbours match too: it ranks the topic's core above a lone stray match.
+
+With the semantic extra, content is instead made of z-scores over the day's papers (how far
+above the day's usual a paper is), which keep their spread where squashed cosines bunch up:
+
+    fused   = 0.85 meaning + 0.15 direct, each as z-scores (meaning: see `semantic`)
+    content = sigmoid(1.5 (0.15 fused + 0.85 mean fused of its 30 nearest papers by meaning - 2))
+
+The same code scores one subscriber or ten thousand (see `batch`). Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -38,8 +44,10 @@ SIMILAR_SCALE = 0.2  # cosine at which the similarity strength reaches 1 - 1/e
 DESCRIPTION_WEIGHT = 0.4  # a word of the description counts less than a chosen keyword
 PHRASE_WORD_WEIGHT = 0.25  # a phrase's words found apart earn a little of the phrase's weight
 SMOOTHING = 0.5
-SEMANTIC_WEIGHT = 0.7  # with the semantic extra, meaning counts more than shared words
-SEMANTIC_SCALE = 0.2
+WORDS_SHARE = 0.15  # with the semantic extra: the share of shared words against meaning
+SEMANTIC_SMOOTHING = 0.85  # ... and of the nearest papers by meaning in a paper's score
+SEMANTIC_MIDPOINT = 2.0  # ... z-score (above the day's usual) at which a paper scores 0.5
+SEMANTIC_SLOPE = 1.5
 CATEGORY_BOOST = 0.3
 CATEGORY_ONLY = 0.5
 AUTHOR = 0.8
@@ -189,10 +197,10 @@ def combine(
         + has_liked * similar_strength(signals.similar)
     ) / np.maximum(count, 1.0)
     if signals.semantic is not None and signals.semantic_topics is not None:
-        meaning = similar_strength(signals.semantic, SEMANTIC_SCALE)
-        mixed = (1.0 - SEMANTIC_WEIGHT) * content + SEMANTIC_WEIGHT * meaning
-        content = np.where(signals.semantic_topics, mixed, content).astype(np.float32)
-    if signals.neighbours is not None:
+        content = np.where(
+            signals.semantic_topics, _with_meaning(content, signals), content
+        ).astype(np.float32)
+    elif signals.neighbours is not None:
         smoothed = (1.0 - SMOOTHING) * content + SMOOTHING * (signals.neighbours @ content)
         content = np.where(content > 0, smoothed, 0.0).astype(np.float32)
     with_content = content * (1.0 + CATEGORY_BOOST * signals.category)
@@ -204,6 +212,20 @@ def combine(
     if exclude:
         scores[signals.excluded] = 0.0
     return scores
+
+
+def _with_meaning(content: Floats, signals: Signals) -> Floats:
+    """Content with the semantic extra: the meaning z-score and the words' z-score fused,
+    shared with the nearest papers by meaning, and squashed to 0..1."""
+    assert signals.semantic is not None
+    spread = np.maximum(content.std(axis=0), 1e-6)
+    words = (content - content.mean(axis=0)) / spread
+    fused = (1.0 - WORDS_SHARE) * signals.semantic + WORDS_SHARE * words
+    if signals.neighbours is not None:
+        fused = (1.0 - SEMANTIC_SMOOTHING) * fused + SEMANTIC_SMOOTHING * (
+            signals.neighbours @ fused
+        )
+    return np.asarray(1.0 / (1.0 + np.exp(-SEMANTIC_SLOPE * (fused - SEMANTIC_MIDPOINT))))
 
 
 def lexical_strength(raw: Floats) -> Floats:
