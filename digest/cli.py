@@ -20,6 +20,7 @@ from digest import __version__
 from digest import subscribe as subscriptions
 from digest.config import Config, config_path, load_config
 from digest.errors import ConfigError, DigestError
+from digest.mail.ledger import Ledger
 from digest.mail.report import ProgressBar, preview_lines, summary_lines
 from digest.papers_file import read_papers
 from digest.pipeline import (
@@ -401,7 +402,8 @@ def subscribers_command(state: _State, as_json: bool) -> None:
     config = state.config
     with open_configured_store(config) as store:
         everyone = subscriptions.roster(config, store)
-    rows = [
+        suspended = Ledger(store).suspended()
+    rows: list[dict[str, Any]] = [
         {
             "email": e.email,
             "name": e.profile.name,
@@ -409,6 +411,7 @@ def subscribers_command(state: _State, as_json: bool) -> None:
             "origin": e.origin,
             "where": "+".join(w for w, y in (("config", e.in_config), ("store", e.stored)) if y),
             "topics": [t.name for t in e.profile.topics],
+            "mail_suspended": suspended.get(e.email),  # the last refusal, or None
         }
         for e in everyone
     ]
@@ -422,6 +425,27 @@ def subscribers_command(state: _State, as_json: bool) -> None:
             f"{r['status']:<13} {r['where']:<13} {r['email']}  {r['name']}  "
             f"[{', '.join(r['topics'])}]"
         )
+        if r["mail_suspended"] is not None:
+            click.echo(
+                f"  mail suspended after repeated refusals (last: {r['mail_suspended']}); "
+                f"once the address is fixed: digest reactivate {r['email']}"
+            )
+
+
+@cli.command("reactivate")
+@click.argument("email")
+@click.pass_obj
+def reactivate_command(state: _State, email: str) -> None:
+    """Send to EMAIL again after its mail was suspended for repeated permanent refusals (5xx,
+    `smtp.max_permanent_failures`): fix the address or the mailbox first."""
+    with open_configured_store(state.config) as store:
+        ledger = Ledger(store)
+        wanted = email.strip().lower()
+        match = next((e for e in ledger.suspended() if e.lower() == wanted), None)
+        if match is None or not ledger.reactivate(match, utcnow()):
+            click.echo(f"{email}: mail is not suspended (see `digest subscribers`)", err=True)
+            sys.exit(1)
+    click.echo(f"{match}: mail reactivated; the next digest is sent as usual")
 
 
 @cli.command()

@@ -310,7 +310,8 @@ def test_a_permanent_failure_is_not_retried_and_three_suspend_the_address(
         )
         assert report.failed[0].status == ("suspended" if n == 3 else "failed")
         assert ledger.get(bad.email, day).attempts == 1  # type: ignore[union-attr]
-    assert ledger.suspended() == {bad.email}
+    assert list(ledger.suspended()) == [bad.email]
+    assert ledger.suspended()[bad.email].startswith("550")  # the refusal, to show the owner
 
 
 def test_a_refused_login_stops_the_run_and_a_later_run_sends_the_rest(
@@ -485,4 +486,4 @@ def test_a_delivered_digest_clears_the_count_of_permanent_failures(
         )
         outcomes.append(report.sent)
     assert outcomes == [0, 0, 1]
-    assert ledger.failing() == set() and ledger.suspended() == set()
+    assert ledger.failing() == set() and ledger.suspended() == {}

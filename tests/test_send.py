@@ -3,6 +3,7 @@ as a user runs it, and a sender killed with SIGKILL in the middle of its run."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -10,6 +11,7 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import timedelta
 from email import message_from_bytes, policy
 from pathlib import Path
 
@@ -291,3 +293,44 @@ def test_the_next_digest_holds_only_papers_first_seen_since_the_last_one(
     # A digest for a past day looks no further than the end of that day.
     assert candidate_papers(store, reader, next_day, (day1 - timedelta(days=5)).date()) == []
     store.close()
+
+
+def test_a_suspended_address_is_shown_skipped_and_sent_again_once_reactivated(
+    tmp_path: Path, real: Path, smtp: FaultySmtp
+) -> None:
+    path = write_world(tmp_path, real, readers=2, smtp=smtp, extra_smtp="max_permanent_failures: 1")
+    smtp.handler.permanent = {"r001@example.org"}
+    today = utcnow().date()
+    days = [(today + timedelta(days=n)).isoformat() for n in range(3)]
+    assert run(path, "--date", days[0]).exit_code == 1  # refused once: suspended
+
+    def cli_run(*args: str) -> Result:
+        return CliRunner().invoke(cli, ["--config", str(path), *args])
+
+    listed = cli_run("subscribers").output
+    assert (
+        "mail suspended after repeated refusals (last: 550 5.1.1 No such user here); "
+        "once the address is fixed: digest reactivate r001@example.org" in listed
+    )
+    rows = {r["email"]: r for r in json.loads(cli_run("subscribers", "--json").output)}
+    assert rows["r000@example.org"]["mail_suspended"] is None
+    assert rows["r001@example.org"]["mail_suspended"].startswith("550")
+
+    smtp.handler.permanent = set()  # the mailbox is fixed, but nobody said so yet
+    result = run(path, "--date", days[1])
+    assert "r001@example.org" not in smtp.handler.per_recipient()
+    assert (
+        "not sent: r001@example.org: mail suspended after repeated refusals "
+        "(once the address is fixed: digest reactivate r001@example.org)" in result.output
+    )
+
+    again = cli_run("reactivate", "R001@example.org")
+    assert again.exit_code == 0, again.output
+    assert "r001@example.org: mail reactivated" in again.output
+    assert run(path, "--date", days[2]).exit_code == 0
+    assert smtp.handler.per_recipient()["r001@example.org"] == 1
+    assert "mail suspended" not in cli_run("subscribers").output
+
+    unknown = cli_run("reactivate", "r000@example.org")
+    assert unknown.exit_code == 1
+    assert "r000@example.org: mail is not suspended" in unknown.output

@@ -199,6 +199,7 @@ def test_the_terminal_commands(write_config) -> None:  # type: ignore[no-untyped
         "origin": "cli",
         "where": "store",
         "topics": ["Vision"],
+        "mail_suspended": None,
     }
 
 

@@ -103,10 +103,13 @@ class Ledger:
             sent_at = conn.scalar(query)
         return from_db(sent_at)
 
-    def suspended(self) -> set[str]:
-        query = select(recipients.c.email).where(recipients.c.status == SUSPENDED)
+    def suspended(self) -> dict[str, str]:
+        """Suspended addresses, each with the last refusal that counted towards it."""
+        query = select(recipients.c.email, recipients.c.last_error).where(
+            recipients.c.status == SUSPENDED
+        )
         with self._connect() as conn:
-            return set(conn.scalars(query))
+            return {email: error or "" for email, error in conn.execute(query)}
 
     # ------------------------------------------------------------ planning and claiming
 
@@ -256,14 +259,15 @@ class Ledger:
                 conn.execute(update(recipients).where(recipients.c.email == email).values(values))
         return status == SUSPENDED
 
-    def reactivate(self, email: str, now: datetime) -> None:
-        """Lift a suspension (after the address was fixed)."""
+    def reactivate(self, email: str, now: datetime) -> bool:
+        """Lift a suspension (after the address was fixed); False when it was not suspended."""
         with self._begin() as conn:
-            conn.execute(
+            lifted = conn.execute(
                 update(recipients)
-                .where(recipients.c.email == email)
+                .where(recipients.c.email == email, recipients.c.status == SUSPENDED)
                 .values(status=ACTIVE, permanent_failures=0, updated_at=to_db(now))
             )
+        return bool(lifted.rowcount)
 
     # ------------------------------------------------------------ plumbing
 

@@ -72,6 +72,11 @@ def summary_lines(report: SendReport) -> list[str]:
         line += f" ({report.already} already done by an earlier run)"
     lines = [line]
     lines += [f"failed: {f.email}: {f.reply}" for f in d.failed]
+    lines += [
+        f"not sent: {email}: mail suspended after repeated refusals "
+        f"(once the address is fixed: digest reactivate {email})"
+        for email in report.suspended
+    ]
     if d.pending:
         lines.append(f"{d.pending} left for a later run (deferred or not reached)")
     return lines

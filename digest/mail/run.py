@@ -8,7 +8,7 @@ ranking. A dry run reads the ledger and writes nothing at all.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Protocol
@@ -65,6 +65,7 @@ class SendReport:
     already: int = 0
     previews: list[Preview] = field(default_factory=list)
     dry_run: bool = False
+    suspended: list[str] = field(default_factory=list)  # skipped: their mail is suspended
 
     @property
     def ok(self) -> bool:
@@ -106,6 +107,7 @@ def send_run(
         elif row.email in suspended and row.status == PLANNED:
             ledger.skip_unclaimed(row.id, SUSPENDED_NOTE, now)
             report.delivery.skipped += 1
+            report.suspended.append(row.email)
         else:
             todo.append(row)
     by_email = {p.email: p for p in people}
@@ -154,7 +156,7 @@ def _dry_run(
     ledger: Ledger,
     people: Sequence[Subscriber],
     days: dict[str, date],
-    suspended: set[str],
+    suspended: Collection[str],
     write: Write,
 ) -> SendReport:
     report = SendReport(dry_run=True)
