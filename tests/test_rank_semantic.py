@@ -19,6 +19,7 @@ from digest.rank import rank_subscriber
 from digest.rank.semantic import (
     CachedEmbedder,
     SentenceEmbedder,
+    load_embedder,
     nearest_by_meaning,
     paper_sentence,
 )
@@ -102,6 +103,7 @@ def test_without_the_extra_semantic_ranking_is_a_clear_error(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setitem(sys.modules, "sentence_transformers", None)  # as if not installed
+    load_embedder.cache_clear()  # a model another test loaded must not answer for the extra
     with pytest.raises(RankError, match=r"needs the semantic extra \(pip install torch==2\.13\.0"):
         SentenceEmbedder()
     config = parse_config(

@@ -55,13 +55,16 @@ class SentenceEmbedder:
     def __init__(self, model_path: str | Path | None = None, *, batch_size: int = 64) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for the hub at run time
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # no bars in output or logs
         try:
             from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as transformers_logging
         except ImportError as e:
             raise RankError(
                 f"semantic ranking needs the semantic extra ({INSTALL_HINT}), "
                 "or set ranking.semantic: false in config.yaml"
             ) from e
+        transformers_logging.disable_progress_bar()  # "Loading weights" would go to stderr
         path = Path(model_path) if model_path else _packaged_model()
         if not path.is_dir():
             raise RankError(f"ranking.model_path: no model folder at {path}")

