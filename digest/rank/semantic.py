@@ -64,7 +64,8 @@ class SentenceEmbedder:
                 f"semantic ranking needs the semantic extra ({INSTALL_HINT}), "
                 "or set ranking.semantic: false in config.yaml"
             ) from e
-        transformers_logging.disable_progress_bar()  # "Loading weights" would go to stderr
+        # "Loading weights" would go to stderr (untyped where transformers is installed)
+        transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call, unused-ignore]
         path = Path(model_path) if model_path else _packaged_model()
         if not path.is_dir():
             raise RankError(f"ranking.model_path: no model folder at {path}")
