@@ -148,3 +148,17 @@ def test_a_few_papers_are_not_smoothed_into_each_other() -> None:
     ranked = rank_subscriber(PAPERS, sub, embedder=ConceptEmbedder())
     assert ranked[0].paper.id == "arxiv:1801.00002"
     assert ranked[0].score > 3 * max(r.score for r in ranked[1:])
+
+
+def test_the_liked_paper_named_is_the_nearest_by_meaning_even_with_no_word_shared() -> None:
+    proteins = Paper("arxiv:1701.00001", "Proteins", "Protein chemistry.")
+    stars = Paper("arxiv:1701.00002", "Star catalogue", "Cosmology at large.")
+    sub = Subscriber(
+        "ada", "a@example.org", topics=(Topic("Mine", papers=("1701.00001", "1701.00002")),)
+    )
+    liked = {p.id: p for p in (proteins, stars)}
+    ranked = rank_subscriber(PAPERS, sub, liked, embedder=ConceptEmbedder())
+    reasons = {r.paper.id: [reason.text for reason in r.reasons] for r in ranked}
+    # "Enzyme folding kinetics" shares no word with either liked paper, but means proteins.
+    assert reasons["arxiv:1801.00002"] == ["similar to “Proteins”"]
+    assert reasons["arxiv:1801.00003"] == ["similar to “Star catalogue”"]

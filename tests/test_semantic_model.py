@@ -101,6 +101,26 @@ def test_meaning_finds_the_neuroscience_papers_that_never_say_neuroscience(
     assert len(by_meaning) >= 6  # found by meaning alone, and the email says so
 
 
+def test_liked_papers_bring_their_neighbours_by_meaning_and_are_named_in_the_reasons(
+    model: None, papers: tuple[Path, dict[str, str]], write_config
+) -> None:  # type: ignore[no-untyped-def]
+    path, category = papers
+    liked = {
+        "1801.01577": "Sex-by-age differences in the resting-state brain connectivity",
+        "1801.02256": "Rapid de novo shape encoding: a challenge to connectionist modeling",
+    }
+    config = write_config(
+        "ranking: {semantic: true}\n"
+        + TOPIC.replace("keywords: [neuroscience]", f"papers: {json.dumps(list(liked))}")
+    )
+    ranked = rank(config, path)
+    assert not {str(r["id"]) for r in ranked} & set(liked)  # a liked paper is not news
+    found = [category[str(r["id"])] for r in ranked]
+    assert found.count("q-bio.NC") >= 9, found
+    named = {f"similar to “{title}”" for title in liked.values()}
+    assert all(set(reasons) & named for reasons in reasons_of(ranked)), reasons_of(ranked)
+
+
 def test_each_paper_is_embedded_once_then_read_back_from_the_store(
     model: None,
     papers: tuple[Path, dict[str, str]],

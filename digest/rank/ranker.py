@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 
 NEAR_MISSES = 10
 SIMILAR_REASON = 0.08  # below this cosine a liked paper is not worth naming
+SIMILAR_MEANING = 0.35  # ... and below this sentence-embedding cosine (the semantic extra)
 MAX_TERMS = 6
 
 
@@ -228,8 +229,13 @@ class _Explainer:
         return tuple(reasons)
 
     def _most_similar(self, row: int, t: int, *, required: bool) -> Paper | None:
-        """The liked paper closest to this one, if close enough to name (or `required`)."""
+        """The liked paper closest to this one, if close enough to name (or `required`): by
+        meaning with the semantic extra, else by shared words."""
         profile = self.profiles[t]
+        by_meaning, cosines = self.signals.nearest_liked, self.signals.nearest_liked_cosine
+        if profile.liked and by_meaning is not None and cosines is not None:
+            close = cosines[row, t] >= SIMILAR_MEANING or (required and cosines[row, t] > 0)
+            return profile.liked[int(by_meaning[row, t])] if close else None
         if not profile.liked or self.signals.similar[row, t] <= 0:
             return None
         if t not in self._nearest:  # every paper's nearest liked paper, in one product

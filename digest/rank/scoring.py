@@ -149,6 +149,10 @@ class Signals:
     neighbours: Any = None  # the index's kNN graph (scipy sparse), None for no smoothing
     semantic: Floats | None = None  # sentence-embedding cosine to liked papers and topic words
     semantic_topics: npt.NDArray[np.bool_] | None = None  # topics the semantic column speaks for
+    # With the semantic extra: each paper's nearest liked paper of each topic by meaning (an
+    # index into the topic's liked papers, -1 for none) and its cosine, to name in the reasons.
+    nearest_liked: npt.NDArray[np.intp] | None = None
+    nearest_liked_cosine: Floats | None = None
 
 
 def topic_signals(

@@ -196,18 +196,31 @@ def add_semantics(
     query_row = {t: j for j, t in enumerate(asked)}
     semantic = np.zeros((len(papers), len(profiles)), dtype=np.float32)
     speaks = np.zeros(len(profiles), dtype=np.bool_)
+    nearest = np.full((len(papers), len(profiles)), -1, dtype=np.intp)
+    nearest_cosine = np.zeros((len(papers), len(profiles)), dtype=np.float32)
     for t, profile in enumerate(profiles):
         parts = []
         if profile.liked and liked_vectors is not None:
-            centroid = liked_vectors[[liked_row[p.id] for p in profile.liked]].mean(axis=0)
+            mine = liked_vectors[[liked_row[p.id] for p in profile.liked]]
+            centroid = mine.mean(axis=0)
             parts.append(vectors @ (centroid / max(float(np.linalg.norm(centroid)), 1e-9)))
+            each = vectors @ mine.T
+            nearest[:, t] = each.argmax(axis=1)
+            nearest_cosine[:, t] = each.max(axis=1)
         if t in query_row and queries is not None:
             parts.append(vectors @ queries[query_row[t]])
         if parts:
             semantic[:, t] = np.mean(standardise(np.stack(parts, axis=1)), axis=1)
             speaks[t] = True
     graph = nearest_by_meaning(vectors)
-    return replace(signals, semantic=semantic, semantic_topics=speaks, neighbours=graph)
+    return replace(
+        signals,
+        semantic=semantic,
+        semantic_topics=speaks,
+        neighbours=graph,
+        nearest_liked=nearest,
+        nearest_liked_cosine=nearest_cosine,
+    )
 
 
 def nearest_by_meaning(vectors: Floats, *, block: int = 2048) -> Any:
