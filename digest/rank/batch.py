@@ -77,14 +77,17 @@ def rank_many(
         topic_scores = combine(signals, profiles, per_topic)
         firsts = np.cumsum([0] + [len(s) for s in mine[:-1]])
         best = np.maximum.reduceat(topic_scores, firsts, axis=1)  # papers x subscribers
+        # Subscribers x papers, each row contiguous: partitioning along rows is about twice as
+        # fast as down the columns.
+        mine_best = np.ascontiguousarray(best.T)
         if k < len(index):
-            part = np.argpartition(-best, k - 1, axis=0)[:k]
+            part = np.argpartition(-mine_best, k - 1, axis=1)[:, :k]
         else:
-            part = np.broadcast_to(np.arange(len(index))[:, None], best.shape)
-        picked = np.take_along_axis(best, part, axis=0)
-        order = np.argsort(-picked, axis=0, kind="stable")
-        rows[start:stop, :k] = np.take_along_axis(part, order, axis=0).T
-        scores[start:stop, :k] = np.take_along_axis(picked, order, axis=0).T
+            part = np.broadcast_to(np.arange(len(index))[None, :], mine_best.shape)
+        picked = np.take_along_axis(mine_best, part, axis=1)
+        order = np.argsort(-picked, axis=1, kind="stable")
+        rows[start:stop, :k] = np.take_along_axis(part, order, axis=1)
+        scores[start:stop, :k] = np.take_along_axis(picked, order, axis=1)
 
     chunks = list(_chunks(subscribers, chunk_topics))
     if workers > 1 and len(chunks) > 1:
