@@ -222,14 +222,19 @@ def _with_meaning(content: Floats, signals: Signals) -> Floats:
     """Content with the semantic extra: the meaning z-score and the words' z-score fused,
     shared with the nearest papers by meaning, and squashed to 0..1."""
     assert signals.semantic is not None
-    spread = np.maximum(content.std(axis=0), 1e-6)
-    words = (content - content.mean(axis=0)) / spread
-    fused = (1.0 - WORDS_SHARE) * signals.semantic + WORDS_SHARE * words
+    fused = (1.0 - WORDS_SHARE) * signals.semantic + WORDS_SHARE * standardise(content)
     if signals.neighbours is not None:
         fused = (1.0 - SEMANTIC_SMOOTHING) * fused + SEMANTIC_SMOOTHING * (
             signals.neighbours @ fused
         )
     return np.asarray(1.0 / (1.0 + np.exp(-SEMANTIC_SLOPE * (fused - SEMANTIC_MIDPOINT))))
+
+
+def standardise(values: Floats, min_spread: float = 1e-6) -> Floats:
+    """Each column as z-scores over the day's papers: how far above the day's usual a paper
+    is. A column spread less than `min_spread` is treated as spread that much."""
+    spread = np.maximum(values.std(axis=0), min_spread)
+    return np.asarray((values - values.mean(axis=0)) / spread, dtype=np.float32)
 
 
 def lexical_strength(raw: Floats) -> Floats:

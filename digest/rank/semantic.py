@@ -23,7 +23,7 @@ import scipy.sparse as sp
 
 from digest.errors import RankError
 from digest.models import Paper
-from digest.rank.scoring import Signals, TopicProfile
+from digest.rank.scoring import Signals, TopicProfile, standardise
 
 MIN_SPREAD = 0.05  # a day's cosines spread less than this are treated as this spread
 SEMANTIC_NEIGHBOURS = 30  # nearest papers by meaning that share a paper's score
@@ -166,13 +166,6 @@ def topic_sentence(profile: TopicProfile) -> str:
     return ". ".join(part for part in (words, profile.topic.description.strip()) if part)
 
 
-def standardise(cosines: Floats) -> Floats:
-    """Each column as z-scores over the day's papers: how far above the day's usual a paper
-    is, the same scale for a liked-papers centroid and for a few words (whose cosines differ)."""
-    spread = np.maximum(cosines.std(axis=0), MIN_SPREAD)
-    return np.asarray((cosines - cosines.mean(axis=0)) / spread, dtype=np.float32)
-
-
 def add_semantics(
     signals: Signals,
     papers: Sequence[Paper],
@@ -182,7 +175,8 @@ def add_semantics(
     """The signals with a semantic column per topic, and the papers' nearest neighbours by
     meaning instead of by shared words.
 
-    A topic's column is the mean of two z-scores over the day's papers (see `standardise`):
+    A topic's column is the mean of two z-scores over the day's papers (`standardise`, the
+    same scale for a liked-papers centroid and for a few words, whose cosines differ):
     each paper's cosine to the centroid of the topic's liked papers, and to the topic's words
     (`topic_sentence`); a topic with only one of them has that one.
     """
@@ -210,7 +204,7 @@ def add_semantics(
         if t in query_row and queries is not None:
             parts.append(vectors @ queries[query_row[t]])
         if parts:
-            semantic[:, t] = np.mean(standardise(np.stack(parts, axis=1)), axis=1)
+            semantic[:, t] = np.mean(standardise(np.stack(parts, axis=1), MIN_SPREAD), axis=1)
             speaks[t] = True
     graph = nearest_by_meaning(vectors)
     return replace(
