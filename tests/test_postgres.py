@@ -113,9 +113,8 @@ subscribers:{readers}
             subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             for _ in range(2)
         ]
-        for sender in senders:
-            sender.communicate(timeout=120)
-        assert all(s.returncode == 0 for s in senders)
+        outputs = [sender.communicate(timeout=120) for sender in senders]
+        assert all(s.returncode == 0 for s in senders), outputs
         counts = smtp.handler.per_recipient()
         assert counts == {f"r{n:02d}@example.org": 1 for n in range(30)}
     finally:
