@@ -11,7 +11,7 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from pathlib import Path
 
@@ -45,8 +45,10 @@ def write_world(
     smtp: FaultySmtp | None,
     extra_smtp: str = "",
     max_connections: int = 4,
+    stored_at: datetime | None = None,
 ) -> Path:
-    """A config with `readers` subscribers, and a store holding 100 recorded arXiv papers."""
+    """A config with `readers` subscribers, and a store holding 100 recorded arXiv papers, first
+    seen at `stored_at` (default: now)."""
     lines = ["data_dir: ./data", "base_url: https://digest.example.org"]
     if smtp is not None:
         lines += [
@@ -83,7 +85,7 @@ def write_world(
     config = load_config(path)
     papers, _ = parse_api((real / RECORDED).read_bytes())
     store = open_store(config.store_url)
-    store.save_papers(papers, now=utcnow())
+    store.save_papers(papers, now=stored_at or utcnow())
     store.close()
     return path
 
@@ -268,28 +270,25 @@ def test_no_header_is_injected_through_a_topic_name_or_a_paper_title(
 def test_the_next_digest_holds_only_papers_first_seen_since_the_last_one(
     tmp_path: Path, real: Path
 ) -> None:
-    from datetime import UTC, date, datetime, timedelta
-
     from digest.pipeline import candidate_papers, send_digests
 
-    path = write_world(tmp_path, real, readers=1, smtp=None)  # the outbox transport
+    # Day and clock are both pinned: the papers are first seen at 06:00 on Monday the 23rd,
+    # the digest goes out at 07:00, and the whole story plays out over that day and the next.
+    stored = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)
+    day1 = stored + timedelta(hours=1)
+    path = write_world(tmp_path, real, readers=1, smtp=None, stored_at=stored)  # the outbox
     config = load_config(path)
     store = open_store(config.store_url)
     reader = config.subscriber("Reader 0")
-    day1 = datetime(2026, 11, 23, 7, 0, tzinfo=UTC)
-    # The recorded papers were stored "now" by write_world; pretend the digest goes out later.
-    sent_at = utcnow() + timedelta(minutes=1)
-    report = send_digests(
-        config, store, subscriber=reader.email, day=date(2026, 11, 23), now=sent_at
-    )
+    report = send_digests(config, store, subscriber=reader.email, day=day1.date(), now=day1)
     assert report.delivery.sent == 1
     later, _ = parse_api(
         (real / "arxiv_api/legacy2016_search_query_au-del_maestro.xml").read_bytes()
     )
-    store.save_papers(later, now=sent_at + timedelta(hours=12))
-    next_day = sent_at + timedelta(days=1)
-    fresh = candidate_papers(store, reader, next_day, date(2026, 11, 24))
-    assert {p.id for p in fresh} == {p.id for p in later}
+    store.save_papers(later, now=day1 + timedelta(hours=12))
+    next_day = day1 + timedelta(days=1)
+    fresh = candidate_papers(store, reader, next_day, next_day.date())
+    assert fresh and {p.id for p in fresh} == {p.id for p in later}
     # A digest for a past day looks no further than the end of that day.
     assert candidate_papers(store, reader, next_day, (day1 - timedelta(days=5)).date()) == []
     store.close()
