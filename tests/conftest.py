@@ -4,10 +4,13 @@ isolated environment (no $DIGEST_CONFIG leaking in from the shell)."""
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import time_machine
 
 REAL = Path(
     os.environ.get("DIGEST_REAL_DATA", Path(__file__).resolve().parents[2] / "shared/data/real")
@@ -21,6 +24,27 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         help="Rewrite the golden files under tests/golden/ instead of comparing against them.",
     )
+    parser.addoption(
+        "--fake-now",
+        metavar="ISO",
+        help="Start the clock at this time (e.g. 2028-02-29T23:59:30+00:00) and let it tick, to "
+        "find tests that mix fixed dates with the real clock. The `digest` subprocesses that "
+        "tests start run on the same faked clock.",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    when = config.getoption("--fake-now")
+    if when:
+        start = datetime.fromisoformat(when)
+        start = start if start.tzinfo else start.replace(tzinfo=UTC)
+        # Subprocesses pick the offset up through tests/fakeclock/sitecustomize.py.
+        os.environ["DIGEST_TEST_CLOCK_OFFSET"] = str(start.timestamp() - time.time())
+        path = [str(Path(__file__).parent / "fakeclock"), os.environ.get("PYTHONPATH", "")]
+        os.environ["PYTHONPATH"] = os.pathsep.join(p for p in path if p)
+        traveller = time_machine.travel(start)
+        traveller.start()
+        config.add_cleanup(traveller.stop)
 
 
 @pytest.fixture

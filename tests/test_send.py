@@ -16,6 +16,7 @@ from email import message_from_bytes, policy
 from pathlib import Path
 
 import pytest
+import time_machine
 from click.testing import CliRunner, Result
 from sqlalchemy import func, select
 
@@ -45,10 +46,8 @@ def write_world(
     smtp: FaultySmtp | None,
     extra_smtp: str = "",
     max_connections: int = 4,
-    stored_at: datetime | None = None,
 ) -> Path:
-    """A config with `readers` subscribers, and a store holding 100 recorded arXiv papers, first
-    seen at `stored_at` (default: now)."""
+    """A config with `readers` subscribers, and a store holding 100 recorded arXiv papers."""
     lines = ["data_dir: ./data", "base_url: https://digest.example.org"]
     if smtp is not None:
         lines += [
@@ -85,7 +84,7 @@ def write_world(
     config = load_config(path)
     papers, _ = parse_api((real / RECORDED).read_bytes())
     store = open_store(config.store_url)
-    store.save_papers(papers, now=stored_at or utcnow())
+    store.save_papers(papers, now=utcnow())
     store.close()
     return path
 
@@ -212,7 +211,8 @@ def test_sigkill_mid_run_then_restart_everyone_gets_it_at_most_max_connections_t
     path = write_world(tmp_path, real, readers=readers, smtp=smtp)
     smtp.handler.latency = 0.1  # slow enough for the kill to land mid-run
     command = [sys.executable, "-m", "digest", "--config", str(path), "send"]
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    root = str(Path(__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
     sender = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 30
     while len(smtp.received) < 8 and time.monotonic() < deadline and sender.poll() is None:
@@ -272,15 +272,17 @@ def test_the_next_digest_holds_only_papers_first_seen_since_the_last_one(
 ) -> None:
     from digest.pipeline import candidate_papers, send_digests
 
-    # Day and clock are both pinned: the papers are first seen at 06:00 on Monday the 23rd,
-    # the digest goes out at 07:00, and the whole story plays out over that day and the next.
+    # Day and clock are both pinned (the ledger stamps sent_at from the real clock): the papers
+    # are first seen at 06:00 on Monday the 23rd and the digest goes out at 07:00.
     stored = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)
     day1 = stored + timedelta(hours=1)
-    path = write_world(tmp_path, real, readers=1, smtp=None, stored_at=stored)  # the outbox
+    with time_machine.travel(stored, tick=False):
+        path = write_world(tmp_path, real, readers=1, smtp=None)  # the outbox transport
     config = load_config(path)
     store = open_store(config.store_url)
     reader = config.subscriber("Reader 0")
-    report = send_digests(config, store, subscriber=reader.email, day=day1.date(), now=day1)
+    with time_machine.travel(day1, tick=True):
+        report = send_digests(config, store, subscriber=reader.email, day=day1.date(), now=day1)
     assert report.delivery.sent == 1
     later, _ = parse_api(
         (real / "arxiv_api/legacy2016_search_query_au-del_maestro.xml").read_bytes()
