@@ -83,15 +83,15 @@ def fetch_all(
     its HTTP validators."""
     now = now or utcnow()
     today = today or now.date()
-    own_client = client is None
-    http = client or make_client(config.fetch, config.allowed_hosts)
     known = store.validators()
     reports = []
-    try:
-        for source in config.sources:
-            if not source.enabled or (only and source.label not in only):
-                continue
-            name = source.label
+    for source in config.sources:
+        if not source.enabled or (only and source.label not in only):
+            continue
+        name = source.label
+        # A client per source: an address the config allows for one source is for it alone.
+        http = client or make_client(config.fetch, source.origins)
+        try:
             fetcher = Fetcher(http, config.fetch, known=known, sleep=sleep)
             try:
                 papers = fetch_source(source, fetcher, today)
@@ -104,9 +104,9 @@ def fetch_all(
             else:
                 reports.append(SourceReport(name, len(papers), saved.new, saved.updated))
             store.record_fetch(name, now, reports[-1].error)
-    finally:
-        if own_client:
-            http.close()
+        finally:
+            if client is None:
+                http.close()
     return reports
 
 
@@ -227,7 +227,7 @@ def _profile_inputs(
         missing = [i for i in ids if f"arxiv:{i}" not in kept]
         if not missing:
             return list(kept.values())
-        http = client or make_client(config.fetch, config.allowed_hosts)
+        http = client or make_client(config.fetch, config.allowed_origins)
         try:
             fetched = arxiv_lookup(Fetcher(http, config.fetch), _arxiv_api_url(config))(missing)
         finally:

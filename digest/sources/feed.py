@@ -7,6 +7,7 @@ else by its link (`url:…`). HTML in descriptions is reduced to text.
 from __future__ import annotations
 
 import html
+import io
 import re
 from typing import Any
 
@@ -33,7 +34,9 @@ _TAG = re.compile(r"<[^>]+>")
 
 def parse_feed(body: bytes, source: str = "feed") -> list[Paper]:
     """The papers of any RSS/Atom document; SourceError when it is not a feed."""
-    parsed = feedparser.parse(body)
+    # Given bytes or a str, feedparser first tries them as a file name or URL and reads that:
+    # a body of "/etc/passwd" or "/dev/zero" would be opened. A file object is only ever read.
+    parsed = feedparser.parse(io.BytesIO(body))
     if parsed.get("bozo") and not parsed.get("entries"):
         problem = parsed.get("bozo_exception")
         raise SourceError(f"not a readable RSS/Atom feed ({problem})")
