@@ -98,10 +98,7 @@ def fetch(state: _State, as_json: bool, day: Any) -> None:
         click.echo(json.dumps(body, indent=2))
     else:
         for r in reports:
-            if r.error:
-                click.echo(f"{r.name}: error: {r.error}")
-            else:
-                click.echo(f"{r.name}: fetched {r.fetched}, new {r.new}, updated {r.updated}")
+            click.echo(r.line())
     failed = [r.name for r in reports if r.error]
     if not reports:
         click.echo("no sources configured (add some under sources: in config.yaml)", err=True)

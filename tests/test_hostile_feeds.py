@@ -364,7 +364,9 @@ def test_only_web_links_and_printable_text_are_stored(
     hostile.bodies["feed"] = (
         b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>'
         b"<item><title>Script link</title><link>javascript:alert(1)</link>"
-        b"<description>x</description></item></channel></rss>"
+        b"<guid>tag:example.org,2026:1</guid><description>x</description></item>"
+        b"<item><title>Only a script link</title><link>javascript:alert(2)</link></item>"
+        b"</channel></rss>"
     )
     config = feed_config(
         write_config,
@@ -374,6 +376,7 @@ def test_only_web_links_and_printable_text_are_stored(
     )
     run = run_fetch(config, "--date", "2026-04-27")
     assert "hf: fetched 1, new 1, updated 0, skipped 1: item 2 has no title" in run.stdout
+    assert "feed: fetched 1, new 1, updated 0, skipped 1: item 2 has no http(s) link" in run.stdout
     with sqlite3.connect(tmp_path / "data" / "digest.sqlite3") as conn:
         rows = conn.execute(
             "select title, abstract, authors, code_url, project_url, abs_url from papers"

@@ -176,6 +176,11 @@ class Fetcher:
             )
         raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
 
+    def out_of_time(self) -> bool:
+        """True once this source has used up fetch.source_deadline."""
+        assert self.started is not None
+        return self.clock() >= self.started + self.settings.source_deadline
+
     def _request(self, url: str, headers: dict[str, str], accept: frozenset[int]) -> Fetched:
         """One GET, its body read under the cap and the deadline."""
         self._request_deadline = None
