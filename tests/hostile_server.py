@@ -104,13 +104,16 @@ class HostileServer:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
+            def handle(self) -> None:
+                # The client hanging up is exactly what a capped fetch does.
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    super().handle()
+
             def do_GET(self) -> None:
                 split = urlsplit(self.path)
                 server.hits[split.path] += 1
                 server.queries.append(split.query)
-                # The client hanging up is exactly what a capped fetch does.
-                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-                    self._route(split.path, split.query)
+                self._route(split.path, split.query)
 
             def _route(self, path: str, raw_query: str) -> None:
                 parts = [p for p in path.split("/") if p]
