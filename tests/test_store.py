@@ -178,4 +178,6 @@ def test_a_full_disk_is_one_short_line_without_sql(tmp_path: Path) -> None:
         store.save_papers(papers)
     message = str(raised.value)
     assert message == "cannot save 300 papers: database or disk is full", message
+    # --debug shows the cause's traceback: the statement, but never its parameters.
+    assert "xxxx" not in str(raised.value.__cause__)
     store.close()

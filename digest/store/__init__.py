@@ -53,7 +53,8 @@ def open_store(url: str) -> Store:
         parsed = make_url(url)
         if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url)
+        # Parameters (whole abstracts, emails) never appear in error messages, even with --debug.
+        engine = create_engine(url, hide_parameters=True)
     except (SQLAlchemyError, OSError, ValueError) as e:
         raise StoreError(f"cannot open the store {_safe(url)}: {e}") from e
     if engine.dialect.name == "sqlite":
