@@ -19,6 +19,7 @@ import click
 from digest import __version__
 from digest import subscribe as subscriptions
 from digest.config import Config, config_path, load_config
+from digest.config.arxiv import category_problems
 from digest.errors import ConfigError, DigestError
 from digest.mail.ledger import Ledger
 from digest.mail.report import ProgressBar, preview_lines, summary_lines
@@ -98,10 +99,7 @@ def fetch(state: _State, as_json: bool, day: Any) -> None:
         click.echo(json.dumps(body, indent=2))
     else:
         for r in reports:
-            if r.error:
-                click.echo(f"{r.name}: error: {r.error}")
-            else:
-                click.echo(f"{r.name}: fetched {r.fetched}, new {r.new}, updated {r.updated}")
+            click.echo(r.line())
     failed = [r.name for r in reports if r.error]
     if not reports:
         click.echo("no sources configured (add some under sources: in config.yaml)", err=True)
@@ -477,6 +475,11 @@ def check(state: _State) -> None:
     except ConfigError as e:
         for problem in e.problems or [str(e)]:
             click.echo(f"{path}: {problem}" if e.problems else problem, err=True)
+        sys.exit(1)
+    problems = category_problems(config.sources)
+    for problem in problems:
+        click.echo(f"{path}: {problem}", err=True)
+    if problems:
         sys.exit(1)
     click.echo(f"{path}: ok ({len(config.sources)} sources, {len(config.subscribers)} subscribers)")
 

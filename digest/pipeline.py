@@ -26,7 +26,7 @@ from digest.rank import Ranking, arxiv_lookup, load_libraries, rank_detailed, re
 from digest.rank.resolve import ARXIV_API
 from digest.rank.semantic import Embedder
 from digest.render import RenderedDigest, render_digest
-from digest.sources import fetch_source
+from digest.sources import Tally, fetch_source
 from digest.sources.http import Fetcher, make_client
 from digest.store import Store, open_store, utcnow
 from digest.tune import TuneReport, compare, format_report, tune_profile
@@ -42,7 +42,20 @@ class SourceReport:
     fetched: int = 0
     new: int = 0
     updated: int = 0
-    error: str | None = None
+    error: str | None = None  # with papers fetched: the parts that failed (an arXiv category)
+    skipped: int = 0  # bad items left out, their siblings stored
+    skipped_reasons: tuple[str, ...] = ()  # the first few: "item 7 has no title"
+
+    def line(self) -> str:
+        """`hf: fetched 29, new 3, updated 2, skipped 1: item 7 has no title`, or its error."""
+        if self.error and not self.fetched:
+            return f"{self.name}: error: {self.error}"
+        text = f"{self.name}: fetched {self.fetched}, new {self.new}, updated {self.updated}"
+        if self.skipped:
+            more = self.skipped - len(self.skipped_reasons)
+            text += f", skipped {self.skipped}: " + "; ".join(self.skipped_reasons)
+            text += f"; and {more} more" if more > 0 else ""
+        return text + (f"; error: {self.error}" if self.error else "")
 
 
 def open_configured_store(config: Config) -> Store:
@@ -83,30 +96,42 @@ def fetch_all(
     its HTTP validators."""
     now = now or utcnow()
     today = today or now.date()
-    own_client = client is None
-    http = client or make_client(config.fetch, config.allowed_hosts)
     known = store.validators()
     reports = []
-    try:
-        for source in config.sources:
-            if not source.enabled or (only and source.label not in only):
-                continue
-            name = source.label
+    for source in config.sources:
+        if not source.enabled or (only and source.label not in only):
+            continue
+        name = source.label
+        # A client per source: an address the config allows for one source is for it alone.
+        http = client or make_client(config.fetch, source.origins)
+        try:
             fetcher = Fetcher(http, config.fetch, known=known, sleep=sleep)
+            tally = Tally()
             try:
-                papers = fetch_source(source, fetcher, today)
+                papers = fetch_source(source, fetcher, today, tally)
                 saved = store.save_papers(papers, now=now, validators=fetcher.seen)
             except DigestError as e:
                 reports.append(SourceReport(name, error=str(e)))
             except Exception as e:  # a parser bug on odd data must not stop the other sources
-                log.exception("source %s failed unexpectedly", name)
-                reports.append(SourceReport(name, error=f"unexpected {type(e).__name__}: {e}"))
+                log.debug("source %s failed unexpectedly", name, exc_info=True)
+                first = (str(e).splitlines() or [""])[0][:200]
+                reports.append(SourceReport(name, error=f"unexpected {type(e).__name__}: {first}"))
             else:
-                reports.append(SourceReport(name, len(papers), saved.new, saved.updated))
+                reports.append(
+                    SourceReport(
+                        name,
+                        len(papers),
+                        saved.new,
+                        saved.updated,
+                        error="; ".join(tally.failed) or None,
+                        skipped=tally.skipped,
+                        skipped_reasons=tuple(tally.reasons),
+                    )
+                )
             store.record_fetch(name, now, reports[-1].error)
-    finally:
-        if own_client:
-            http.close()
+        finally:
+            if client is None:
+                http.close()
     return reports
 
 
@@ -227,7 +252,7 @@ def _profile_inputs(
         missing = [i for i in ids if f"arxiv:{i}" not in kept]
         if not missing:
             return list(kept.values())
-        http = client or make_client(config.fetch, config.allowed_hosts)
+        http = client or make_client(config.fetch, config.allowed_origins)
         try:
             fetched = arxiv_lookup(Fetcher(http, config.fetch), _arxiv_api_url(config))(missing)
         finally:

@@ -85,11 +85,12 @@ def test_fetch_twice_stores_everything_once_and_survives_bad_sources(
     first = run_digest("fetch", "--json", "--date", "2026-08-18", config=config)
     assert first.returncode == 1, first.stderr
     report = json.loads(first.stdout)
-    assert report["arxiv-atom"] == {"fetched": 86, "new": 86, "updated": 0, "error": None}
-    assert report["arxiv-rss"] == {"fetched": 6, "new": 6, "updated": 0, "error": None}
-    assert report["arxiv-api"] == {"fetched": 100, "new": 100, "updated": 0, "error": None}
-    assert report["hf"] == {"fetched": 29, "new": 29, "updated": 0, "error": None}
-    assert report["medrxiv"] == {"fetched": 3, "new": 3, "updated": 0, "error": None}
+    clean = {"skipped": 0, "skipped_reasons": []}  # the recorded feeds have no bad items
+    assert report["arxiv-atom"] == {"fetched": 86, "new": 86, "updated": 0, "error": None, **clean}
+    assert report["arxiv-rss"] == {"fetched": 6, "new": 6, "updated": 0, "error": None, **clean}
+    assert report["arxiv-api"] == {"fetched": 100, "new": 100, "updated": 0, "error": None, **clean}
+    assert report["hf"] == {"fetched": 29, "new": 29, "updated": 0, "error": None, **clean}
+    assert report["medrxiv"] == {"fetched": 3, "new": 3, "updated": 0, "error": None, **clean}
     assert "HTTP 500" in report["broken"]["error"] and report["broken"]["fetched"] == 0
     assert "did not answer within 0.5 s" in report["hanging"]["error"]
     assert "2 of 7 sources failed: broken, hanging" in first.stderr

@@ -199,3 +199,45 @@ def test_cleaning_helpers() -> None:
     assert one_line("A title\n  wrapped") == "A title wrapped"
     assert unwrap("one\ntwo\n\nthree") == "one two\n\nthree"
     assert split_authors("A. Smith, B. Jones and C. Wu") == ("A. Smith", "B. Jones", "C. Wu")
+
+
+def test_the_parser_boundary_strips_controls_and_keeps_web_links_only() -> None:
+    from digest.models import Paper
+    from digest.sources.items import SkipItem, checked, safe_text, web_link
+
+    assert safe_text("a\x07b\x1b[0m\u202ec\u2066d\x00 e\u2028f") == "ab[0mcd e f"
+    assert safe_text("para one\n\npara\x0b two", keep_newlines=True) == "para one\n\npara two"
+    assert web_link("https://github.com/x/y") == "https://github.com/x/y"
+    for bad in ("javascript:alert(1)", "data:text/html,x", "file:///etc/passwd", "http://", "//x"):
+        assert web_link(bad) is None, bad
+    paper = checked(
+        Paper(id="arxiv:2604.00001", title=" T\u202e ", code_url="JavaScript:x", upvotes=5)
+    )
+    assert paper.title == "T" and paper.code_url is None and paper.upvotes == 5
+    with pytest.raises(SkipItem, match="has no title"):
+        checked(Paper(id="arxiv:2604.00001", title="\x07"))
+    with pytest.raises(SkipItem, match=r"has upvotes out of range \(1e\+30\)"):
+        checked(Paper(id="arxiv:2604.00001", title="t", upvotes=10**30))
+    with pytest.raises(SkipItem, match="has comments out of range"):
+        checked(Paper(id="arxiv:2604.00001", title="t", comments=-1))
+
+
+def test_a_bad_item_is_skipped_and_named_and_its_siblings_kept() -> None:
+    from digest.sources.items import Tally
+
+    body = (
+        b'[{"paper": {"id": "2604.00001", "title": "One"}},'
+        b' {"paper": {"id": "2604.00002", "title": ["not", "text"]}},'
+        b' {"paper": {"id": "2604.00003", "title": "Three", "ai_keywords": "rag"}},'
+        b' {"paper": {"id": "2604.00004", "title": "Four", "upvotes": 12.0}}]'
+    )
+    tally = Tally()
+    papers = parse_daily(body, tally=tally)
+    assert [p.title for p in papers] == ["One", "Four"] and papers[1].upvotes == 12
+    assert tally.skipped == 2
+    assert tally.reasons == [
+        "item 2 has a title that is not text",
+        "item 3 has ai_keywords that are not a list",
+    ]
+    with pytest.raises(SourceError, match="nested too deeply"):
+        parse_daily(b"[" * 100_000 + b"]" * 100_000)

@@ -158,3 +158,26 @@ def test_the_api_recording_and_the_labelled_file_share_two_papers(
     for paper in merged.values():
         assert paper.first_seen == T0
         assert paper.categories  # the API's categories, primary first
+
+
+def test_a_full_disk_is_one_short_line_without_sql(tmp_path: Path) -> None:
+    import pytest
+    from sqlalchemy import event
+
+    from digest.errors import StoreError
+
+    store = open_store(f"sqlite:///{tmp_path / 'full.sqlite3'}")
+    store.engine.dispose()
+
+    def tiny_disk(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+        dbapi_connection.execute("PRAGMA max_page_count = 40")
+
+    event.listen(store.engine, "connect", tiny_disk)
+    papers = [Paper(id=f"arxiv:2604.{n:05d}", title="t", abstract="x" * 4000) for n in range(300)]
+    with pytest.raises(StoreError) as raised:
+        store.save_papers(papers)
+    message = str(raised.value)
+    assert message == "cannot save 300 papers: database or disk is full", message
+    # --debug shows the cause's traceback: the statement, but never its parameters.
+    assert "xxxx" not in str(raised.value.__cause__)
+    store.close()

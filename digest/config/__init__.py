@@ -12,7 +12,6 @@ import os
 import re
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import yaml
 from pydantic import SecretStr, ValidationError, model_validator
@@ -102,15 +101,10 @@ class Config(StrictModel):
         return self.database_url or f"sqlite:///{self.data_dir / 'digest.sqlite3'}"
 
     @property
-    def allowed_hosts(self) -> frozenset[str]:
-        """Hosts the config names itself: fetching may reach them even on a private address."""
-        hosts = set()
-        for source in self.sources:
-            if source.url:
-                host = urlsplit(source.url.replace("{category}", "x")).hostname
-                if host:
-                    hosts.add(host.lower())
-        return frozenset(hosts)
+    def allowed_origins(self) -> frozenset[tuple[str, int]]:
+        """Every origin (host, port) a source's url names. Fetching a source may reach only its
+        own (`source.origins`); this union is for lookups that go to any configured service."""
+        return frozenset(o for source in self.sources for o in source.origins)
 
     def subscriber(self, name_or_email: str | None) -> Subscriber:
         """One subscriber by name or email; the first when none is named."""

@@ -3,10 +3,24 @@
 from __future__ import annotations
 
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import ByteSize, Field, field_validator, model_validator
 
 from digest.config.values import StrictModel
+
+
+def origin_of(url: str) -> tuple[str, int] | None:
+    """`https://Feeds.example.org/x` -> `("feeds.example.org", 443)`; None without a host."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    host = (parts.hostname or "").lower()
+    if not host:
+        return None
+    return host, port or (443 if parts.scheme == "https" else 80)
 
 
 class _Source(StrictModel):
@@ -18,6 +32,13 @@ class _Source(StrictModel):
     def label(self) -> str:
         """The name used in output, in the store's fetch state and in error messages."""
         return self.name or str(getattr(self, "type", "source"))
+
+    @property
+    def origins(self) -> frozenset[tuple[str, int]]:
+        """The origin (host, port) this source's url names: fetching this source (and only this
+        source) may reach it even on a private address."""
+        origin = origin_of(self.url.replace("{category}", "x")) if self.url else None
+        return frozenset({origin} if origin else ())
 
 
 class ArxivRssSource(_Source):
@@ -76,8 +97,15 @@ SourceConfig = Annotated[
 
 
 class FetchSettings(StrictModel):
-    timeout: float = Field(default=30.0, gt=0)
+    timeout: float = Field(default=30.0, gt=0)  # the longest wait for the server to say anything
     retries: int = Field(default=3, ge=0, le=10)
     backoff: float = Field(default=1.0, ge=0)
     max_retry_after: float = Field(default=120.0, ge=0)
     user_agent: str | None = None
+    # The most one response may hold once decompressed ("50MB", "500kB" or a number of bytes):
+    # the largest real arXiv listing is a few MB.
+    max_bytes: ByteSize = Field(default=ByteSize(50_000_000), ge=1000)
+    # The longest one request may take in all, however slowly the bytes arrive.
+    request_deadline: float = Field(default=120.0, gt=0)
+    # The longest all of one source's requests (pages, categories, retries) may take together.
+    source_deadline: float = Field(default=600.0, gt=0)

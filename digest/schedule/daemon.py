@@ -2,11 +2,14 @@
 subscriber's digest at their hour, calling exactly the pipeline code of `digest fetch` and
 `digest send`.
 
-Jobs run one at a time (a single worker thread), so a send never races a fetch. On start the
-daemon takes the store's lock (a second daemon refuses to start), catches up on digests still
-within `schedule.catch_up_hours` and records older missed ones as skipped. SIGTERM/SIGINT finish
-the message in flight and exit 0; SIGHUP or an edited config.yaml reloads it (an invalid one is
-reported and the old one kept).
+Sends run one at a time on the scheduler's worker; fetches run one at a time on their own
+worker (digest.schedule.fetcher) with their own store connection, so a slow source never holds
+back a due send: a send that finds a planned fetch missing starts it and waits at most
+FETCH_WAIT_SECONDS, then goes on with what is stored (what the fetch brings in goes out with the
+next digest). On start the daemon takes the store's lock (a second daemon refuses to start),
+catches up on digests still within `schedule.catch_up_hours` and records older missed ones as
+skipped. SIGTERM/SIGINT finish the message in flight and exit 0 without waiting for a fetch;
+SIGHUP or an edited config.yaml reloads it (an invalid one is reported and the old one kept).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import json
 import logging
 import signal
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -30,6 +34,7 @@ from digest.mail.ledger import Ledger
 from digest.mail.transport import Transport
 from digest.models import Subscriber
 from digest.pipeline import active_subscribers, fetch_all, send_digests
+from digest.schedule.fetcher import FetchWorker
 from digest.schedule.lock import StoreLock
 from digest.schedule.plan import (
     Owed,
@@ -44,6 +49,7 @@ from digest.store.subscribers import SubscriberStore
 log = logging.getLogger("digest.daemon")
 LOCK_NAME = "scheduler"
 DONE = frozenset({"sent", "skipped", "failed"})
+FETCH_WAIT_SECONDS = 5.0  # the longest a due send waits for the fetch it started
 
 
 def log_event(event: str, level: int = logging.INFO, **fields: Any) -> None:
@@ -94,6 +100,7 @@ class Daemon:
         self.reload_requested = threading.Event()
         self._config_mtime = _mtime(config_path)
         self._subscriptions_seen = SubscriberStore(self.store).last_change()
+        self.fetches = FetchWorker(self._fetch)
         self.scheduler = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(1)},
             job_defaults={"coalesce": True, "max_instances": 1},
@@ -108,6 +115,7 @@ class Daemon:
         self.lock.acquire(now)
         log_event("start", config=str(self.config_path), subscribers=len(self.subscribers()))
         previous = self._install_signals()
+        self.fetches.start()
         try:
             self._schedule_jobs()
             self.catch_up(now, since)
@@ -117,6 +125,8 @@ class Daemon:
         finally:
             if self.scheduler.running:
                 self.scheduler.shutdown(wait=True)
+            if not self.fetches.stop(wait=1.0):
+                log_event("fetch-abandoned", note="still running; the next fetch redoes it")
             self.lock.release(self.clock())
             self.store.close()
             _restore_signals(previous)
@@ -222,10 +232,18 @@ class Daemon:
             )
 
     def fetch_job(self, name: str, only: tuple[str, ...] = ()) -> None:
+        """The scheduled fetch: handed to the fetch worker, so the scheduler never waits on it."""
+        if not self.stop.is_set():
+            self.fetches.submit(name, only)
+
+    def _fetch(self, name: str, only: tuple[str, ...]) -> None:
+        """One fetch, on the fetch worker's thread with its own store connection."""
         if self.stop.is_set():
             return
+        config = self.config
         try:
-            reports = fetch_all(self.config, self.store, now=self.clock(), only=only)
+            with open_store(config.store_url) as store:
+                reports = fetch_all(config, store, now=self.clock(), only=only)
         except DigestError as e:
             log_event("fetch", logging.ERROR, job=name, error=str(e))
             return
@@ -283,7 +301,14 @@ class Daemon:
         attempts = [s["last_attempt"] for s in self.store.fetch_state().values()]
         latest = max((a.replace(tzinfo=UTC) for a in attempts if a), default=None)
         if due is not None and (latest is None or latest < due):
-            self.fetch_job("before-send")
+            if self.fetches.busy():
+                return  # a fetch is on its way; the send before this one already waited for it
+            request = self.fetches.submit("before-send")
+            until = time.monotonic() + FETCH_WAIT_SECONDS
+            while not request.done.wait(0.1) and not self.stop.is_set():
+                if time.monotonic() >= until:
+                    log_event("fetch-pending", job=request.name, note="sending what is stored")
+                    break
 
     # ------------------------------------------------------------ catch-up
 

@@ -1,7 +1,8 @@
 """Sources: fetch the papers a configured source offers today.
 
 `fetch_source` picks the reader for the source's `type`. Each reader takes a `Fetcher` (the HTTP
-edge, passed in) and returns `Paper`s; nothing here touches the store.
+edge, passed in) and returns `Paper`s, every one through `items.checked`, the parser boundary;
+nothing here touches the store.
 """
 
 from __future__ import annotations
@@ -22,20 +23,24 @@ from digest.sources.biorxiv import fetch_details
 from digest.sources.feed import fetch_feed
 from digest.sources.hf import fetch_daily
 from digest.sources.http import Fetcher
+from digest.sources.items import Tally
 
-__all__ = ["fetch_source"]
+__all__ = ["Tally", "fetch_source"]
 
 
-def fetch_source(source: SourceConfig, fetcher: Fetcher, today: date) -> list[Paper]:
-    """The papers one source offers for `today` (raises SourceError)."""
+def fetch_source(
+    source: SourceConfig, fetcher: Fetcher, today: date, tally: Tally | None = None
+) -> list[Paper]:
+    """The papers one source offers for `today` (raises SourceError). Items skipped as bad, and
+    parts of the source that failed while others were read, are counted in `tally`."""
     match source:
         case ArxivRssSource():
-            return fetch_listings(source, fetcher)
+            return fetch_listings(source, fetcher, tally)
         case ArxivApiSource():
-            return fetch_api(source, fetcher)
+            return fetch_api(source, fetcher, tally=tally)
         case HfDailySource():
-            return fetch_daily(source, fetcher, today)
+            return fetch_daily(source, fetcher, today, tally)
         case BiorxivSource():
-            return fetch_details(source, fetcher, today)
+            return fetch_details(source, fetcher, today, tally)
         case FeedSource():
-            return fetch_feed(source, fetcher)
+            return fetch_feed(source, fetcher, tally)

@@ -27,6 +27,7 @@ from digest.sources.clean import (
     unwrap,
 )
 from digest.sources.http import Fetcher
+from digest.sources.items import SkipItem, Tally, read_items
 from digest.sources.xml import NS, parse_xml, text_of, texts_of
 
 _LISTING_PREFIX = re.compile(
@@ -45,27 +46,28 @@ def pdf_url(arxiv_id: str) -> str:
 # ---------------------------------------------------------------- listings (rss.arxiv.org)
 
 
-def parse_listing(body: bytes, source: str = "arxiv_rss") -> list[Paper]:
+def parse_listing(
+    body: bytes, source: str = "arxiv_rss", tally: Tally | None = None
+) -> list[Paper]:
     """The papers of one rss.arxiv.org feed, Atom or RSS 2.0."""
     root = parse_xml(body)
     if root.tag == f"{{{NS['atom']}}}feed":
         announced = _local_date(text_of(root, "atom:updated"))
         items: list[etree._Element] = root.findall("atom:entry", NS)
-        return [p for p in (_listing_atom(e, announced, source) for e in items) if p]
+        return read_items(items, lambda e: _listing_atom(e, announced, source), tally)
     if root.tag == "rss":
         channel = root.find("channel")
         if channel is None:
             raise SourceError("an RSS feed without a <channel>")
         announced = _local_date(text_of(channel, "pubDate") or text_of(channel, "lastBuildDate"))
-        return [
-            p for p in (_listing_rss(e, announced, source) for e in channel.findall("item")) if p
-        ]
+        entries = channel.findall("item")
+        return read_items(entries, lambda e: _listing_rss(e, announced, source), tally)
     raise SourceError(
         f"expected an Atom or RSS feed, got a <{etree.QName(root).localname}> document"
     )
 
 
-def _listing_atom(entry: etree._Element, announced: date | None, source: str) -> Paper | None:
+def _listing_atom(entry: etree._Element, announced: date | None, source: str) -> Paper:
     return _listing_paper(
         ident=text_of(entry, "atom:id") or text_of(entry, "atom:link") or "",
         title=text_of(entry, "atom:title"),
@@ -78,7 +80,7 @@ def _listing_atom(entry: etree._Element, announced: date | None, source: str) ->
     )
 
 
-def _listing_rss(item: etree._Element, announced: date | None, source: str) -> Paper | None:
+def _listing_rss(item: etree._Element, announced: date | None, source: str) -> Paper:
     return _listing_paper(
         ident=text_of(item, "guid") or text_of(item, "link") or "",
         title=text_of(item, "title"),
@@ -101,10 +103,10 @@ def _listing_paper(
     announce_type: str | None,
     announced: date | None,
     source: str,
-) -> Paper | None:
+) -> Paper:
     parsed = split_arxiv_id(ident)
     if parsed is None:
-        return None
+        raise SkipItem("has no arXiv id")
     arxiv_id, version = parsed
     said, abstract = split_listing_description(description)
     kind = (announce_type or said or "").strip().lower()
@@ -145,48 +147,62 @@ def _local_date(text: str | None) -> date | None:
             return None
 
 
-def fetch_listings(source: ArxivRssSource, fetcher: Fetcher) -> list[Paper]:
-    """Every configured category's feed; a feed unchanged since last time (304) adds nothing."""
+def fetch_listings(
+    source: ArxivRssSource, fetcher: Fetcher, tally: Tally | None = None
+) -> list[Paper]:
+    """Every configured category's feed; a feed unchanged since last time (304) adds nothing.
+    A category that fails is named in `tally.failed` and the others are kept; SourceError only
+    when every category failed."""
+    tally = tally if tally is not None else Tally()
     template = source.url or "https://rss.arxiv.org/atom/{category}"
     papers: list[Paper] = []
-    for category in source.categories:
+    failures: list[str] = []
+    answered = 0
+    for number, category in enumerate(source.categories):
+        if fetcher.out_of_time():
+            rest = ", ".join(source.categories[number:])
+            failures.append(f"{rest}: not fetched, past fetch.source_deadline")
+            break
         url = template.replace("{category}", category)
-        response = fetcher.get(url)
-        if response is None:
-            continue
         try:
-            papers.extend(parse_listing(response.content, source.label))
+            response = fetcher.get(url)
+            if response is not None:
+                papers.extend(parse_listing(response.content, source.label, tally))
         except SourceError as e:
-            raise SourceError(f"{url}: {e}") from e
+            failures.append(f"{category}: {e}")
+        else:
+            answered += 1
+    if failures and not answered:
+        raise SourceError("; ".join(failures))
+    tally.failed += failures
     return papers
 
 
 # ---------------------------------------------------------------- the API (export.arxiv.org)
 
 
-def parse_api(body: bytes, source: str = "arxiv_api") -> tuple[list[Paper], int | None]:
+def parse_api(
+    body: bytes, source: str = "arxiv_api", tally: Tally | None = None
+) -> tuple[list[Paper], int | None]:
     """The papers of one API response and the total the query matches (None if not said)."""
     root = parse_xml(body)
     if root.tag != f"{{{NS['atom']}}}feed":
         raise SourceError(f"expected an Atom feed, got a <{etree.QName(root).localname}> document")
     total_text = text_of(root, "opensearch:totalResults")
     total = int(total_text) if total_text and total_text.strip().isdigit() else None
-    papers = []
-    for entry in root.findall("atom:entry", NS):
+    entries = root.findall("atom:entry", NS)
+    for entry in entries:
         ident = (text_of(entry, "atom:id") or "").strip()
         if "/api/errors" in ident:
             message = one_line(text_of(entry, "atom:summary")) or "unknown error"
             raise SourceError(f"arXiv API error: {message}")
-        paper = _api_paper(entry, source)
-        if paper is not None:
-            papers.append(paper)
-    return papers, total
+    return read_items(entries, lambda e: _api_paper(e, source), tally), total
 
 
-def _api_paper(entry: etree._Element, source: str) -> Paper | None:
+def _api_paper(entry: etree._Element, source: str) -> Paper:
     parsed = split_arxiv_id(text_of(entry, "atom:id") or "")
     if parsed is None:
-        return None
+        raise SkipItem("has no arXiv id")
     arxiv_id, version = parsed
     primary = entry.find("arxiv:primary_category", NS)
     categories = [primary.get("term", "")] if primary is not None else []
@@ -219,7 +235,10 @@ def _api_paper(entry: etree._Element, source: str) -> Paper | None:
 
 
 def fetch_api(
-    source: ArxivApiSource, fetcher: Fetcher, sleep: Callable[[float], None] | None = None
+    source: ArxivApiSource,
+    fetcher: Fetcher,
+    sleep: Callable[[float], None] | None = None,
+    tally: Tally | None = None,
 ) -> list[Paper]:
     """All pages of the query, up to `max_results`, `delay_seconds` apart."""
     wait = sleep or fetcher.sleep
@@ -240,11 +259,15 @@ def fetch_api(
         # arXiv answers a bad query with HTTP 400 and an Atom feed that explains it.
         response = fetcher.get(url, params, conditional=False, accept=frozenset({400}))
         assert response is not None  # an unconditional GET never yields 304
-        got, total = parse_api(response.content, source.label)
+        page_tally = Tally()
+        got, total = parse_api(response.content, source.label, page_tally)
+        if tally is not None:
+            tally.add(page_tally)
         if response.status_code == 400:
             raise SourceError(f"arXiv API said HTTP 400 for {url}")
         papers.extend(got)
-        if not got or (total is not None and first + len(got) >= total):
+        seen = len(got) + page_tally.skipped
+        if not seen or (total is not None and first + seen >= total):
             break
     return papers
 

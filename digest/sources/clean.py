@@ -11,6 +11,8 @@ from datetime import UTC, date, datetime
 
 import ftfy
 
+from digest.sources.items import SkipItem
+
 # New-style ids (0704.0001 to 2512.99999) and old-style ids (astro-ph/0601001, math.GT/0309136).
 _NEW_ID = r"\d{4}\.\d{4,5}"
 _OLD_ID = r"[a-z][a-z\-]*(?:\.[A-Z]{2})?/\d{7}"
@@ -114,11 +116,22 @@ def parse_date(text: str | None) -> date | None:
 
 
 def as_int(value: object) -> int | None:
-    """A count from JSON: ints stay, numeric strings convert, anything else is None."""
+    """A count from JSON: ints (and whole floats) stay, numeric strings convert, anything else is
+    None. The range is checked where the paper is (digest.sources.items.checked)."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().isdigit() and len(value.strip()) < 20:
         return int(value)
     return None
+
+
+def as_text(value: object, name: str) -> str | None:
+    """A text field from JSON: a string, or None when absent; a list, a number or an object
+    where text belongs skips the item (`has a title that is not text`)."""
+    if value is None or isinstance(value, str):
+        return value
+    raise SkipItem(f"has a {name} that is not text")

@@ -7,6 +7,7 @@ else by its link (`url:…`). HTML in descriptions is reduced to text.
 from __future__ import annotations
 
 import html
+import io
 import re
 from typing import Any
 
@@ -27,27 +28,30 @@ from digest.sources.clean import (
     unwrap,
 )
 from digest.sources.http import Fetcher
+from digest.sources.items import SkipItem, Tally, read_items, web_link
 
 _TAG = re.compile(r"<[^>]+>")
 
 
-def parse_feed(body: bytes, source: str = "feed") -> list[Paper]:
+def parse_feed(body: bytes, source: str = "feed", tally: Tally | None = None) -> list[Paper]:
     """The papers of any RSS/Atom document; SourceError when it is not a feed."""
-    parsed = feedparser.parse(body)
+    # Given bytes or a str, feedparser first tries them as a file name or URL and reads that:
+    # a body of "/etc/passwd" or "/dev/zero" would be opened. A file object is only ever read.
+    parsed = feedparser.parse(io.BytesIO(body))
     if parsed.get("bozo") and not parsed.get("entries"):
         problem = parsed.get("bozo_exception")
         raise SourceError(f"not a readable RSS/Atom feed ({problem})")
     if not parsed.get("version") and not parsed.get("entries"):
         raise SourceError("not an RSS/Atom feed (an HTML page?)")
-    return [p for p in (_paper(e, source) for e in parsed.entries) if p is not None]
+    return read_items(parsed.entries, lambda e: _paper(e, source), tally)
 
 
-def _paper(entry: Any, source: str) -> Paper | None:
+def _paper(entry: Any, source: str) -> Paper:
     link = str(entry.get("link") or "")
     ident = str(entry.get("id") or "")
     title = one_line(entry.get("title"))
     if not title:
-        return None
+        raise SkipItem("has no title")
     arxiv = next(
         (split_arxiv_id(t) for t in (link, ident) if "arxiv" in t.lower() and split_arxiv_id(t)),
         None,
@@ -58,10 +62,10 @@ def _paper(entry: Any, source: str) -> Paper | None:
         key, version = arxiv_key(arxiv[0]), arxiv[1]
     elif doi:
         key, version = doi_key(doi), None
-    elif link or ident:
-        key, version = f"url:{link or ident}", None
+    elif web_link(link) or ident:
+        key, version = f"url:{web_link(link) or ident}", None
     else:
-        return None
+        raise SkipItem("has no http(s) link or id")
     announce_type, summary = split_listing_description(str(entry.get("summary") or ""))
     authors = tuple(a.get("name", "") for a in entry.get("authors", []) if a.get("name"))
     if len(authors) == 1:
@@ -82,11 +86,11 @@ def _paper(entry: Any, source: str) -> Paper | None:
     )
 
 
-def fetch_feed(source: FeedSource, fetcher: Fetcher) -> list[Paper]:
+def fetch_feed(source: FeedSource, fetcher: Fetcher, tally: Tally | None = None) -> list[Paper]:
     response = fetcher.get(source.url)
     if response is None:
         return []
     try:
-        return parse_feed(response.content, source.label)
+        return parse_feed(response.content, source.label, tally)
     except SourceError as e:
         raise SourceError(f"{source.url}: {e}") from e

@@ -53,7 +53,8 @@ def open_store(url: str) -> Store:
         parsed = make_url(url)
         if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url)
+        # Parameters (whole abstracts, emails) never appear in error messages, even with --debug.
+        engine = create_engine(url, hide_parameters=True)
     except (SQLAlchemyError, OSError, ValueError) as e:
         raise StoreError(f"cannot open the store {_safe(url)}: {e}") from e
     if engine.dialect.name == "sqlite":
@@ -69,6 +70,13 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def _short(error: SQLAlchemyError) -> str:
+    """The driver's message alone ("database or disk is full"), without SQL or parameters."""
+    cause = getattr(error, "orig", None) or error
+    text = (str(cause).splitlines() or [type(cause).__name__])[0]
+    return text.split(" [SQL:")[0][:200]
 
 
 def _safe(url: str) -> str:
@@ -135,6 +143,16 @@ class Store:
         batch: dict[str, Paper] = {}
         for paper in incoming:
             batch[paper.id] = merge_papers(batch[paper.id], paper) if paper.id in batch else paper
+        try:
+            return self._save_papers(batch, now, validators or {})
+        except SQLAlchemyError as e:
+            # One line: the database's own complaint, never the statement or its parameters
+            # (which hold whole abstracts).
+            raise StoreError(f"cannot save {len(batch)} papers: {_short(e)}") from e
+
+    def _save_papers(
+        self, batch: dict[str, Paper], now: datetime, validators: Mapping[str, Validators]
+    ) -> SaveResult:
         new = changed = 0
         with self.engine.begin() as conn:
             ids = list(batch)
@@ -161,7 +179,7 @@ class Store:
                     )
                 new += len(inserts)
                 changed += len(updates)
-            for url, seen in (validators or {}).items():
+            for url, seen in validators.items():
                 self._save_validators(conn, url, seen)
         return SaveResult(new=new, updated=changed)
 
