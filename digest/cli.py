@@ -18,6 +18,7 @@ import click
 
 from digest import __version__
 from digest import subscribe as subscriptions
+from digest.check import check_config, check_store
 from digest.config import Config, config_path, load_config
 from digest.errors import ConfigError, DigestError
 from digest.mail.ledger import Ledger
@@ -468,15 +469,29 @@ def _topics_text(entry: subscriptions.Entry) -> str:
 
 
 @cli.command()
+@click.option(
+    "--store", "with_store", is_flag=True, help="Also check the database (integrity_check)."
+)
 @click.pass_obj
-def check(state: _State) -> None:
-    """Validate config.yaml: report every problem at once and exit 1 on any."""
+def check(state: _State, with_store: bool) -> None:
+    """Validate config.yaml: report every problem at once and exit 1 on any.
+
+    Beyond the file itself: base_url (required with smtp:, https unless
+    allow_http_base_url: true), that each library file reads, and the semantic extra.
+    """
     path = config_path(state.config_file)
     try:
         config = load_config(path)
     except ConfigError as e:
         for problem in e.problems or [str(e)]:
             click.echo(f"{path}: {problem}" if e.problems else problem, err=True)
+        sys.exit(1)
+    problems = check_config(config)
+    if with_store:
+        problems += check_store(config)
+    for problem in problems:
+        click.echo(f"{path}: {problem}", err=True)
+    if problems:
         sys.exit(1)
     click.echo(f"{path}: ok ({len(config.sources)} sources, {len(config.subscribers)} subscribers)")
 

@@ -7,6 +7,7 @@ actually changed, so fetching the same day twice changes nothing.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import date, datetime
@@ -24,10 +25,10 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from digest.errors import StoreError
+from digest.errors import StoreDamaged, StoreError
 from digest.models import REPLACEMENTS, Paper, merge_papers
 from digest.sources.http import Validators
 from digest.store import schema
@@ -58,6 +59,7 @@ def open_store(url: str) -> Store:
         raise StoreError(f"cannot open the store {_safe(url)}: {e}") from e
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "handle_error", _damaged_sqlite)
     store = Store(engine)
     store.migrate()
     return store
@@ -69,6 +71,31 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+_DAMAGED = {"SQLITE_CORRUPT", "SQLITE_NOTADB"}
+
+
+def _damaged_sqlite(context: ExceptionContext) -> None:
+    """A damaged SQLite file is one clear line naming it and how to restore it, wherever the
+    query was (a per-source or per-subscriber handler must not turn it into N vague lines)."""
+    error = context.original_exception
+    name = getattr(error, "sqlite_errorname", "")
+    if isinstance(error, sqlite3.DatabaseError) and any(
+        name == d or name.startswith(f"{d}_") for d in _DAMAGED
+    ):
+        engine = context.engine
+        file = engine.url.database if engine is not None else None
+        raise StoreDamaged(damaged_message(file or "the store", str(error))) from error
+
+
+def damaged_message(file: str, detail: str) -> str:
+    return (
+        f"the store {file} is damaged ({detail}): stop the daemon and restore it from a "
+        f"backup, or salvage it with `sqlite3 {file} .recover | sqlite3 recovered.sqlite3` and "
+        "put that in its place (papers come back with `digest fetch`; the delivery record and "
+        "web sign-ups only from a backup)"
+    )
 
 
 def _safe(url: str) -> str:
@@ -115,6 +142,22 @@ class Store:
         except SQLAlchemyError as e:
             raise StoreError(f"cannot migrate the store {_safe(str(self.engine.url))}: {e}") from e
         return applied
+
+    def integrity_problems(self) -> list[str]:
+        """`PRAGMA integrity_check` on SQLite, as problem lines (none when it says ok); a
+        server database checks itself, so nothing there."""
+        if self.engine.dialect.name != "sqlite":
+            return []
+        try:
+            with self.engine.connect() as conn:
+                rows = [str(r[0]) for r in conn.exec_driver_sql("PRAGMA integrity_check(5)")]
+        except StoreError as e:
+            return [f"store: {e}"]
+        if rows == ["ok"]:
+            return []
+        file = self.engine.url.database or "the store"
+        lines = [line.strip("* ") for row in rows for line in row.splitlines()]
+        return [f"store: {damaged_message(file, '; '.join(line for line in lines[:4] if line))}"]
 
     def schema_version(self) -> int:
         with self.engine.connect() as conn:
