@@ -16,7 +16,7 @@ import httpx
 
 from digest import subscribe as subscriptions
 from digest.config import ArxivApiSource, Config, load_config
-from digest.errors import DigestError
+from digest.errors import DigestError, StoreDamaged
 from digest.mail.ledger import Ledger
 from digest.mail.message import Links
 from digest.mail.run import Content, Progress, SendReport, send_run
@@ -96,6 +96,8 @@ def fetch_all(
             try:
                 papers = fetch_source(source, fetcher, today)
                 saved = store.save_papers(papers, now=now, validators=fetcher.seen)
+            except StoreDamaged:
+                raise  # not this source's fault: no source can be stored
             except DigestError as e:
                 reports.append(SourceReport(name, error=str(e)))
             except Exception as e:  # a parser bug on odd data must not stop the other sources

@@ -19,6 +19,7 @@ from digest.errors import ConfigError
 from digest.papers_file import read_papers
 from digest.store import open_store
 from tests.conftest import LABELLED
+from tests.feedserver import FeedServer
 
 REPO = Path(__file__).resolve().parents[1]
 SECRET = "Tr0ub4dor&3-very-secret"
@@ -208,20 +209,29 @@ def damaged_store(write_config, tmp_path: Path) -> Path:  # type: ignore[no-unty
 
 
 def test_a_damaged_store_is_one_line_naming_the_file_and_how_to_restore_it(
-    damaged_store: Path, tmp_path: Path
+    damaged_store: Path, tmp_path: Path, real: Path
 ) -> None:
     file = tmp_path / "data" / "digest.sqlite3"
-    for command in (["rank", "ada"], ["send"], ["preview"]):
-        done = subprocess.run(
-            [sys.executable, "-m", "digest", "--config", str(damaged_store), *command],
-            capture_output=True,
-            text=True,
-            timeout=120,
+    with FeedServer(real) as server:
+        damaged_store.write_text(
+            damaged_store.read_text()
+            + f"sources:\n  - {{type: arxiv_rss, categories: [cs.AI], url: '{server.url}/atom/{{category}}'}}\n"
+            + f"  - {{type: arxiv_api, query: testing, url: '{server.url}/api/query'}}\n",
+            encoding="utf-8",
         )
-        assert done.returncode == 1, (command, done.stdout, done.stderr)
-        lines = (done.stdout + done.stderr).strip().splitlines()
-        assert len(lines) == 1, (command, lines)
-        assert f"the store {file} is damaged" in lines[0] and "restore it from a backup" in lines[0]
+        commands = [["fetch"], ["rank", "ada"], ["send"], ["preview"]]
+        for command in commands:
+            done = subprocess.run(
+                [sys.executable, "-m", "digest", "--config", str(damaged_store), *command],
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            assert done.returncode == 1, (command, done.stdout, done.stderr)
+            lines = (done.stdout + done.stderr).strip().splitlines()
+            assert len(lines) == 1, (command, lines)
+            assert f"the store {file} is damaged" in lines[0]
+            assert "restore it from a backup" in lines[0]
 
     result = check(damaged_store, "--store")
     assert result.exit_code == 1
