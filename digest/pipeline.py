@@ -23,7 +23,7 @@ from digest.mail.run import Content, Progress, SendReport, send_run
 from digest.mail.transport import Transport
 from digest.models import Digest, Paper, RankedPaper, Subscriber, TopicGroup
 from digest.rank import Ranking, arxiv_lookup, load_libraries, rank_detailed, resolve_liked
-from digest.rank.resolve import ARXIV_API
+from digest.rank.resolve import ARXIV_API, without_unresolved
 from digest.rank.semantic import Embedder
 from digest.render import RenderedDigest, render_digest
 from digest.sources import fetch_source
@@ -149,12 +149,13 @@ def rank_for_subscriber(
     limit: int | None = None,
 ) -> Ranking:
     """Rank `papers` (default: the store's candidates) for the subscriber. Liked papers are
-    looked up in the store, then in `papers`, then on the arXiv API (RankError if not found).
+    looked up in the store, then in `papers`, then on the arXiv API (left out with a warning
+    when not found).
     `limit`: give reasons to the first `limit` papers only (and always to the digest's cut)."""
     if papers is None:
         papers = candidate_papers(store, subscriber, now or utcnow(), day)
     pool = list(papers)
-    liked, libraries = _profile_inputs(config, store, subscriber, pool, client)
+    subscriber, liked, libraries = _profile_inputs(config, store, subscriber, pool, client)
     embedder = _configured_embedder(config, store)
     return rank_detailed(
         pool, subscriber, liked, libraries=libraries, limit=limit, embedder=embedder
@@ -220,9 +221,10 @@ def _profile_inputs(
     subscriber: Subscriber,
     pool: Sequence[Paper],
     client: httpx.Client | None,
-) -> tuple[Mapping[str, Paper], Mapping[str, Sequence[Paper]]]:
-    """The liked papers (store, then pool, then the arXiv API) and libraries a profile names.
-    What the API returns is kept in the store, so each id is asked for once, not every day."""
+) -> tuple[Subscriber, Mapping[str, Paper], Mapping[str, Sequence[Paper]]]:
+    """The liked papers (store, then pool, then the arXiv API) and libraries a profile names,
+    and the subscriber without the liked ids not found (left out with a warning). What the API
+    returns is kept in the store, so each id is asked for once, not every day."""
 
     def fetch_ids(ids: Sequence[str]) -> Sequence[Paper]:
         kept = store.get_liked_papers(f"arxiv:{i}" for i in ids)
@@ -239,7 +241,7 @@ def _profile_inputs(
         return [*kept.values(), *fetched]
 
     liked = resolve_liked(subscriber, store=store, papers=pool, fetch_ids=fetch_ids)
-    return liked, load_libraries(subscriber)
+    return without_unresolved(subscriber, liked), liked, load_libraries(subscriber)
 
 
 def tune_subscriber(
@@ -262,7 +264,7 @@ def tune_subscriber(
         else:
             papers = store.papers_first_seen(since, until)
     pool = list(papers)
-    liked, libraries = _profile_inputs(config, store, subscriber, pool, client)
+    subscriber, liked, libraries = _profile_inputs(config, store, subscriber, pool, client)
     embedder = _configured_embedder(config, store)
     return tune_profile(pool, subscriber, liked, libraries, embedder)
 
