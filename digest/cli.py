@@ -371,7 +371,11 @@ def subscribe_command(
     timezone: str | None,
     send_at: str | None,
 ) -> None:
-    """Subscribe EMAIL now, without a confirmation email (also undoes an unsubscribe)."""
+    """Subscribe EMAIL now, without a confirmation email (also undoes an unsubscribe).
+
+    Liked arXiv ids are looked up (store, then the arXiv API) and shown with their titles; an
+    id arXiv does not know is refused.
+    """
     config = state.config
     changes = subscriptions.Changes(
         name=name,
@@ -380,8 +384,12 @@ def subscribe_command(
         topics=tuple(subscriptions.topic_from_spec(t) for t in topics) or None,
     )
     with open_configured_store(config) as store:
+        liked = subscriptions.check_liked(config, store, email, changes)
         entry = subscriptions.subscribe(config, store, email, changes, origin="cli")
     click.echo(f"{entry.email}: {entry.status} ({_topics_text(entry)})")
+    for paper in liked:
+        title = paper.title or "not checked: the arXiv API could not be reached"
+        click.echo(f"  liked {paper.id}: {title}")
 
 
 @cli.command("unsubscribe")

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from digest import subscribe as subscriptions
-from digest.config import ArxivApiSource, Config, load_config
+from digest.config import Config, load_config
 from digest.errors import DigestError, StoreDamaged
 from digest.mail.ledger import Ledger
 from digest.mail.message import Links
@@ -23,7 +23,7 @@ from digest.mail.run import Content, Progress, SendReport, send_run
 from digest.mail.transport import Transport
 from digest.models import Digest, Paper, RankedPaper, Subscriber, TopicGroup
 from digest.rank import Ranking, arxiv_lookup, load_libraries, rank_detailed, resolve_liked
-from digest.rank.resolve import ARXIV_API, without_unresolved
+from digest.rank.resolve import without_unresolved
 from digest.rank.semantic import Embedder
 from digest.render import RenderedDigest, render_digest
 from digest.sources import fetch_source
@@ -233,7 +233,8 @@ def _profile_inputs(
             return list(kept.values())
         http = client or make_client(config.fetch, config.allowed_hosts)
         try:
-            fetched = arxiv_lookup(Fetcher(http, config.fetch), _arxiv_api_url(config))(missing)
+            api = subscriptions.arxiv_api_url(config)
+            fetched = arxiv_lookup(Fetcher(http, config.fetch), api)(missing)
         finally:
             if client is None:
                 http.close()
@@ -370,14 +371,6 @@ def write_tuning_page(
     rendered = render_digest(digest, base_url=config.base_url, always=True)
     assert rendered is not None  # always=True renders even an empty digest
     return _write_page(rendered, html_path)
-
-
-def _arxiv_api_url(config: Config) -> str:
-    """The arXiv API the config points at (a test or mirror may set one), else arXiv's own."""
-    for source in config.sources:
-        if isinstance(source, ArxivApiSource) and source.url:
-            return source.url
-    return ARXIV_API
 
 
 # ---------------------------------------------------------------- sending

@@ -16,6 +16,7 @@ from digest.store import open_store, utcnow
 from tests.feedserver import FeedServer
 
 RECORDED = "arxiv_api/query_all-testing_start0_max100.xml"
+DIGEST = [sys.executable, "-m", "digest"]
 
 
 def closed_port() -> int:
@@ -86,3 +87,39 @@ def test_an_id_the_arxiv_api_does_not_know_is_left_out_and_the_digest_goes(
     assert "sent 1" in done.stdout
     assert "liked paper '0000.0000' is left out" in done.stderr
     assert outbox(tmp_path) == ["ada <ada@example.org>"]
+
+
+def test_digest_subscribe_shows_the_liked_papers_title_and_refuses_an_unknown_id(
+    tmp_path: Path, real: Path
+) -> None:
+    with FeedServer(real) as server:
+        path = write_world(tmp_path, real, f"{server.url}/api/query", "1605.08386")
+
+        def subscribe(topic: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                [*DIGEST, "--config", str(path), "subscribe", "cy@example.org", "--topic", topic],
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+
+        refused = subscribe("Walks: random walks, 0000.0000")
+        assert refused.returncode == 1
+        assert refused.stdout == ""
+        assert refused.stderr.strip().splitlines() == [
+            "error: Walks: arXiv has no paper 0000.0000 (check the id, e.g. 2005.11401)"
+        ]
+        listed = subprocess.run(
+            [sys.executable, "-m", "digest", "--config", str(path), "subscribers", "--json"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert "cy@example.org" not in listed.stdout  # nothing was saved
+
+        done = subscribe("Walks: random walks, 1605.08386")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        "cy@example.org: active (topics: Walks)",
+        "  liked 1605.08386: Heat-bath random walks with Markov bases",
+    ]

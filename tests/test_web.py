@@ -26,11 +26,14 @@ from digest.pipeline import active_subscribers, open_configured_store
 from digest.store import Store
 from digest.subscribe import find
 from digest.web import create_app
+from tests.feedserver import FeedServer
 from tests.smtp_server import free_port
 
 CONFIG = """
 data_dir: ./data
 base_url: https://digest.example.org/
+sources:  # liked ids are looked up on this (local) arXiv API when a profile is saved
+  - {{type: arxiv_api, enabled: false, id_list: [x], url: "{api}"}}
 web:
   subscribe_per_ip_per_hour: {per_ip}
   emails_per_address_per_day: {per_address}
@@ -48,7 +51,7 @@ SIGN_UP = {
     "topic-0-name": "",
     "topic-0-keywords": "diffusion models, score matching",
     "topic-0-categories": "cs.LG, stat.ML",
-    "topic-0-papers": "2006.11239",
+    "topic-0-papers": "1605.08386",
     "send_at": "08:15",
     "timezone": "Europe/Paris",
 }
@@ -88,8 +91,16 @@ def local(url: str) -> str:
     return f"{parts.path}?{parts.query}"
 
 
-def make_site(write_config, per_ip: int = 50, per_address: int = 5) -> Iterator[Site]:  # type: ignore[no-untyped-def]
-    config = load_config(write_config(CONFIG.format(per_ip=per_ip, per_address=per_address)))
+@pytest.fixture
+def arxiv_api(real: Path) -> Iterator[str]:
+    """A local arXiv API serving recorded answers: 1605.08386 is known, 0000.0000 is not."""
+    with FeedServer(real) as server:
+        yield f"{server.url}/api/query"
+
+
+def make_site(write_config, api: str, per_ip: int = 50, per_address: int = 5) -> Iterator[Site]:  # type: ignore[no-untyped-def]
+    text = CONFIG.format(per_ip=per_ip, per_address=per_address, api=api)
+    config = load_config(write_config(text))
     store = open_configured_store(config)
     app = create_app(config, store)
     yield Site(config, store, app.test_client(), config.data_dir / "outbox")
@@ -97,8 +108,8 @@ def make_site(write_config, per_ip: int = 50, per_address: int = 5) -> Iterator[
 
 
 @pytest.fixture
-def site(write_config) -> Iterator[Site]:  # type: ignore[no-untyped-def]
-    yield from make_site(write_config)
+def site(write_config, arxiv_api: str) -> Iterator[Site]:  # type: ignore[no-untyped-def]
+    yield from make_site(write_config, arxiv_api)
 
 
 def sign_up_and_confirm(site: Site, email: str = "bob@example.org") -> str:
@@ -139,7 +150,7 @@ def test_double_opt_in_then_manage_then_leave(site: Site) -> None:
     assert manage.status_code == 200 and "You are subscribed" in html
     (bob,) = [p for p in active_subscribers(site.config, site.store) if p.name == "Bob"]
     assert (bob.timezone, bob.send_at.isoformat(timespec="minutes")) == ("Europe/Paris", "08:15")
-    assert bob.topics[0].papers == ("2006.11239",)
+    assert bob.topics[0].papers == ("1605.08386",)
 
     # Change the topic and the time, with the CSRF field the page carries.
     edit = {
@@ -274,8 +285,8 @@ def test_the_same_answer_whether_or_not_the_address_is_known(site: Site) -> None
     assert ada.topics[0].name == "Retrieval"
 
 
-def test_sign_ups_are_rate_limited_per_client_and_per_address(write_config) -> None:  # type: ignore[no-untyped-def]
-    for site in make_site(write_config, per_ip=3, per_address=2):
+def test_sign_ups_are_rate_limited_per_client_and_per_address(write_config, arxiv_api: str) -> None:  # type: ignore[no-untyped-def]
+    for site in make_site(write_config, arxiv_api, per_ip=3, per_address=2):
         for _ in range(3):
             assert site.client.post("/subscribe", data=SIGN_UP).status_code == 200
         assert len(site.mails("bob@example.org")) == 2  # the third asked for no more mail
@@ -291,10 +302,12 @@ def test_sign_ups_are_rate_limited_per_client_and_per_address(write_config) -> N
         assert other.status_code == 200 and len(site.mails("cy@example.org")) == 1
 
 
-def test_digest_serve_answers_behind_a_local_proxy(write_config, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_digest_serve_answers_behind_a_local_proxy(
+    write_config, tmp_path: Path, arxiv_api: str
+) -> None:  # type: ignore[no-untyped-def]
     """The real command: waitress on a port, trusting X-Forwarded-For only from 127.0.0.1."""
     port = free_port()
-    path = write_config(CONFIG.format(per_ip=1, per_address=5))
+    path = write_config(CONFIG.format(per_ip=1, per_address=5, api=arxiv_api))
     log = (tmp_path / "serve.log").open("wb")
     server = subprocess.Popen(
         [sys.executable, "-m", "digest", "--config", str(path), "serve", "--port", str(port)],
@@ -323,3 +336,41 @@ def test_digest_serve_answers_behind_a_local_proxy(write_config, tmp_path: Path)
         server.terminate()
         server.wait(timeout=10)
         log.close()
+
+
+def test_liked_ids_are_looked_up_when_saved_titles_shown_unknown_refused(site: Site) -> None:
+    unknown = site.client.post("/subscribe", data=SIGN_UP | {"topic-0-papers": "0000.0000"})
+    page = unknown.get_data(as_text=True)
+    assert unknown.status_code == 400
+    assert "arXiv has no paper 0000.0000 (check the id" in page
+    assert site.status("bob@example.org") is None and site.mails("bob@example.org") == []
+
+    answer = site.client.post("/subscribe", data=SIGN_UP)
+    assert answer.status_code == 200
+    assert "1605.08386: Heat-bath random walks with Markov bases" in answer.get_data(as_text=True)
+
+    html = sign_up_and_confirm(site, "cy@example.org")
+    form = {
+        "token": field(html, "token"),
+        "csrf": field(html, "csrf"),
+        "action": "save",
+        "name": "Cy",
+        "timezone": "UTC",
+        "send_at": "07:00",
+        "topic-0-name": "Walks",
+        "topic-0-keywords": "random walks",
+        "topic-0-papers": "1605.08386, 0000.0000",
+        "days": ["mon", "thu"],
+    }
+    refused = site.client.post("/manage", data=form)
+    assert refused.status_code == 400
+    assert "arXiv has no paper 0000.0000" in refused.get_data(as_text=True)
+    entry = find(site.config, site.store, "cy@example.org")
+    assert entry is not None and entry.profile.topics[0].papers == ["1605.08386"]
+
+    saved = site.client.post(
+        "/manage", data=form | {"topic-0-papers": "1605.08386, astro-ph/0601001"}
+    )
+    shown = saved.get_data(as_text=True)
+    assert saved.status_code == 200 and "Saved." in shown
+    assert "astro-ph/0601001: " in shown and "1605.08386: " not in shown  # only what is new

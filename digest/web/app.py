@@ -40,10 +40,13 @@ from digest.store import Store, utcnow
 from digest.store.subscribers import ACTIVE, PAUSED, UNSUBSCRIBED, SubscriberStore, email_key
 from digest.subscribe import (
     Entry,
+    Liked,
     SignUp,
     SubscriptionError,
+    check_liked,
     confirm_subscription,
     find,
+    look_up_liked,
     request_subscription,
     set_status,
     update_subscription,
@@ -178,6 +181,7 @@ class _Pages:
             return busy
         try:
             email, changes = subscribe_changes(form)
+            liked = look_up_liked(site.config, site.store, changes.topics or ())
         except SubscriptionError as e:
             return self._page("subscribe.html", 400, form=form, problems=e.problems)
         self._tidy(now)
@@ -186,7 +190,9 @@ class _Pages:
         if site.limiter.allow(key, web.emails_per_address_per_day, _DAY):
             outcome = request_subscription(site.config, site.store, email, changes, now=now)
             self._send_notice(outcome, email, form.name, now)
-        return self._page("check_inbox.html", email=email, hours=_hours(web.confirm_hours))
+        return self._page(
+            "check_inbox.html", email=email, hours=_hours(web.confirm_hours), liked=liked
+        )
 
     def _send_notice(self, outcome: SignUp, email: str, name: str, now: datetime) -> None:
         site = self.site
@@ -254,10 +260,11 @@ class _Pages:
         form = read_form(request.form, request.form.getlist("days"))
         try:
             changes = manage_changes(form, entry.profile.topics)
+            liked = check_liked(site.config, site.store, entry.email, changes)
             entry = update_subscription(site.config, site.store, entry.email, changes, now=now)
         except SubscriptionError as e:
             return self._manage_page(entry, form=with_blank_topic(form), problems=e.problems)
-        return self._manage_page(entry, notice="Saved.")
+        return self._manage_page(entry, notice="Saved.", liked=liked)
 
     def _entry(self, email: str) -> Entry:
         entry = find(self.site.config, self.site.store, email)
@@ -272,6 +279,7 @@ class _Pages:
         form: Form | None = None,
         notice: str = "",
         problems: list[str] | None = None,
+        liked: list[Liked] | None = None,
     ) -> Response:
         csrf = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
         response = self._page(
@@ -283,6 +291,7 @@ class _Pages:
             csrf=csrf,
             notice=notice,
             problems=problems or [],
+            liked=liked or [],
             weekdays=WEEKDAYS,
             unsubscribe_link=self.site.link("unsubscribe", "unsubscribe", entry.email),
         )
