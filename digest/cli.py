@@ -158,7 +158,7 @@ def send(state: _State, subscriber: str | None, day: Any, dry_run: bool) -> None
     """
     config = state.config
     bar = ProgressBar()
-    with open_configured_store(config) as store:
+    with open_configured_store(config, create=not dry_run) as store:
         try:
             report = send_digests(
                 config,

@@ -45,8 +45,9 @@ class SourceReport:
     error: str | None = None
 
 
-def open_configured_store(config: Config) -> Store:
-    return open_store(config.store_url)
+def open_configured_store(config: Config, *, create: bool = True) -> Store:
+    """The configured store; `create=False` (dry runs) neither creates nor migrates it."""
+    return open_store(config.store_url, create=create)
 
 
 def active_subscribers(config: Config, store: Store) -> list[Subscriber]:

@@ -7,6 +7,8 @@ actually changed, so fetching the same day twice changes nothing.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
@@ -22,6 +24,7 @@ from sqlalchemy import (
     event,
     func,
     insert,
+    inspect,
     select,
     update,
 )
@@ -48,12 +51,22 @@ class SaveResult:
     updated: int
 
 
-def open_store(url: str) -> Store:
-    """Connect to the store at `url`, creating and migrating it as needed."""
+def open_store(url: str, *, create: bool = True) -> Store:
+    """Connect to the store at `url`, creating and migrating it as needed. A new SQLite file is
+    created 0600 in a folder created 0700: it holds subscribers' addresses. With
+    `create=False` (a dry run) nothing is created or migrated: a missing or outdated store is
+    a StoreError saying what to run first."""
     try:
         parsed = make_url(url)
+        file = None
         if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            file = Path(parsed.database)
+            if not create and not file.exists():
+                raise StoreError(
+                    f"there is no store at {file} yet: run `digest fetch` first (a dry run "
+                    "creates nothing)"
+                )
+            _create_private(file)
         engine = create_engine(url)
     except (SQLAlchemyError, OSError, ValueError) as e:
         raise StoreError(f"cannot open the store {_safe(url)}: {e}") from e
@@ -61,8 +74,24 @@ def open_store(url: str) -> Store:
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "handle_error", _damaged_sqlite)
     store = Store(engine)
-    store.migrate()
+    if create:
+        store.migrate()
+    elif store.pending_migrations():
+        store.close()
+        raise StoreError(
+            f"the store {_safe(url)} is from an older version: run `digest fetch` (or a real "
+            "send) once to update it; a dry run changes nothing"
+        )
     return store
+
+
+def _create_private(file: Path) -> None:
+    """The folder (0700) and an empty SQLite file (0600) unless they exist; SQLite gives its
+    -wal and -shm files the database file's mode."""
+    if not file.parent.exists():
+        file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -158,6 +187,15 @@ class Store:
         file = self.engine.url.database or "the store"
         lines = [line.strip("* ") for row in rows for line in row.splitlines()]
         return [f"store: {damaged_message(file, '; '.join(line for line in lines[:4] if line))}"]
+
+    def pending_migrations(self) -> list[str]:
+        """The names of the migrations not applied yet (all of them on an empty database)."""
+        with self.engine.connect() as conn:
+            if not inspect(conn).has_table(schema.schema_migrations.name):
+                done: set[int] = set()
+            else:
+                done = set(conn.scalars(select(schema.schema_migrations.c.version)))
+        return [m.__name__ for n, m in enumerate(schema.MIGRATIONS, start=1) if n not in done]
 
     def schema_version(self) -> int:
         with self.engine.connect() as conn:
