@@ -7,6 +7,7 @@ else the config's `secret_key_file`, else a key generated once into `data_dir/se
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from pathlib import Path
@@ -51,21 +52,52 @@ def _checked(key: str, where: str) -> str:
 
 
 def _generated_key(path: Path) -> str:
-    """Read the key kept in data_dir, creating it first (0600, exclusively) if it is missing."""
+    """Read the key kept in data_dir, creating it first (0600) if it is missing. The key is
+    written to a temporary file and linked into place, so a full disk never leaves an empty
+    key behind; an empty one left by an older version is replaced (it never signed a link)."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        pass
-    except OSError as e:
-        raise ConfigError(f"cannot create the secret key file {path} ({e.strerror})") from e
-    else:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(secrets.token_urlsafe(32) + "\n")
-    try:
-        return _checked(path.read_text(encoding="utf-8").strip(), str(path))
+        text = path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        text = None
     except OSError as e:
         raise ConfigError(f"cannot read the secret key file {path} ({e.strerror})") from e
+    if text == "":
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+    if not text:
+        _write_new_key(path)
+        try:
+            text = path.read_text(encoding="utf-8").strip()
+        except OSError as e:
+            raise ConfigError(f"cannot read the secret key file {path} ({e.strerror})") from e
+    if len(text) < _MIN_LENGTH:
+        raise ConfigError(
+            f"the secret key in {path} is shorter than {_MIN_LENGTH} characters: delete the "
+            "file and a new key is made (links in digests already sent stop working), or put "
+            "a longer random key in it"
+        )
+    return text
+
+
+def _write_new_key(path: Path) -> None:
+    temp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(secrets.token_urlsafe(32) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        with contextlib.suppress(FileExistsError):  # another process made one first: use it
+            os.link(temp, path)
+    except OSError as e:
+        raise ConfigError(
+            f"cannot create the secret key file {path} ({e.strerror}): free some disk space "
+            "or fix the folder's permissions, then run again"
+        ) from e
+    finally:
+        with contextlib.suppress(OSError):
+            temp.unlink()
 
 
 def make_token(secret: str, purpose: str, email: str) -> str:
