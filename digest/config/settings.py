@@ -60,7 +60,9 @@ class MailSettings(StrictModel):
 
     from_: str | None = Field(default=None, alias="from")  # default: smtp.from
     list_id: str | None = None  # default: paper-digest.<the From domain>
-    unsubscribe_mailto: str | None = None  # default: the From address
+    # A List-Unsubscribe mailto: only for a mailbox you process yourself (paper digest reads no
+    # mail); default none, the https one-click link alone.
+    unsubscribe_mailto: str | None = None
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 

@@ -66,10 +66,12 @@ def letterhead(config: Config) -> Letterhead:
         host = urlsplit(config.base_url).hostname or ""
         domain = host if "." in host and not host.replace(".", "").isdigit() else "localhost"
         sender = Address("Paper Digest", "digest", domain)
+    # No mailto: unless configured: nothing here reads mail, so an unsubscribe sent to the From
+    # address would be lost. The https one-click link (RFC 8058) is always there.
     mailto = (
         parse_address(config.mail.unsubscribe_mailto, "mail.unsubscribe_mailto")
         if config.mail.unsubscribe_mailto
-        else sender
+        else None
     )
     list_id = config.mail.list_id or default_list_id(sender)
     if "<" not in list_id:
