@@ -305,9 +305,10 @@ def test_sign_ups_are_rate_limited_per_client_and_per_address(write_config, arxi
 def test_digest_serve_answers_behind_a_local_proxy(
     write_config, tmp_path: Path, arxiv_api: str
 ) -> None:  # type: ignore[no-untyped-def]
-    """The real command: waitress on a port, trusting X-Forwarded-For only from 127.0.0.1."""
+    """The real command: waitress on a port, the proxy on 127.0.0.1 named in trusted_proxies."""
     port = free_port()
-    path = write_config(CONFIG.format(per_ip=1, per_address=5, api=arxiv_api))
+    text = CONFIG.format(per_ip=1, per_address=5, api=arxiv_api)
+    path = write_config(text.replace("web:\n", "web:\n  trusted_proxies: [127.0.0.1]\n"))
     log = (tmp_path / "serve.log").open("wb")
     server = subprocess.Popen(
         [sys.executable, "-m", "digest", "--config", str(path), "serve", "--port", str(port)],
@@ -374,3 +375,52 @@ def test_liked_ids_are_looked_up_when_saved_titles_shown_unknown_refused(site: S
     shown = saved.get_data(as_text=True)
     assert saved.status_code == 200 and "Saved." in shown
     assert "astro-ph/0601001: " in shown and "1605.08386: " not in shown  # only what is new
+
+
+def test_x_forwarded_for_is_believed_only_from_a_trusted_proxy(
+    write_config, arxiv_api: str
+) -> None:  # type: ignore[no-untyped-def]
+    def sign_ups(site: Site, peer: str, forwarded: list[str]) -> list[int]:
+        return [
+            site.client.post(
+                "/subscribe",
+                data=SIGN_UP | {"email": f"p{i}@example.org"},
+                headers={"X-Forwarded-For": hop},
+                environ_base={"REMOTE_ADDR": peer},
+            ).status_code
+            for i, hop in enumerate(forwarded)
+        ]
+
+    # No proxy trusted (the default): rotating the header gets nobody past the limit.
+    for site in make_site(write_config, arxiv_api, per_ip=1):
+        assert sign_ups(site, "127.0.0.1", ["198.51.100.1", "198.51.100.2"]) == [200, 429]
+    # A proxy on ::1, named: its clients are told apart, and what a client wrote to the left
+    # of the proxy's own entry is not believed.
+    text = CONFIG.format(per_ip=1, per_address=5, api=arxiv_api)
+    write_config(text.replace("web:\n", "web:\n  trusted_proxies: ['::1', 10.0.0.0/8]\n"))
+    config = load_config(Path("config.yaml").resolve())
+    store = open_configured_store(config)
+    site = Site(config, store, create_app(config, store).test_client(), config.data_dir / "outbox")
+    try:
+        assert sign_ups(site, "::1", ["198.51.100.1", "198.51.100.2"]) == [200, 200]
+        assert sign_ups(site, "::1", ["203.0.113.9, 198.51.100.1"]) == [429]
+        assert sign_ups(site, "::1", ["198.51.100.3, 10.1.2.3"]) == [200]  # two proxies deep
+        assert sign_ups(site, "192.0.2.50", ["198.51.100.4", "198.51.100.5"]) == [200, 429]
+    finally:
+        store.close()
+
+
+def test_the_per_address_limit_counts_plus_address_variants_together(
+    write_config, arxiv_api: str
+) -> None:  # type: ignore[no-untyped-def]
+    for site in make_site(write_config, arxiv_api, per_address=2):
+        for i in range(4):
+            email = f"victim+{i}@example.org" if i % 2 else f"Victim+x{i}@example.org"
+            answer = site.client.post(
+                "/subscribe",
+                data=SIGN_UP | {"email": email},
+                environ_base={"REMOTE_ADDR": f"192.0.2.{i + 1}"},
+            )
+            assert answer.status_code == 200  # the same answer, mail or not
+        sent = [p for p in site.outbox.glob("*.eml") if b"victim" in p.read_bytes().lower()]
+        assert len(sent) == 2

@@ -37,7 +37,7 @@ from digest.mail.tokens import TokenError, make_token, read_token
 from digest.mail.transport import Transport
 from digest.render import templates_dir
 from digest.store import Store, utcnow
-from digest.store.subscribers import ACTIVE, PAUSED, UNSUBSCRIBED, SubscriberStore, email_key
+from digest.store.subscribers import ACTIVE, PAUSED, UNSUBSCRIBED, SubscriberStore
 from digest.subscribe import (
     Entry,
     Liked,
@@ -60,7 +60,7 @@ from digest.web.forms import (
     with_blank_topic,
 )
 from digest.web.mailer import notice_email, send_email
-from digest.web.ratelimit import RateLimiter
+from digest.web.ratelimit import RateLimiter, client_address, mailbox_key
 
 log = logging.getLogger(__name__)
 
@@ -169,7 +169,9 @@ class _Pages:
         site, web = self.site, self.site.config.web
         now = site.clock()
         form = read_form(request.form)
-        client = request.remote_addr or "unknown"
+        client = client_address(
+            request.remote_addr, request.headers.get("X-Forwarded-For"), web.trusted_proxies
+        )
         if not site.limiter.allow(f"ip:{client}", web.subscribe_per_ip_per_hour, _HOUR):
             busy = self._page(
                 "message.html",
@@ -186,7 +188,7 @@ class _Pages:
             return self._page("subscribe.html", 400, form=form, problems=e.problems)
         self._tidy(now)
         # Past the per-address limit nothing is sent, and the page says the same as always.
-        key = f"address:{email_key(email)}"
+        key = f"address:{mailbox_key(email)}"
         if site.limiter.allow(key, web.emails_per_address_per_day, _DAY):
             outcome = request_subscription(site.config, site.store, email, changes, now=now)
             self._send_notice(outcome, email, form.name, now)
