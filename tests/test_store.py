@@ -11,7 +11,7 @@ from sqlalchemy import inspect
 from digest.models import Paper, merge_papers
 from digest.sources.arxiv import parse_api, parse_listing
 from digest.sources.hf import parse_daily
-from digest.store import open_store
+from digest.store import open_store, utcnow
 
 T0 = datetime(2026, 8, 18, 6, 0, tzinfo=UTC)
 
@@ -158,3 +158,22 @@ def test_the_api_recording_and_the_labelled_file_share_two_papers(
     for paper in merged.values():
         assert paper.first_seen == T0
         assert paper.categories  # the API's categories, primary first
+
+
+def test_m007_adds_the_link_generation_to_a_store_made_before_it(tmp_path: Path) -> None:
+    import sqlite3
+
+    from digest.store.subscribers import ACTIVE, StoredSubscriber, SubscriberStore
+
+    file = tmp_path / "old.sqlite3"
+    with open_store(f"sqlite:///{file}") as store:
+        SubscriberStore(store).put(
+            StoredSubscriber("cy@example.org", "Cy", ACTIVE, "cli"), utcnow()
+        )
+    with sqlite3.connect(file) as conn:  # the store as m001..m006 left it
+        conn.execute("ALTER TABLE subscribers DROP COLUMN link_generation")
+        conn.execute("DELETE FROM schema_migrations WHERE version = 7")
+    with open_store(f"sqlite:///{file}") as store:
+        assert store.schema_version() == 7
+        row = SubscriberStore(store).get("cy@example.org")
+        assert row is not None and row.link_generation == 0

@@ -424,3 +424,51 @@ def test_the_per_address_limit_counts_plus_address_variants_together(
             assert answer.status_code == 200  # the same answer, mail or not
         sent = [p for p in site.outbox.glob("*.eml") if b"victim" in p.read_bytes().lower()]
         assert len(sent) == 2
+
+
+def test_an_unsubscribe_retires_older_manage_links_and_the_new_one_works(site: Site) -> None:
+    # The links of a digest sent before Ada unsubscribed (built by the mail stage).
+    old = letterhead(site.config).links("ada@example.org")
+    page = site.client.get(local(old.manage_url))
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    done = site.client.post(local(old.unsubscribe_url), data={"List-Unsubscribe": "One-Click"})
+    assert done.status_code == 200 and site.status("ada@example.org") == "unsubscribed"
+
+    gone = site.client.get(local(old.manage_url))
+    assert gone.status_code == 410 and "you unsubscribed after it was sent" in gone.get_data(
+        as_text=True
+    )
+    resume = {"token": field(html, "token"), "csrf": field(html, "csrf"), "action": "resume"}
+    assert site.client.post("/manage", data=resume).status_code == 410
+    assert site.status("ada@example.org") == "unsubscribed"  # the old page cannot resume
+
+    # The page after the unsubscribe offers a fresh manage link: that one resumes.
+    fresh = re.search(
+        r'href="https://digest\.example\.org(/manage\?token=[^"]+)"', done.get_data(as_text=True)
+    )
+    assert fresh, done.get_data(as_text=True)
+    again = site.client.get(fresh.group(1).replace("&amp;", "&"))
+    assert again.status_code == 200
+    html = again.get_data(as_text=True)
+    resume = {"token": field(html, "token"), "csrf": field(html, "csrf"), "action": "resume"}
+    assert site.client.post("/manage", data=resume).status_code == 200
+    assert site.status("ada@example.org") == "active"
+    assert site.client.get(local(old.manage_url)).status_code == 410  # still retired
+
+
+def test_manage_links_expire_after_manage_link_days(write_config, arxiv_api: str) -> None:  # type: ignore[no-untyped-def]
+    text = CONFIG.format(per_ip=5, per_address=5, api=arxiv_api)
+    path = write_config(text.replace("web:\n", "web:\n  manage_link_days: 0.00001\n"))  # 0.86 s
+    config = load_config(path)
+    store = open_configured_store(config)
+    try:
+        client = create_app(config, store).test_client()
+        link = letterhead(config).links("ada@example.org").manage_url
+        assert client.get(local(link)).status_code == 200
+        time.sleep(1.5)
+        expired = client.get(local(link))
+        assert expired.status_code == 410
+        assert "every digest carries a fresh one" in expired.get_data(as_text=True)
+    finally:
+        store.close()

@@ -44,11 +44,12 @@ class Letterhead:
     def __repr__(self) -> str:  # the secret never shows up in a log or a traceback
         return f"Letterhead(sender={self.sender}, list_id={self.list_id!r})"
 
-    def links(self, email: str) -> Links:
+    def links(self, email: str, generation: int = 0) -> Links:
+        """Fresh links for one email; `generation`: the subscriber's link generation."""
         return links_for(
             self.base_url,
             make_token(self.secret, "unsubscribe", email),
-            make_token(self.secret, "manage", email),
+            make_token(self.secret, "manage", email, generation),
             self.mailto,
         )
 

@@ -23,6 +23,7 @@ from digest.mail.message import Links
 from digest.mail.transport import Transport
 from digest.models import Subscriber
 from digest.store import Store, utcnow
+from digest.store.subscribers import SubscriberStore
 
 SUSPENDED_NOTE = "suspended after repeated permanent failures"
 log = logging.getLogger(__name__)
@@ -126,7 +127,7 @@ def send_run(
 
     def compose(row: Delivery) -> Outgoing:
         person = by_email[row.email]
-        links = head.links(person.email)
+        links = head.links(person.email, SubscriberStore(store).link_generation(person.email))
         # Ranking and rendering are CPU-bound: one at a time, while other threads do SMTP.
         with compose_lock:
             content, papers = write(person, row.day, links)

@@ -100,22 +100,37 @@ def _write_new_key(path: Path) -> None:
             temp.unlink()
 
 
-def make_token(secret: str, purpose: str, email: str) -> str:
-    """A URL-safe token that says `email` for `purpose`."""
-    return _serializer(secret, purpose).dumps(email)
+def make_token(secret: str, purpose: str, email: str, generation: int = 0) -> str:
+    """A URL-safe token that says `email` for `purpose`; `generation` (the subscriber's link
+    generation, bumped by each unsubscribe) lets older manage links be retired."""
+    return _serializer(secret, purpose).dumps([email, generation] if generation else email)
 
 
 def read_token(secret: str, purpose: str, token: str, max_age: int | None = None) -> str:
     """The email a token was made for; TokenError if it is forged, expired or of another purpose."""
+    return read_link_token(secret, purpose, token, max_age)[0]
+
+
+def read_link_token(
+    secret: str, purpose: str, token: str, max_age: int | None = None
+) -> tuple[str, int]:
+    """The email and link generation a token was made with (see `make_token`)."""
     try:
         value = _serializer(secret, purpose).loads(token, max_age=max_age)
     except SignatureExpired as e:
         raise TokenError("this link has expired: ask for a new one") from e
     except BadSignature as e:
         raise TokenError("this link is not valid (it may have been altered)") from e
-    if not isinstance(value, str):
-        raise TokenError("this link is not valid")
-    return value
+    if isinstance(value, str):
+        return value, 0
+    if (
+        isinstance(value, list)
+        and len(value) == 2
+        and isinstance(value[0], str)
+        and isinstance(value[1], int)
+    ):
+        return value[0], value[1]
+    raise TokenError("this link is not valid")
 
 
 def _serializer(secret: str, purpose: str) -> URLSafeTimedSerializer:

@@ -191,7 +191,11 @@ def set_status(
     current = _known(config, store, email)
     row = current.stored or _status_row(current.profile, status)
     confirmed = row.confirmed_at or (now if status == ACTIVE else None)
-    SubscriberStore(store).put(replace(row, status=status, confirmed_at=confirmed), now)
+    # An unsubscribe retires every manage link sent so far: an old one must not resume them.
+    leaving = status == UNSUBSCRIBED and current.status != UNSUBSCRIBED
+    generation = row.link_generation + 1 if leaving else row.link_generation
+    row = replace(row, status=status, confirmed_at=confirmed, link_generation=generation)
+    SubscriberStore(store).put(row, now)
     found = find(config, store, email)
     assert found is not None
     return found
@@ -263,6 +267,7 @@ def _save(
                 created_at=previous.created_at if previous else now,
                 confirmed_at=(previous.confirmed_at if previous else None)
                 or (now if confirm else None),
+                link_generation=previous.link_generation if previous else 0,
             ),
             now,
         )

@@ -33,7 +33,7 @@ from flask import Flask, Response, make_response, render_template, request
 from digest.config import WEEKDAYS, Config
 from digest.errors import DigestError
 from digest.mail.letterhead import Letterhead, letterhead, make_transport
-from digest.mail.tokens import TokenError, make_token, read_token
+from digest.mail.tokens import TokenError, make_token, read_link_token
 from digest.mail.transport import Transport
 from digest.render import templates_dir
 from digest.store import Store, utcnow
@@ -90,19 +90,38 @@ class _Site:
     def root(self) -> str:
         return self.config.base_url.rstrip("/")
 
+    def token(self, purpose: str, email: str) -> str:
+        manage = purpose == "manage"
+        generation = SubscriberStore(self.store).link_generation(email) if manage else 0
+        return make_token(self.head.secret, purpose, email, generation)
+
     def link(self, path: str, purpose: str, email: str) -> str:
-        token = make_token(self.head.secret, purpose, email)
-        return f"{self.root}/{path}?" + urlencode({"token": token})
+        return f"{self.root}/{path}?" + urlencode({"token": self.token(purpose, email)})
 
     def email_in(self, token: str | None, purpose: str, max_age: float | None = None) -> str:
         if not token:
             raise _BadLink("this link is incomplete: copy the whole link from the email")
+        if purpose == "manage":  # manage links expire, and an unsubscribe retires older ones
+            max_age = self.config.web.manage_link_days * 86400
         try:
-            return read_token(
+            email, generation = read_link_token(
                 self.head.secret, purpose, token, None if max_age is None else int(max_age)
             )
         except TokenError as e:
+            if purpose == "manage" and "expired" in str(e):
+                raise _BadLink(
+                    "this link has expired: use the one in your latest digest (every digest "
+                    f"carries a fresh one), or subscribe again at {self.root}/",
+                    410,
+                ) from e
             raise _BadLink(str(e)) from e
+        if purpose == "manage" and generation != SubscriberStore(self.store).link_generation(email):
+            raise _BadLink(
+                "this link no longer works: you unsubscribed after it was sent. To get digests "
+                f"again, subscribe at {self.root}/",
+                410,
+            )
+        return email
 
 
 def create_app(
@@ -289,7 +308,7 @@ class _Pages:
             400 if problems else 200,
             entry=entry,
             form=form or form_for(entry),
-            token=make_token(self.site.head.secret, "manage", entry.email),
+            token=self.site.token("manage", entry.email),
             csrf=csrf,
             notice=notice,
             problems=problems or [],
