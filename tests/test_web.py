@@ -472,3 +472,32 @@ def test_manage_links_expire_after_manage_link_days(write_config, arxiv_api: str
         assert "every digest carries a fresh one" in expired.get_data(as_text=True)
     finally:
         store.close()
+
+
+def test_a_stranger_cannot_replace_a_pending_sign_up(site: Site) -> None:
+    mine = site.client.post("/subscribe", data=SIGN_UP)
+    assert mine.status_code == 200
+    theirs = site.client.post(
+        "/subscribe",
+        data=SIGN_UP
+        | {
+            "name": "Mallory <mallory@evil.example>",
+            "topic-0-keywords": "casino bonus",
+            "topic-0-categories": "",
+            "topic-0-papers": "",
+            "timezone": "Asia/Tokyo",
+        },
+        environ_base={"REMOTE_ADDR": "192.0.2.66"},
+    )
+    assert theirs.status_code == 200
+    first, second = site.mails("bob@example.org")  # a new confirmation for each sign-up
+    for mail in (first, second):
+        assert mail["To"] == "bob@example.org"  # no name a stranger typed in our header
+        assert "Mallory" not in mail.as_string()
+    token = urlsplit(site.link_in(first, "confirm")).query.removeprefix("token=")
+    assert site.client.post("/confirm", data={"token": token}).status_code == 200
+    (bob,) = [
+        p for p in active_subscribers(site.config, site.store) if p.email == "bob@example.org"
+    ]
+    assert bob.name == "Bob" and bob.timezone == "Europe/Paris"  # the profile in Bob's link
+    assert [k.text for k in bob.topics[0].keywords] == ["diffusion models", "score matching"]

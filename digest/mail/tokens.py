@@ -11,6 +11,7 @@ import contextlib
 import os
 import secrets
 from pathlib import Path
+from typing import Any
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
@@ -100,21 +101,45 @@ def _write_new_key(path: Path) -> None:
             temp.unlink()
 
 
-def make_token(secret: str, purpose: str, email: str, generation: int = 0) -> str:
-    """A URL-safe token that says `email` for `purpose`; `generation` (the subscriber's link
-    generation, bumped by each unsubscribe) lets older manage links be retired."""
+def make_token(
+    secret: str,
+    purpose: str,
+    email: str,
+    generation: int = 0,
+    profile: dict[str, Any] | None = None,
+) -> str:
+    """A URL-safe token that says `email` for `purpose`. `generation` (the subscriber's link
+    generation, bumped by each unsubscribe) lets older manage links be retired; `profile` (a
+    sign-up's) makes a confirmation link confirm exactly what was asked for in it."""
+    if profile is not None:
+        return _serializer(secret, purpose).dumps({"email": email, "profile": profile})
     return _serializer(secret, purpose).dumps([email, generation] if generation else email)
 
 
 def read_token(secret: str, purpose: str, token: str, max_age: int | None = None) -> str:
     """The email a token was made for; TokenError if it is forged, expired or of another purpose."""
-    return read_link_token(secret, purpose, token, max_age)[0]
+    return _read(secret, purpose, token, max_age)[0]
 
 
 def read_link_token(
     secret: str, purpose: str, token: str, max_age: int | None = None
 ) -> tuple[str, int]:
     """The email and link generation a token was made with (see `make_token`)."""
+    email, generation, _ = _read(secret, purpose, token, max_age)
+    return email, generation
+
+
+def read_profile_token(
+    secret: str, purpose: str, token: str, max_age: int | None = None
+) -> tuple[str, dict[str, Any] | None]:
+    """The email and the sign-up profile a confirmation token was made with (see `make_token`)."""
+    email, _, profile = _read(secret, purpose, token, max_age)
+    return email, profile
+
+
+def _read(
+    secret: str, purpose: str, token: str, max_age: int | None
+) -> tuple[str, int, dict[str, Any] | None]:
     try:
         value = _serializer(secret, purpose).loads(token, max_age=max_age)
     except SignatureExpired as e:
@@ -122,14 +147,15 @@ def read_link_token(
     except BadSignature as e:
         raise TokenError("this link is not valid (it may have been altered)") from e
     if isinstance(value, str):
-        return value, 0
-    if (
-        isinstance(value, list)
-        and len(value) == 2
-        and isinstance(value[0], str)
-        and isinstance(value[1], int)
-    ):
-        return value[0], value[1]
+        return value, 0, None
+    if isinstance(value, list) and len(value) == 2:
+        email, generation = value
+        if isinstance(email, str) and isinstance(generation, int):
+            return email, generation, None
+    if isinstance(value, dict):
+        email, profile = value.get("email"), value.get("profile")
+        if isinstance(email, str) and isinstance(profile, dict):
+            return email, 0, profile
     raise TokenError("this link is not valid")
 
 

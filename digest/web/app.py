@@ -4,7 +4,8 @@
     POST /subscribe    store a pending sign-up and email a confirmation link; the same answer
                        whether or not the address is known; rate-limited per client and address
     GET  /confirm      a page with one button (mail scanners follow links; only people press)
-    POST /confirm      the sign-up becomes active; the manage page follows
+    POST /confirm      the sign-up becomes active with the profile its link carries; the
+                       manage page follows
     GET  /manage       edit topics, time and timezone, pause, unsubscribe (signed link)
     POST /manage       the same form sent back (CSRF: a cookie and a form field must agree)
     GET  /unsubscribe  asks to confirm and changes nothing
@@ -33,7 +34,7 @@ from flask import Flask, Response, make_response, render_template, request
 from digest.config import WEEKDAYS, Config
 from digest.errors import DigestError
 from digest.mail.letterhead import Letterhead, letterhead, make_transport
-from digest.mail.tokens import TokenError, make_token, read_link_token
+from digest.mail.tokens import TokenError, make_token, read_link_token, read_profile_token
 from digest.mail.transport import Transport
 from digest.render import templates_dir
 from digest.store import Store, utcnow
@@ -47,6 +48,7 @@ from digest.subscribe import (
     confirm_subscription,
     find,
     look_up_liked,
+    pending_profile,
     request_subscription,
     set_status,
     update_subscription,
@@ -97,6 +99,15 @@ class _Site:
 
     def link(self, path: str, purpose: str, email: str) -> str:
         return f"{self.root}/{path}?" + urlencode({"token": self.token(purpose, email)})
+
+    def signup_in(self, token: str | None, max_age: float) -> tuple[str, dict[str, Any] | None]:
+        """The email and the profile a confirmation link carries."""
+        if not token:
+            raise _BadLink("this link is incomplete: copy the whole link from the email")
+        try:
+            return read_profile_token(self.head.secret, "confirm", token, int(max_age))
+        except TokenError as e:
+            raise _BadLink(str(e)) from e
 
     def email_in(self, token: str | None, purpose: str, max_age: float | None = None) -> str:
         if not token:
@@ -209,17 +220,21 @@ class _Pages:
         # Past the per-address limit nothing is sent, and the page says the same as always.
         key = f"address:{mailbox_key(email)}"
         if site.limiter.allow(key, web.emails_per_address_per_day, _DAY):
+            profile = pending_profile(site.config, site.store, email, changes)
             outcome = request_subscription(site.config, site.store, email, changes, now=now)
-            self._send_notice(outcome, email, form.name, now)
+            self._send_notice(outcome, email, profile, now)
         return self._page(
             "check_inbox.html", email=email, hours=_hours(web.confirm_hours), liked=liked
         )
 
-    def _send_notice(self, outcome: SignUp, email: str, name: str, now: datetime) -> None:
+    def _send_notice(
+        self, outcome: SignUp, email: str, profile: dict[str, Any], now: datetime
+    ) -> None:
         site = self.site
         if outcome is SignUp.CONFIRM:
             template, subject = "email_confirm", "Confirm your paper digest subscription"
-            link = site.link("confirm", "confirm", email)
+            token = make_token(site.head.secret, "confirm", email, profile=profile)
+            link = f"{site.root}/confirm?" + urlencode({"token": token})
         else:
             template, subject = "email_already", "You already get the paper digest"
             link = site.link("manage", "manage", email)
@@ -231,7 +246,7 @@ class _Pages:
         }
         message = notice_email(
             site.head,
-            to_name=name,
+            to_name="",  # whoever filled in the form chose the name: not in a header of ours
             to_email=email,
             subject=subject,
             text=render_template(f"{template}.txt", **context),
@@ -252,8 +267,10 @@ class _Pages:
             token = request.args.get("token")
             email = site.email_in(token, "confirm", max_age)
             return self._page("confirm.html", email=email, token=token)
-        email = site.email_in(request.form.get("token"), "confirm", max_age)
-        entry = confirm_subscription(site.config, site.store, email, now=site.clock())
+        email, profile = site.signup_in(request.form.get("token"), max_age)
+        entry = confirm_subscription(
+            site.config, site.store, email, profile=profile, now=site.clock()
+        )
         if entry is None:
             raise _BadLink("there is no sign-up waiting for this link: subscribe again", 410)
         return self._manage_page(
