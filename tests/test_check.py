@@ -237,3 +237,16 @@ def test_a_damaged_store_is_one_line_naming_the_file_and_how_to_restore_it(
     assert result.exit_code == 1
     assert f"store: the store {file} is damaged" in result.output
     assert "Traceback" not in result.output
+
+
+def test_yaml_merge_keys_still_override_without_counting_as_duplicates(write_config) -> None:  # type: ignore[no-untyped-def]
+    path = write_config(
+        "subscribers:\n  - name: ada\n    email: ada@example.org\n    topics:\n"
+        "      - &base {name: RAG, keywords: [rag], categories: [cs.IR]}\n"
+        "      - <<: *base\n        name: Dense retrieval\n        keywords: [dense retrieval]\n"
+    )
+    topics = load_config(path).subscribers[0].topics
+    assert [(t.name, t.keywords, t.categories) for t in topics] == [
+        ("RAG", ["rag"], ["cs.IR"]),
+        ("Dense retrieval", ["dense retrieval"], ["cs.IR"]),
+    ]
