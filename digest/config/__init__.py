@@ -153,11 +153,14 @@ def load_config(path: str | Path | None = None) -> Config:
         ) from e
     except OSError as e:
         raise ConfigError(f"{file}: cannot read it ({e.strerror})") from e
-    return parse_config(text, base_dir=file.resolve().parent, origin=str(file))
+    return parse_config(text, base_dir=file.resolve().parent, origin=str(file), allow_empty=False)
 
 
-def parse_config(text: str, base_dir: Path, origin: str = "config.yaml") -> Config:
-    """Validate config text; relative paths are taken from `base_dir`."""
+def parse_config(
+    text: str, base_dir: Path, origin: str = "config.yaml", *, allow_empty: bool = True
+) -> Config:
+    """Validate config text; relative paths are taken from `base_dir`. Empty text is every
+    default, unless `allow_empty` is False (a config file with nothing in it is a mistake)."""
     try:
         raw = yaml.load(text, Loader=_UniqueKeyLoader)
     except yaml.YAMLError as e:
@@ -165,6 +168,8 @@ def parse_config(text: str, base_dir: Path, origin: str = "config.yaml") -> Conf
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(e, "problem", None) or str(e).splitlines()[0]
         raise ConfigError(f"{origin}:{where}: invalid YAML: {problem}") from e
+    if raw is None and allow_empty:
+        raw = {}
     if raw is None:
         raise ConfigError(
             f"{origin}: the file is empty (copy config.yaml from the repo and edit it)"
