@@ -5,10 +5,12 @@ depends on it — the links every email carries, the library files, the semantic
 from __future__ import annotations
 
 import importlib.util
+import os
 from urllib.parse import urlsplit
 
 from digest.config import Config
 from digest.errors import DigestError
+from digest.mail.tokens import SECRET_ENV, load_secret_key
 from digest.rank.library import read_library
 from digest.store import open_store
 
@@ -17,7 +19,29 @@ SEMANTIC_EXTRA = "pip install torch==2.13.0 && pip install '.[semantic]'"
 
 def check_config(config: Config) -> list[str]:
     """Every problem a valid config still has for a real run; an empty list when there is none."""
-    return [*_base_url_problems(config), *_library_problems(config), *_semantic_problems(config)]
+    return [
+        *_base_url_problems(config),
+        *_secret_problems(config),
+        *_library_problems(config),
+        *_semantic_problems(config),
+    ]
+
+
+def _secret_problems(config: Config) -> list[str]:
+    """The secret files can be read (their contents are never shown)."""
+    problems = []
+    if config.smtp is not None and config.smtp.password_file is not None:
+        try:
+            if not config.smtp.secret():
+                problems.append(f"smtp.password_file: {config.smtp.password_file} is empty")
+        except DigestError as e:
+            problems.append(str(e))
+    if config.secret_key_file is not None and not os.environ.get(SECRET_ENV):
+        try:
+            load_secret_key(config)
+        except DigestError as e:
+            problems.append(str(e))
+    return problems
 
 
 def _base_url_problems(config: Config) -> list[str]:
@@ -80,9 +104,10 @@ def _semantic_problems(config: Config) -> list[str]:
 
 
 def check_store(config: Config) -> list[str]:
-    """`digest check --store`: open the store and, on SQLite, run PRAGMA integrity_check."""
+    """`digest check --store`: open the store (creating and migrating nothing) and, on SQLite,
+    run PRAGMA integrity_check."""
     try:
-        with open_store(config.store_url) as store:
+        with open_store(config.store_url, create=False) as store:
             return store.integrity_problems()
     except DigestError as e:
         return [f"store: {e}"]

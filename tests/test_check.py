@@ -250,3 +250,16 @@ def test_yaml_merge_keys_still_override_without_counting_as_duplicates(write_con
         ("RAG", ["rag"], ["cs.IR"]),
         ("Dense retrieval", ["dense retrieval"], ["cs.IR"]),
     ]
+
+
+def test_check_reads_the_secret_files_without_showing_them(write_config, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "key").write_text("tiny\n")
+    path = write_config(
+        "base_url: https://digest.example.org\nsecret_key_file: key\n"
+        "smtp: {host: h.example.org, from: d@example.org, password_file: missing.secret}\n" + PERSON
+    )
+    result = check(path)
+    assert result.exit_code == 1
+    assert "smtp.password_file: cannot read" in result.output and "missing.secret" in result.output
+    assert "secret key from file is too short" in result.output
+    assert "tiny" not in result.output

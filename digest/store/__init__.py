@@ -63,7 +63,7 @@ def open_store(url: str, *, create: bool = True) -> Store:
             file = Path(parsed.database)
             if not create and not file.exists():
                 raise StoreError(
-                    f"there is no store at {file} yet: run `digest fetch` first (a dry run "
+                    f"there is no store at {file} yet: run `digest fetch` first (this command "
                     "creates nothing)"
                 )
             _create_private(file)
@@ -80,7 +80,7 @@ def open_store(url: str, *, create: bool = True) -> Store:
         store.close()
         raise StoreError(
             f"the store {_safe(url)} is from an older version: run `digest fetch` (or a real "
-            "send) once to update it; a dry run changes nothing"
+            "send) once to update it; this command changes nothing"
         )
     return store
 
