@@ -123,3 +123,20 @@ def test_digest_subscribe_shows_the_liked_papers_title_and_refuses_an_unknown_id
         "cy@example.org: active (topics: Walks)",
         "  liked 1605.08386: Heat-bath random walks with Markov bases",
     ]
+
+
+def test_digest_subscribe_keeps_an_id_unchecked_when_the_arxiv_api_is_down(
+    tmp_path: Path, real: Path
+) -> None:
+    path = write_world(tmp_path, real, f"http://127.0.0.1:{closed_port()}/api/query", "1605.08386")
+    done = subprocess.run(
+        [*DIGEST, "--config", str(path), "subscribe", "cy@example.org", "--topic", "W: 2005.11401"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        "cy@example.org: active (topics: W)",
+        "  liked 2005.11401: not checked: the arXiv API could not be reached",
+    ]
