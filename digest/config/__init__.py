@@ -197,7 +197,9 @@ class _UniqueKeyLoader(yaml.SafeLoader):
             if key_node.tag == "tag:yaml.org,2002:merge":
                 continue  # `<<: *anchor` then overriding one of its keys is what merging is for
             key = self.construct_object(key_node, deep=deep)
-            if isinstance(key, str | int | float | bool) and key in seen:
+            if not isinstance(key, str | int | float | bool):
+                continue  # an odd key: the base loader says what is wrong with it
+            if key in seen:
                 raise yaml.constructor.ConstructorError(
                     None,
                     None,
