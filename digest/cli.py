@@ -18,6 +18,7 @@ import click
 
 from digest import __version__
 from digest import subscribe as subscriptions
+from digest.check import check_config, check_store
 from digest.config import Config, config_path, load_config
 from digest.config.arxiv import category_problems
 from digest.errors import ConfigError, DigestError
@@ -155,7 +156,7 @@ def send(state: _State, subscriber: str | None, day: Any, dry_run: bool) -> None
     """
     config = state.config
     bar = ProgressBar()
-    with open_configured_store(config) as store:
+    with open_configured_store(config, create=not dry_run) as store:
         try:
             report = send_digests(
                 config,
@@ -368,7 +369,11 @@ def subscribe_command(
     timezone: str | None,
     send_at: str | None,
 ) -> None:
-    """Subscribe EMAIL now, without a confirmation email (also undoes an unsubscribe)."""
+    """Subscribe EMAIL now, without a confirmation email (also undoes an unsubscribe).
+
+    Liked arXiv ids are looked up (store, then the arXiv API) and shown with their titles; an
+    id arXiv does not know is refused.
+    """
     config = state.config
     changes = subscriptions.Changes(
         name=name,
@@ -377,8 +382,12 @@ def subscribe_command(
         topics=tuple(subscriptions.topic_from_spec(t) for t in topics) or None,
     )
     with open_configured_store(config) as store:
+        liked = subscriptions.check_liked(config, store, email, changes)
         entry = subscriptions.subscribe(config, store, email, changes, origin="cli")
     click.echo(f"{entry.email}: {entry.status} ({_topics_text(entry)})")
+    for paper in liked:
+        title = paper.title or "not checked: the arXiv API could not be reached"
+        click.echo(f"  liked {paper.id}: {title}")
 
 
 @cli.command("unsubscribe")
@@ -466,9 +475,16 @@ def _topics_text(entry: subscriptions.Entry) -> str:
 
 
 @cli.command()
+@click.option(
+    "--store", "with_store", is_flag=True, help="Also check the database (integrity_check)."
+)
 @click.pass_obj
-def check(state: _State) -> None:
-    """Validate config.yaml: report every problem at once and exit 1 on any."""
+def check(state: _State, with_store: bool) -> None:
+    """Validate config.yaml: report every problem at once and exit 1 on any.
+
+    Beyond the file itself: base_url (required with smtp:, https unless
+    allow_http_base_url: true), that each library file reads, and the semantic extra.
+    """
     path = config_path(state.config_file)
     try:
         config = load_config(path)
@@ -476,7 +492,9 @@ def check(state: _State) -> None:
         for problem in e.problems or [str(e)]:
             click.echo(f"{path}: {problem}" if e.problems else problem, err=True)
         sys.exit(1)
-    problems = category_problems(config.sources)
+    problems = category_problems(config.sources) + check_config(config)
+    if with_store:
+        problems += check_store(config)
     for problem in problems:
         click.echo(f"{path}: {problem}", err=True)
     if problems:

@@ -7,6 +7,7 @@ fix it, in one line. The CLI prints that line and exits non-zero (`--debug` adds
     ├── ConfigError      config.yaml is missing, unreadable or invalid
     ├── SourceError      a feed or API could not be fetched or parsed
     ├── StoreError       the database could not be opened or migrated
+    │   └── StoreDamaged  the SQLite file is corrupted: stops the whole run
     ├── RankError        a profile cannot be ranked (unknown liked paper, unreadable library)
     ├── RenderError      a digest could not be rendered
     └── MailError        a message could not be built or delivered
@@ -33,6 +34,11 @@ class SourceError(DigestError):
 
 class StoreError(DigestError):
     """The store could not be opened, migrated, read or written."""
+
+
+class StoreDamaged(StoreError):
+    """The SQLite file is damaged. Unlike other errors it is not one source's or one
+    subscriber's problem, so handlers that go on past those let it through."""
 
 
 class RankError(DigestError):

@@ -15,15 +15,15 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from digest import subscribe as subscriptions
-from digest.config import ArxivApiSource, Config, load_config
-from digest.errors import DigestError
+from digest.config import Config, load_config
+from digest.errors import DigestError, StoreDamaged
 from digest.mail.ledger import Ledger
 from digest.mail.message import Links
 from digest.mail.run import Content, Progress, SendReport, send_run
 from digest.mail.transport import Transport
 from digest.models import Digest, Paper, RankedPaper, Subscriber, TopicGroup
 from digest.rank import Ranking, arxiv_lookup, load_libraries, rank_detailed, resolve_liked
-from digest.rank.resolve import ARXIV_API
+from digest.rank.resolve import without_unresolved
 from digest.rank.semantic import Embedder
 from digest.render import RenderedDigest, render_digest
 from digest.sources import Tally, fetch_source
@@ -58,8 +58,9 @@ class SourceReport:
         return text + (f"; error: {self.error}" if self.error else "")
 
 
-def open_configured_store(config: Config) -> Store:
-    return open_store(config.store_url)
+def open_configured_store(config: Config, *, create: bool = True) -> Store:
+    """The configured store; `create=False` (dry runs) neither creates nor migrates it."""
+    return open_store(config.store_url, create=create)
 
 
 def active_subscribers(config: Config, store: Store) -> list[Subscriber]:
@@ -110,6 +111,8 @@ def fetch_all(
             try:
                 papers = fetch_source(source, fetcher, today, tally)
                 saved = store.save_papers(papers, now=now, validators=fetcher.seen)
+            except StoreDamaged:
+                raise  # not this source's fault: no source can be stored
             except DigestError as e:
                 reports.append(SourceReport(name, error=str(e)))
             except Exception as e:  # a parser bug on odd data must not stop the other sources
@@ -172,12 +175,13 @@ def rank_for_subscriber(
     limit: int | None = None,
 ) -> Ranking:
     """Rank `papers` (default: the store's candidates) for the subscriber. Liked papers are
-    looked up in the store, then in `papers`, then on the arXiv API (RankError if not found).
+    looked up in the store, then in `papers`, then on the arXiv API (left out with a warning
+    when not found).
     `limit`: give reasons to the first `limit` papers only (and always to the digest's cut)."""
     if papers is None:
         papers = candidate_papers(store, subscriber, now or utcnow(), day)
     pool = list(papers)
-    liked, libraries = _profile_inputs(config, store, subscriber, pool, client)
+    subscriber, liked, libraries = _profile_inputs(config, store, subscriber, pool, client)
     embedder = _configured_embedder(config, store)
     return rank_detailed(
         pool, subscriber, liked, libraries=libraries, limit=limit, embedder=embedder
@@ -243,9 +247,10 @@ def _profile_inputs(
     subscriber: Subscriber,
     pool: Sequence[Paper],
     client: httpx.Client | None,
-) -> tuple[Mapping[str, Paper], Mapping[str, Sequence[Paper]]]:
-    """The liked papers (store, then pool, then the arXiv API) and libraries a profile names.
-    What the API returns is kept in the store, so each id is asked for once, not every day."""
+) -> tuple[Subscriber, Mapping[str, Paper], Mapping[str, Sequence[Paper]]]:
+    """The liked papers (store, then pool, then the arXiv API) and libraries a profile names,
+    and the subscriber without the liked ids not found (left out with a warning). What the API
+    returns is kept in the store, so each id is asked for once, not every day."""
 
     def fetch_ids(ids: Sequence[str]) -> Sequence[Paper]:
         kept = store.get_liked_papers(f"arxiv:{i}" for i in ids)
@@ -254,7 +259,8 @@ def _profile_inputs(
             return list(kept.values())
         http = client or make_client(config.fetch, config.allowed_origins)
         try:
-            fetched = arxiv_lookup(Fetcher(http, config.fetch), _arxiv_api_url(config))(missing)
+            api = subscriptions.arxiv_api_url(config)
+            fetched = arxiv_lookup(Fetcher(http, config.fetch), api)(missing)
         finally:
             if client is None:
                 http.close()
@@ -262,7 +268,7 @@ def _profile_inputs(
         return [*kept.values(), *fetched]
 
     liked = resolve_liked(subscriber, store=store, papers=pool, fetch_ids=fetch_ids)
-    return liked, load_libraries(subscriber)
+    return without_unresolved(subscriber, liked), liked, load_libraries(subscriber)
 
 
 def tune_subscriber(
@@ -285,7 +291,7 @@ def tune_subscriber(
         else:
             papers = store.papers_first_seen(since, until)
     pool = list(papers)
-    liked, libraries = _profile_inputs(config, store, subscriber, pool, client)
+    subscriber, liked, libraries = _profile_inputs(config, store, subscriber, pool, client)
     embedder = _configured_embedder(config, store)
     return tune_profile(pool, subscriber, liked, libraries, embedder)
 
@@ -391,14 +397,6 @@ def write_tuning_page(
     rendered = render_digest(digest, base_url=config.base_url, always=True)
     assert rendered is not None  # always=True renders even an empty digest
     return _write_page(rendered, html_path)
-
-
-def _arxiv_api_url(config: Config) -> str:
-    """The arXiv API the config points at (a test or mirror may set one), else arXiv's own."""
-    for source in config.sources:
-        if isinstance(source, ArxivApiSource) and source.url:
-            return source.url
-    return ARXIV_API
 
 
 # ---------------------------------------------------------------- sending

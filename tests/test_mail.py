@@ -487,3 +487,35 @@ def test_a_delivered_digest_clears_the_count_of_permanent_failures(
         outcomes.append(report.sent)
     assert outcomes == [0, 0, 1]
     assert ledger.failing() == set() and ledger.suspended() == {}
+
+
+def test_list_unsubscribe_has_a_mailto_only_for_a_mailbox_the_operator_configured(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DIGEST_SECRET_KEY", SECRET)
+    reader = Subscriber("Zoe", "zoe@example.org")
+    smtp = 'smtp: {host: smtp.example.org, from: "Digest <digest@example.org>"}\n'
+    for extra, expected in [
+        ("", None),  # nothing reads the From mailbox: no mailto
+        ("mail: {unsubscribe_mailto: leave@example.org}\n", "mailto:leave@example.org?"),
+    ]:
+        config = parse_config(
+            "base_url: https://digest.example.org\n" + smtp + extra, base_dir=tmp_path
+        )
+        head = letterhead(config)
+        msg = digest_email(
+            head,
+            reader,
+            subject="s",
+            text="t",
+            html="<p>h</p>",
+            message_id="<m@example.org>",
+            now=NOW,
+            links=head.links(reader.email),
+        )
+        parts = [p.strip().strip("<>") for p in str(msg["List-Unsubscribe"]).split(",")]
+        assert parts[0].startswith("https://digest.example.org/unsubscribe?token=")
+        if expected is None:
+            assert len(parts) == 1
+        else:
+            assert len(parts) == 2 and parts[1].startswith(expected)

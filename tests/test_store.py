@@ -11,7 +11,7 @@ from sqlalchemy import inspect
 from digest.models import Paper, merge_papers
 from digest.sources.arxiv import parse_api, parse_listing
 from digest.sources.hf import parse_daily
-from digest.store import open_store
+from digest.store import open_store, utcnow
 
 T0 = datetime(2026, 8, 18, 6, 0, tzinfo=UTC)
 
@@ -181,3 +181,22 @@ def test_a_full_disk_is_one_short_line_without_sql(tmp_path: Path) -> None:
     # --debug shows the cause's traceback: the statement, but never its parameters.
     assert "xxxx" not in str(raised.value.__cause__)
     store.close()
+
+
+def test_m007_adds_the_link_generation_to_a_store_made_before_it(tmp_path: Path) -> None:
+    import sqlite3
+
+    from digest.store.subscribers import ACTIVE, StoredSubscriber, SubscriberStore
+
+    file = tmp_path / "old.sqlite3"
+    with open_store(f"sqlite:///{file}") as store:
+        SubscriberStore(store).put(
+            StoredSubscriber("cy@example.org", "Cy", ACTIVE, "cli"), utcnow()
+        )
+    with sqlite3.connect(file) as conn:  # the store as m001..m006 left it
+        conn.execute("ALTER TABLE subscribers DROP COLUMN link_generation")
+        conn.execute("DELETE FROM schema_migrations WHERE version = 7")
+    with open_store(f"sqlite:///{file}") as store:
+        assert store.schema_version() == 7
+        row = SubscriberStore(store).get("cy@example.org")
+        assert row is not None and row.link_generation == 0

@@ -26,11 +26,14 @@ from digest.pipeline import active_subscribers, open_configured_store
 from digest.store import Store
 from digest.subscribe import find
 from digest.web import create_app
+from tests.feedserver import FeedServer
 from tests.smtp_server import free_port
 
 CONFIG = """
 data_dir: ./data
 base_url: https://digest.example.org/
+sources:  # liked ids are looked up on this (local) arXiv API when a profile is saved
+  - {{type: arxiv_api, enabled: false, id_list: [x], url: "{api}"}}
 web:
   subscribe_per_ip_per_hour: {per_ip}
   emails_per_address_per_day: {per_address}
@@ -48,7 +51,7 @@ SIGN_UP = {
     "topic-0-name": "",
     "topic-0-keywords": "diffusion models, score matching",
     "topic-0-categories": "cs.LG, stat.ML",
-    "topic-0-papers": "2006.11239",
+    "topic-0-papers": "1605.08386",
     "send_at": "08:15",
     "timezone": "Europe/Paris",
 }
@@ -88,8 +91,16 @@ def local(url: str) -> str:
     return f"{parts.path}?{parts.query}"
 
 
-def make_site(write_config, per_ip: int = 50, per_address: int = 5) -> Iterator[Site]:  # type: ignore[no-untyped-def]
-    config = load_config(write_config(CONFIG.format(per_ip=per_ip, per_address=per_address)))
+@pytest.fixture
+def arxiv_api(real: Path) -> Iterator[str]:
+    """A local arXiv API serving recorded answers: 1605.08386 is known, 0000.0000 is not."""
+    with FeedServer(real) as server:
+        yield f"{server.url}/api/query"
+
+
+def make_site(write_config, api: str, per_ip: int = 50, per_address: int = 5) -> Iterator[Site]:  # type: ignore[no-untyped-def]
+    text = CONFIG.format(per_ip=per_ip, per_address=per_address, api=api)
+    config = load_config(write_config(text))
     store = open_configured_store(config)
     app = create_app(config, store)
     yield Site(config, store, app.test_client(), config.data_dir / "outbox")
@@ -97,8 +108,8 @@ def make_site(write_config, per_ip: int = 50, per_address: int = 5) -> Iterator[
 
 
 @pytest.fixture
-def site(write_config) -> Iterator[Site]:  # type: ignore[no-untyped-def]
-    yield from make_site(write_config)
+def site(write_config, arxiv_api: str) -> Iterator[Site]:  # type: ignore[no-untyped-def]
+    yield from make_site(write_config, arxiv_api)
 
 
 def sign_up_and_confirm(site: Site, email: str = "bob@example.org") -> str:
@@ -139,7 +150,7 @@ def test_double_opt_in_then_manage_then_leave(site: Site) -> None:
     assert manage.status_code == 200 and "You are subscribed" in html
     (bob,) = [p for p in active_subscribers(site.config, site.store) if p.name == "Bob"]
     assert (bob.timezone, bob.send_at.isoformat(timespec="minutes")) == ("Europe/Paris", "08:15")
-    assert bob.topics[0].papers == ("2006.11239",)
+    assert bob.topics[0].papers == ("1605.08386",)
 
     # Change the topic and the time, with the CSRF field the page carries.
     edit = {
@@ -274,8 +285,8 @@ def test_the_same_answer_whether_or_not_the_address_is_known(site: Site) -> None
     assert ada.topics[0].name == "Retrieval"
 
 
-def test_sign_ups_are_rate_limited_per_client_and_per_address(write_config) -> None:  # type: ignore[no-untyped-def]
-    for site in make_site(write_config, per_ip=3, per_address=2):
+def test_sign_ups_are_rate_limited_per_client_and_per_address(write_config, arxiv_api: str) -> None:  # type: ignore[no-untyped-def]
+    for site in make_site(write_config, arxiv_api, per_ip=3, per_address=2):
         for _ in range(3):
             assert site.client.post("/subscribe", data=SIGN_UP).status_code == 200
         assert len(site.mails("bob@example.org")) == 2  # the third asked for no more mail
@@ -291,10 +302,13 @@ def test_sign_ups_are_rate_limited_per_client_and_per_address(write_config) -> N
         assert other.status_code == 200 and len(site.mails("cy@example.org")) == 1
 
 
-def test_digest_serve_answers_behind_a_local_proxy(write_config, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    """The real command: waitress on a port, trusting X-Forwarded-For only from 127.0.0.1."""
+def test_digest_serve_answers_behind_a_local_proxy(
+    write_config, tmp_path: Path, arxiv_api: str
+) -> None:  # type: ignore[no-untyped-def]
+    """The real command: waitress on a port, the proxy on 127.0.0.1 named in trusted_proxies."""
     port = free_port()
-    path = write_config(CONFIG.format(per_ip=1, per_address=5))
+    text = CONFIG.format(per_ip=1, per_address=5, api=arxiv_api)
+    path = write_config(text.replace("web:\n", "web:\n  trusted_proxies: [127.0.0.1]\n"))
     log = (tmp_path / "serve.log").open("wb")
     server = subprocess.Popen(
         [sys.executable, "-m", "digest", "--config", str(path), "serve", "--port", str(port)],
@@ -323,3 +337,167 @@ def test_digest_serve_answers_behind_a_local_proxy(write_config, tmp_path: Path)
         server.terminate()
         server.wait(timeout=10)
         log.close()
+
+
+def test_liked_ids_are_looked_up_when_saved_titles_shown_unknown_refused(site: Site) -> None:
+    unknown = site.client.post("/subscribe", data=SIGN_UP | {"topic-0-papers": "0000.0000"})
+    page = unknown.get_data(as_text=True)
+    assert unknown.status_code == 400
+    assert "arXiv has no paper 0000.0000 (check the id" in page
+    assert site.status("bob@example.org") is None and site.mails("bob@example.org") == []
+
+    answer = site.client.post("/subscribe", data=SIGN_UP)
+    assert answer.status_code == 200
+    assert "1605.08386: Heat-bath random walks with Markov bases" in answer.get_data(as_text=True)
+
+    html = sign_up_and_confirm(site, "cy@example.org")
+    form = {
+        "token": field(html, "token"),
+        "csrf": field(html, "csrf"),
+        "action": "save",
+        "name": "Cy",
+        "timezone": "UTC",
+        "send_at": "07:00",
+        "topic-0-name": "Walks",
+        "topic-0-keywords": "random walks",
+        "topic-0-papers": "1605.08386, 0000.0000",
+        "days": ["mon", "thu"],
+    }
+    refused = site.client.post("/manage", data=form)
+    assert refused.status_code == 400
+    assert "arXiv has no paper 0000.0000" in refused.get_data(as_text=True)
+    entry = find(site.config, site.store, "cy@example.org")
+    assert entry is not None and entry.profile.topics[0].papers == ["1605.08386"]
+
+    saved = site.client.post(
+        "/manage", data=form | {"topic-0-papers": "1605.08386, astro-ph/0601001"}
+    )
+    shown = saved.get_data(as_text=True)
+    assert saved.status_code == 200 and "Saved." in shown
+    assert "astro-ph/0601001: " in shown and "1605.08386: " not in shown  # only what is new
+
+
+def test_x_forwarded_for_is_believed_only_from_a_trusted_proxy(
+    write_config, arxiv_api: str
+) -> None:  # type: ignore[no-untyped-def]
+    def sign_ups(site: Site, peer: str, forwarded: list[str]) -> list[int]:
+        return [
+            site.client.post(
+                "/subscribe",
+                data=SIGN_UP | {"email": f"p{i}@example.org"},
+                headers={"X-Forwarded-For": hop},
+                environ_base={"REMOTE_ADDR": peer},
+            ).status_code
+            for i, hop in enumerate(forwarded)
+        ]
+
+    # No proxy trusted (the default): rotating the header gets nobody past the limit.
+    for site in make_site(write_config, arxiv_api, per_ip=1):
+        assert sign_ups(site, "127.0.0.1", ["198.51.100.1", "198.51.100.2"]) == [200, 429]
+    # A proxy on ::1, named: its clients are told apart, and what a client wrote to the left
+    # of the proxy's own entry is not believed.
+    text = CONFIG.format(per_ip=1, per_address=5, api=arxiv_api)
+    write_config(text.replace("web:\n", "web:\n  trusted_proxies: ['::1', 10.0.0.0/8]\n"))
+    config = load_config(Path("config.yaml").resolve())
+    store = open_configured_store(config)
+    site = Site(config, store, create_app(config, store).test_client(), config.data_dir / "outbox")
+    try:
+        assert sign_ups(site, "::1", ["198.51.100.1", "198.51.100.2"]) == [200, 200]
+        assert sign_ups(site, "::1", ["203.0.113.9, 198.51.100.1"]) == [429]
+        assert sign_ups(site, "::1", ["198.51.100.3, 10.1.2.3"]) == [200]  # two proxies deep
+        assert sign_ups(site, "192.0.2.50", ["198.51.100.4", "198.51.100.5"]) == [200, 429]
+    finally:
+        store.close()
+
+
+def test_the_per_address_limit_counts_plus_address_variants_together(
+    write_config, arxiv_api: str
+) -> None:  # type: ignore[no-untyped-def]
+    for site in make_site(write_config, arxiv_api, per_address=2):
+        for i in range(4):
+            email = f"victim+{i}@example.org" if i % 2 else f"Victim+x{i}@example.org"
+            answer = site.client.post(
+                "/subscribe",
+                data=SIGN_UP | {"email": email},
+                environ_base={"REMOTE_ADDR": f"192.0.2.{i + 1}"},
+            )
+            assert answer.status_code == 200  # the same answer, mail or not
+        sent = [p for p in site.outbox.glob("*.eml") if b"victim" in p.read_bytes().lower()]
+        assert len(sent) == 2
+
+
+def test_an_unsubscribe_retires_older_manage_links_and_the_new_one_works(site: Site) -> None:
+    # The links of a digest sent before Ada unsubscribed (built by the mail stage).
+    old = letterhead(site.config).links("ada@example.org")
+    page = site.client.get(local(old.manage_url))
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    done = site.client.post(local(old.unsubscribe_url), data={"List-Unsubscribe": "One-Click"})
+    assert done.status_code == 200 and site.status("ada@example.org") == "unsubscribed"
+
+    gone = site.client.get(local(old.manage_url))
+    assert gone.status_code == 410 and "you unsubscribed after it was sent" in gone.get_data(
+        as_text=True
+    )
+    resume = {"token": field(html, "token"), "csrf": field(html, "csrf"), "action": "resume"}
+    assert site.client.post("/manage", data=resume).status_code == 410
+    assert site.status("ada@example.org") == "unsubscribed"  # the old page cannot resume
+
+    # The page after the unsubscribe offers a fresh manage link: that one resumes.
+    fresh = re.search(
+        r'href="https://digest\.example\.org(/manage\?token=[^"]+)"', done.get_data(as_text=True)
+    )
+    assert fresh, done.get_data(as_text=True)
+    again = site.client.get(fresh.group(1).replace("&amp;", "&"))
+    assert again.status_code == 200
+    html = again.get_data(as_text=True)
+    resume = {"token": field(html, "token"), "csrf": field(html, "csrf"), "action": "resume"}
+    assert site.client.post("/manage", data=resume).status_code == 200
+    assert site.status("ada@example.org") == "active"
+    assert site.client.get(local(old.manage_url)).status_code == 410  # still retired
+
+
+def test_manage_links_expire_after_manage_link_days(write_config, arxiv_api: str) -> None:  # type: ignore[no-untyped-def]
+    text = CONFIG.format(per_ip=5, per_address=5, api=arxiv_api)
+    path = write_config(text.replace("web:\n", "web:\n  manage_link_days: 0.00001\n"))  # 0.86 s
+    config = load_config(path)
+    store = open_configured_store(config)
+    try:
+        client = create_app(config, store).test_client()
+        link = letterhead(config).links("ada@example.org").manage_url
+        assert client.get(local(link)).status_code == 200
+        time.sleep(1.5)
+        expired = client.get(local(link))
+        assert expired.status_code == 410
+        assert "every digest carries a fresh one" in expired.get_data(as_text=True)
+    finally:
+        store.close()
+
+
+def test_a_stranger_cannot_replace_a_pending_sign_up(site: Site) -> None:
+    mine = site.client.post("/subscribe", data=SIGN_UP)
+    assert mine.status_code == 200
+    theirs = site.client.post(
+        "/subscribe",
+        data=SIGN_UP
+        | {
+            "name": "Mallory <mallory@evil.example>",
+            "topic-0-keywords": "casino bonus",
+            "topic-0-categories": "",
+            "topic-0-papers": "",
+            "timezone": "Asia/Tokyo",
+        },
+        environ_base={"REMOTE_ADDR": "192.0.2.66"},
+    )
+    assert theirs.status_code == 200
+    first, second = site.mails("bob@example.org")  # a new confirmation for each sign-up
+    for mail in (first, second):
+        assert mail["To"] == "bob@example.org"  # no name a stranger typed in our header
+        assert "Mallory" not in mail.as_string()
+    token = urlsplit(site.link_in(first, "confirm")).query.removeprefix("token=")
+    assert site.client.post("/confirm", data={"token": token}).status_code == 200
+    (bob,) = [
+        p for p in active_subscribers(site.config, site.store) if p.email == "bob@example.org"
+    ]
+    assert bob.name == "Bob" and bob.timezone == "Europe/Paris"  # the profile in Bob's link
+    assert [k.text for k in bob.topics[0].keywords] == ["diffusion models", "score matching"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +72,8 @@ class Config(StrictModel):
     data_dir: Path = Path("data")
     database_url: str | None = None
     base_url: str = "http://127.0.0.1:8025"
+    # `digest check` refuses an http:// base_url unless this says it is a local test.
+    allow_http_base_url: bool = False
     sources: list[SourceConfig] = []
     fetch: FetchSettings = FetchSettings()
     smtp: SmtpConfig | None = None
@@ -136,40 +139,80 @@ def load_config(path: str | Path | None = None) -> Config:
         raise ConfigError(
             f"{file}: no such config file (copy config.yaml from the repo, or pass --config)"
         ) from e
+    except UnicodeDecodeError as e:
+        line = file.read_bytes()[: e.start].count(b"\n") + 1
+        raise ConfigError(
+            f"{file}: line {line} is not UTF-8 text (byte 0x{e.object[e.start]:02x}): "
+            "save the file as UTF-8 in your editor"
+        ) from e
     except OSError as e:
         raise ConfigError(f"{file}: cannot read it ({e.strerror})") from e
-    return parse_config(text, base_dir=file.resolve().parent, origin=str(file))
+    return parse_config(text, base_dir=file.resolve().parent, origin=str(file), allow_empty=False)
 
 
-def parse_config(text: str, base_dir: Path, origin: str = "config.yaml") -> Config:
-    """Validate config text; relative paths are taken from `base_dir`."""
+def parse_config(
+    text: str, base_dir: Path, origin: str = "config.yaml", *, allow_empty: bool = True
+) -> Config:
+    """Validate config text; relative paths are taken from `base_dir`. Empty text is every
+    default, unless `allow_empty` is False (a config file with nothing in it is a mistake)."""
     try:
-        raw = yaml.safe_load(text)
+        raw = yaml.load(text, Loader=_UniqueKeyLoader)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(e, "problem", None) or str(e).splitlines()[0]
         raise ConfigError(f"{origin}:{where}: invalid YAML: {problem}") from e
-    if raw is None:
+    if raw is None and allow_empty:
         raw = {}
+    if raw is None:
+        raise ConfigError(
+            f"{origin}: the file is empty (copy config.yaml from the repo and edit it)"
+        )
     if not isinstance(raw, dict):
         raise ConfigError(f"{origin}: the top level must be a mapping of keys (got {_got(raw)})")
     problems: list[str] = []
-    raw = _substitute(raw, (), problems)
+    hidden: set[str] = set()
+    raw = _substitute(raw, (), problems, hidden)
     try:
         config = Config.model_validate(raw)
     except ValidationError as e:
-        problems.extend(_describe(err) for err in e.errors())
+        problems.extend(_redact(_describe(err, hidden), hidden) for err in e.errors())
     if problems:
         raise ConfigError(f"{origin}: " + "; ".join(problems), problems)
     return _anchor_paths(config, base_dir)
 
 
-def _substitute(value: Any, path: tuple[str | int, ...], problems: list[str]) -> Any:
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing a key given twice in one mapping (PyYAML keeps the last)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # `<<: *anchor` then overriding one of its keys is what merging is for
+            key = self.construct_object(key_node, deep=deep)
+            if not isinstance(key, str | int | float | bool):
+                continue  # an odd key: the base loader says what is wrong with it
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"the key {key!r} is given twice in one mapping (keep one)",
+                    key_node.start_mark,
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _substitute(
+    value: Any, path: tuple[str | int, ...], problems: list[str], hidden: set[str]
+) -> Any:
+    """Replace ${VAR}s from the environment; each value that used one goes into `hidden`, so
+    that no error message shows it (it may be a password)."""
     if isinstance(value, dict):
-        return {k: _substitute(v, (*path, k), problems) for k, v in value.items()}
+        return {k: _substitute(v, (*path, k), problems, hidden) for k, v in value.items()}
     if isinstance(value, list):
-        return [_substitute(v, (*path, i), problems) for i, v in enumerate(value)]
+        return [_substitute(v, (*path, i), problems, hidden) for i, v in enumerate(value)]
     if isinstance(value, str) and "${" in value:
 
         def lookup(match: re.Match[str]) -> str:
@@ -183,11 +226,22 @@ def _substitute(value: Any, path: tuple[str | int, ...], problems: list[str]) ->
                 return ""
             return os.environ[name]
 
-        return _ENV_REF.sub(lookup, value)
+        result = _ENV_REF.sub(lookup, value)
+        hidden.add(result)
+        hidden.update(os.environ[n] for n in _ENV_REF.findall(value) if n in os.environ)
+        return result
     return value
 
 
-def _describe(error: Any) -> str:
+def _redact(line: str, hidden: set[str]) -> str:
+    """The last guard: no environment-substituted text of 4 characters or more in a message."""
+    for secret in sorted(hidden, key=len, reverse=True):
+        if len(secret) >= 4:
+            line = line.replace(secret, "***")
+    return line
+
+
+def _describe(error: Any, hidden: Collection[str] = ()) -> str:
     """One pydantic error as `path.to.field: problem (got …)`."""
     loc = [str(p) for p in error["loc"] if not _is_union_tag(p)]
     where = ".".join(loc) or "(top level)"
@@ -207,11 +261,19 @@ def _describe(error: Any) -> str:
     elif kind == "union_tag_not_found":
         message = "needs a type: (arxiv_rss, arxiv_api, hf_daily, biorxiv, medrxiv or feed)"
     if kind == "union_tag_invalid":
-        return f"{where}: {message} (got {error.get('ctx', {}).get('tag')!r})"
-    if kind == "missing" or "input" not in error:
+        tag = error.get("ctx", {}).get("tag")
+        if tag in hidden:
+            return f"{where}: {message} (value hidden: it comes from the environment)"
+        return f"{where}: {message} (got {tag!r})"
+    if kind in ("missing", "base60_time") or "input" not in error:
         return f"{where}: {message}"
+    if kind == "extra_forbidden":
+        return f"{where}: {message}"  # a misspelt `password:` must not print the password
     if any("password" in part or "secret" in part for part in loc):
         return f"{where}: {message} (value hidden)"
+    value = error["input"]
+    if isinstance(value, str) and value in hidden:
+        return f"{where}: {message} (value hidden: it comes from the environment)"
     return f"{where}: {message} (got {_got(error['input'])})"
 
 

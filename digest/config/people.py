@@ -28,6 +28,15 @@ class TopicConfig(StrictModel):
     description: str = ""
     weight: float = Field(default=1.0, gt=0)
 
+    @field_validator("keywords", "exclude", "categories", "authors", "papers")
+    @classmethod
+    def _no_blank(cls, value: list[str | KeywordConfig]) -> list[str | KeywordConfig]:
+        for number, item in enumerate(value, 1):
+            term = item if isinstance(item, str) else item.term
+            if not term.strip():
+                raise ValueError(f"item {number} is blank (remove it, or write the term)")
+        return value
+
     @model_validator(mode="after")
     def _not_empty(self) -> TopicConfig:
         if not (
@@ -92,6 +101,14 @@ class SubscriberConfig(StrictModel):
         if not _EMAIL.match(value):
             raise ValueError("is not an email address like name@example.org")
         return value
+
+    @model_validator(mode="after")
+    def _unique_topics(self) -> SubscriberConfig:
+        names = [t.name.strip().casefold() for t in self.topics]
+        twice = sorted({t.name for t in self.topics if names.count(t.name.strip().casefold()) > 1})
+        if twice:
+            raise ValueError(f"two topics share the name {', '.join(twice)}: rename one")
+        return self
 
     def to_subscriber(self) -> Subscriber:
         return Subscriber(

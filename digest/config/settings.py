@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import ConfigDict, Field, SecretStr, model_validator
+from pydantic import ConfigDict, Field, IPvAnyNetwork, SecretStr, model_validator
 
 from digest.config.values import WEEKDAYS, ClockTime, StrictModel, TimeZoneName, Weekdays
 from digest.errors import ConfigError
@@ -60,7 +60,9 @@ class MailSettings(StrictModel):
 
     from_: str | None = Field(default=None, alias="from")  # default: smtp.from
     list_id: str | None = None  # default: paper-digest.<the From domain>
-    unsubscribe_mailto: str | None = None  # default: the From address
+    # A List-Unsubscribe mailto: only for a mailbox you process yourself (paper digest reads no
+    # mail); default none, the https one-click link alone.
+    unsubscribe_mailto: str | None = None
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -110,8 +112,14 @@ class WebSettings(StrictModel):
     confirm_hours: float = Field(default=48.0, gt=0, le=24 * 30)
     # Subscribe requests per client address per hour; beyond it the page answers 429.
     subscribe_per_ip_per_hour: int = Field(default=10, ge=1)
-    # Confirmation emails per email address per day; beyond it no email, and the same answer.
+    # Confirmation emails per email address per day (plus-address variants of one mailbox,
+    # ada+1@ and ada+2@, count together); beyond it no email, and the same answer.
     emails_per_address_per_day: int = Field(default=3, ge=1)
+    # The proxies (addresses or networks, e.g. 127.0.0.1, ::1, 10.0.0.0/8) whose
+    # X-Forwarded-For is believed for the per-client limit; default none: the peer's address.
+    trusted_proxies: list[IPvAnyNetwork] = []
+    # How long the manage link in a digest or email works; each digest carries a fresh one.
+    manage_link_days: float = Field(default=90.0, gt=0, le=3650)
 
 
 # ---------------------------------------------------------------- ranking

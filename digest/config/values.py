@@ -4,10 +4,11 @@ sections share: IANA time zones, clock times, weekdays."""
 from __future__ import annotations
 
 from datetime import time
-from typing import Annotated
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
+from pydantic_core import PydanticCustomError
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -32,6 +33,19 @@ def _check_time(value: str) -> str:
     return value
 
 
+def _not_a_number(value: Any) -> Any:
+    # YAML 1.1 reads an unquoted 17:30 as the base-60 number 1050: say how to write it.
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 24 * 60:
+        hh_mm = f"{value // 60:02d}:{value % 60:02d}"
+        raise PydanticCustomError(
+            "base60_time",
+            'write the time in quotes, "{hh_mm}" (YAML reads an unquoted {hh_mm} as the '
+            "number {number})",
+            {"hh_mm": hh_mm, "number": value},
+        )
+    return value
+
+
 def _check_days(value: list[str]) -> list[str]:
     days = [d.strip().lower()[:3] for d in value]
     if any(d not in WEEKDAYS or not given for d, given in zip(days, value, strict=True)):
@@ -40,5 +54,5 @@ def _check_days(value: list[str]) -> list[str]:
 
 
 TimeZoneName = Annotated[str, AfterValidator(_check_timezone)]
-ClockTime = Annotated[str, AfterValidator(_check_time)]
+ClockTime = Annotated[str, BeforeValidator(_not_a_number), AfterValidator(_check_time)]
 Weekdays = Annotated[list[str], AfterValidator(_check_days)]

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 
-from digest.errors import DigestError
+from digest.errors import DigestError, StoreDamaged
 from digest.mail.ledger import DONE, PLANNED, SENDING, Delivery, Ledger, new_worker_id
 from digest.mail.transport import (
     Connection,
@@ -161,6 +161,9 @@ class _Run:
         policy, ledger = self.policy, self.ledger
         try:
             outgoing = self.compose(row)
+        except StoreDamaged as e:  # not this subscriber's fault: the run cannot go on
+            self.halt(str(e))
+            return
         except DigestError as e:
             self._give_up(row, f"could not build the digest: {e}")
             return

@@ -44,11 +44,12 @@ class Letterhead:
     def __repr__(self) -> str:  # the secret never shows up in a log or a traceback
         return f"Letterhead(sender={self.sender}, list_id={self.list_id!r})"
 
-    def links(self, email: str) -> Links:
+    def links(self, email: str, generation: int = 0) -> Links:
+        """Fresh links for one email; `generation`: the subscriber's link generation."""
         return links_for(
             self.base_url,
             make_token(self.secret, "unsubscribe", email),
-            make_token(self.secret, "manage", email),
+            make_token(self.secret, "manage", email, generation),
             self.mailto,
         )
 
@@ -66,10 +67,12 @@ def letterhead(config: Config) -> Letterhead:
         host = urlsplit(config.base_url).hostname or ""
         domain = host if "." in host and not host.replace(".", "").isdigit() else "localhost"
         sender = Address("Paper Digest", "digest", domain)
+    # No mailto: unless configured: nothing here reads mail, so an unsubscribe sent to the From
+    # address would be lost. The https one-click link (RFC 8058) is always there.
     mailto = (
         parse_address(config.mail.unsubscribe_mailto, "mail.unsubscribe_mailto")
         if config.mail.unsubscribe_mailto
-        else sender
+        else None
     )
     list_id = config.mail.list_id or default_list_id(sender)
     if "<" not in list_id:

@@ -7,6 +7,7 @@ ranking. A dry run reads the ledger and writes nothing at all.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
@@ -14,6 +15,7 @@ from datetime import date, datetime
 from typing import Protocol
 
 from digest.config import Config
+from digest.errors import DigestError, StoreDamaged
 from digest.mail.deliver import DeliveryReport, Outcome, Outgoing, deliver_digests
 from digest.mail.ledger import DONE, PLANNED, Delivery, Ledger
 from digest.mail.letterhead import digest_email, letterhead, make_policy, make_transport
@@ -21,8 +23,18 @@ from digest.mail.message import Links
 from digest.mail.transport import Transport
 from digest.models import Subscriber
 from digest.store import Store, utcnow
+from digest.store.subscribers import SubscriberStore
 
 SUSPENDED_NOTE = "suspended after repeated permanent failures"
+log = logging.getLogger(__name__)
+
+
+def _reason(error: Exception) -> str:
+    return (
+        str(error)
+        if isinstance(error, DigestError)
+        else f"unexpected {type(error).__name__}: {error}"
+    )
 
 
 class Content(Protocol):
@@ -115,7 +127,7 @@ def send_run(
 
     def compose(row: Delivery) -> Outgoing:
         person = by_email[row.email]
-        links = head.links(person.email)
+        links = head.links(person.email, SubscriberStore(store).link_generation(person.email))
         # Ranking and rendering are CPU-bound: one at a time, while other threads do SMTP.
         with compose_lock:
             content, papers = write(person, row.day, links)
@@ -175,7 +187,17 @@ def _dry_run(
         if person.email in suspended:
             report.previews.append(Preview(person.name, person.email, d, note=SUSPENDED_NOTE))
             continue
-        content, papers = write(person, d, placeholder)
+        try:
+            content, papers = write(person, d, placeholder)
+        except StoreDamaged:
+            raise
+        except Exception as e:  # like a real send: say why, and go on with the others
+            if not isinstance(e, DigestError):
+                log.exception("building the digest for %s failed", person.email)
+            reason = f"could not build the digest: {_reason(e)}"
+            report.delivery.failed.append(Outcome(person.email, person.name, "failed", reason))
+            report.previews.append(Preview(person.name, person.email, d, note=reason))
+            continue
         if content is None:
             report.previews.append(
                 Preview(person.name, person.email, d, papers, None, "nothing new")

@@ -7,9 +7,11 @@ else the config's `secret_key_file`, else a key generated once into `data_dir/se
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from pathlib import Path
+from typing import Any
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
@@ -51,39 +53,110 @@ def _checked(key: str, where: str) -> str:
 
 
 def _generated_key(path: Path) -> str:
-    """Read the key kept in data_dir, creating it first (0600, exclusively) if it is missing."""
+    """Read the key kept in data_dir, creating it first (0600) if it is missing. The key is
+    written to a temporary file and linked into place, so a full disk never leaves an empty
+    key behind; an empty one left by an older version is replaced (it never signed a link)."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        pass
-    except OSError as e:
-        raise ConfigError(f"cannot create the secret key file {path} ({e.strerror})") from e
-    else:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(secrets.token_urlsafe(32) + "\n")
-    try:
-        return _checked(path.read_text(encoding="utf-8").strip(), str(path))
+        text = path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        text = None
     except OSError as e:
         raise ConfigError(f"cannot read the secret key file {path} ({e.strerror})") from e
+    if text == "":
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+    if not text:
+        _write_new_key(path)
+        try:
+            text = path.read_text(encoding="utf-8").strip()
+        except OSError as e:
+            raise ConfigError(f"cannot read the secret key file {path} ({e.strerror})") from e
+    if len(text) < _MIN_LENGTH:
+        raise ConfigError(
+            f"the secret key in {path} is shorter than {_MIN_LENGTH} characters: delete the "
+            "file and a new key is made (links in digests already sent stop working), or put "
+            "a longer random key in it"
+        )
+    return text
 
 
-def make_token(secret: str, purpose: str, email: str) -> str:
-    """A URL-safe token that says `email` for `purpose`."""
-    return _serializer(secret, purpose).dumps(email)
+def _write_new_key(path: Path) -> None:
+    temp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(secrets.token_urlsafe(32) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        with contextlib.suppress(FileExistsError):  # another process made one first: use it
+            os.link(temp, path)
+    except OSError as e:
+        raise ConfigError(
+            f"cannot create the secret key file {path} ({e.strerror}): free some disk space "
+            "or fix the folder's permissions, then run again"
+        ) from e
+    finally:
+        with contextlib.suppress(OSError):
+            temp.unlink()
+
+
+def make_token(
+    secret: str,
+    purpose: str,
+    email: str,
+    generation: int = 0,
+    profile: dict[str, Any] | None = None,
+) -> str:
+    """A URL-safe token that says `email` for `purpose`. `generation` (the subscriber's link
+    generation, bumped by each unsubscribe) lets older manage links be retired; `profile` (a
+    sign-up's) makes a confirmation link confirm exactly what was asked for in it."""
+    if profile is not None:
+        return _serializer(secret, purpose).dumps({"email": email, "profile": profile})
+    return _serializer(secret, purpose).dumps([email, generation] if generation else email)
 
 
 def read_token(secret: str, purpose: str, token: str, max_age: int | None = None) -> str:
     """The email a token was made for; TokenError if it is forged, expired or of another purpose."""
+    return _read(secret, purpose, token, max_age)[0]
+
+
+def read_link_token(
+    secret: str, purpose: str, token: str, max_age: int | None = None
+) -> tuple[str, int]:
+    """The email and link generation a token was made with (see `make_token`)."""
+    email, generation, _ = _read(secret, purpose, token, max_age)
+    return email, generation
+
+
+def read_profile_token(
+    secret: str, purpose: str, token: str, max_age: int | None = None
+) -> tuple[str, dict[str, Any] | None]:
+    """The email and the sign-up profile a confirmation token was made with (see `make_token`)."""
+    email, _, profile = _read(secret, purpose, token, max_age)
+    return email, profile
+
+
+def _read(
+    secret: str, purpose: str, token: str, max_age: int | None
+) -> tuple[str, int, dict[str, Any] | None]:
     try:
         value = _serializer(secret, purpose).loads(token, max_age=max_age)
     except SignatureExpired as e:
         raise TokenError("this link has expired: ask for a new one") from e
     except BadSignature as e:
         raise TokenError("this link is not valid (it may have been altered)") from e
-    if not isinstance(value, str):
-        raise TokenError("this link is not valid")
-    return value
+    if isinstance(value, str):
+        return value, 0, None
+    if isinstance(value, list) and len(value) == 2:
+        email, generation = value
+        if isinstance(email, str) and isinstance(generation, int):
+            return email, generation, None
+    if isinstance(value, dict):
+        email, profile = value.get("email"), value.get("profile")
+        if isinstance(email, str) and isinstance(profile, dict):
+            return email, 0, profile
+    raise TokenError("this link is not valid")
 
 
 def _serializer(secret: str, purpose: str) -> URLSafeTimedSerializer:

@@ -1,20 +1,21 @@
 """Find the liked papers a profile names, before ranking: `papers:` ids and `library:` files.
 
 Ids are looked up in the store, then in the papers being ranked (the `--papers` file), then on
-the arXiv API (`fetch_ids`, passed in), in that order. An id found nowhere raises `RankError`
-naming the id and its topic; when the API cannot be reached, those papers are left out of this
-ranking with a warning, so an outage never stops the day's digests. This is the I/O edge of
-ranking; scoring itself stays pure.
+the arXiv API (`fetch_ids`, passed in), in that order. An id found nowhere, or not asked
+because the API cannot be reached, is left out of this ranking with a warning naming it and its
+topic (`without_unresolved`), so neither a typo nor an outage stops the day's digests. This is
+the I/O edge of ranking; scoring itself stays pure.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import Protocol
 
 from digest.config import ArxivApiSource
-from digest.errors import RankError, SourceError
+from digest.errors import SourceError
 from digest.models import Paper, Subscriber
 from digest.papers_file import paper_key
 from digest.rank.library import read_library
@@ -72,15 +73,32 @@ def resolve_liked(
             for key in missing:
                 wanted.pop(key, None)
     unknown = sorted(set(wanted) - set(found))
-    if unknown:
-        topic, given = wanted[unknown[0]]
+    for key in unknown:
+        # A typo or a withdrawn id must not cost the subscriber the day's digest either.
+        topic, given = wanted[key]
         where = "the store, the papers file or the arXiv API"
-        raise RankError(
-            f"topic {topic!r} of {subscriber.name}: liked paper {given!r} was not found in "
-            f"{where if fetch_ids else 'the store or the papers file'} "
-            "(check the id under papers: in config.yaml)"
+        log.warning(
+            "topic %r of %s: liked paper %r is left out: it was not found in %s (check the id "
+            "under papers:)",
+            topic,
+            subscriber.name,
+            given,
+            where if fetch_ids else "the store or the papers file",
         )
     return found
+
+
+def without_unresolved(subscriber: Subscriber, liked: Mapping[str, Paper]) -> Subscriber:
+    """The subscriber with only the liked ids that `resolve_liked` found, ready to rank."""
+    topics = tuple(
+        replace(t, papers=kept) if len(kept := _found(t.papers, liked)) < len(t.papers) else t
+        for t in subscriber.topics
+    )
+    return replace(subscriber, topics=topics)
+
+
+def _found(ids: Sequence[str], liked: Mapping[str, Paper]) -> tuple[str, ...]:
+    return tuple(i for i in ids if i in liked or paper_key(i) in liked)
 
 
 def load_libraries(subscriber: Subscriber) -> dict[str, list[Paper]]:

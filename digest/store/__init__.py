@@ -7,6 +7,9 @@ actually changed, so fetching the same day twice changes nothing.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import date, datetime
@@ -21,13 +24,14 @@ from sqlalchemy import (
     event,
     func,
     insert,
+    inspect,
     select,
     update,
 )
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from digest.errors import StoreError
+from digest.errors import StoreDamaged, StoreError
 from digest.models import REPLACEMENTS, Paper, merge_papers
 from digest.sources.http import Validators
 from digest.store import schema
@@ -47,21 +51,48 @@ class SaveResult:
     updated: int
 
 
-def open_store(url: str) -> Store:
-    """Connect to the store at `url`, creating and migrating it as needed."""
+def open_store(url: str, *, create: bool = True) -> Store:
+    """Connect to the store at `url`, creating and migrating it as needed. A new SQLite file is
+    created 0600 in a folder created 0700: it holds subscribers' addresses. With
+    `create=False` (a dry run) nothing is created or migrated: a missing or outdated store is
+    a StoreError saying what to run first."""
     try:
         parsed = make_url(url)
+        file = None
         if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            file = Path(parsed.database)
+            if not create and not file.exists():
+                raise StoreError(
+                    f"there is no store at {file} yet: run `digest fetch` first (this command "
+                    "creates nothing)"
+                )
+            _create_private(file)
         # Parameters (whole abstracts, emails) never appear in error messages, even with --debug.
         engine = create_engine(url, hide_parameters=True)
     except (SQLAlchemyError, OSError, ValueError) as e:
         raise StoreError(f"cannot open the store {_safe(url)}: {e}") from e
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "handle_error", _damaged_sqlite)
     store = Store(engine)
-    store.migrate()
+    if create:
+        store.migrate()
+    elif store.pending_migrations():
+        store.close()
+        raise StoreError(
+            f"the store {_safe(url)} is from an older version: run `digest fetch` (or a real "
+            "send) once to update it; this command changes nothing"
+        )
     return store
+
+
+def _create_private(file: Path) -> None:
+    """The folder (0700) and an empty SQLite file (0600) unless they exist; SQLite gives its
+    -wal and -shm files the database file's mode."""
+    if not file.parent.exists():
+        file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -77,6 +108,31 @@ def _short(error: SQLAlchemyError) -> str:
     cause = getattr(error, "orig", None) or error
     text = (str(cause).splitlines() or [type(cause).__name__])[0]
     return text.split(" [SQL:")[0][:200]
+
+
+_DAMAGED = {"SQLITE_CORRUPT", "SQLITE_NOTADB"}
+
+
+def _damaged_sqlite(context: ExceptionContext) -> None:
+    """A damaged SQLite file is one clear line naming it and how to restore it, wherever the
+    query was (a per-source or per-subscriber handler must not turn it into N vague lines)."""
+    error = context.original_exception
+    name = getattr(error, "sqlite_errorname", "")
+    if isinstance(error, sqlite3.DatabaseError) and any(
+        name == d or name.startswith(f"{d}_") for d in _DAMAGED
+    ):
+        engine = context.engine
+        file = engine.url.database if engine is not None else None
+        raise StoreDamaged(damaged_message(file or "the store", str(error))) from error
+
+
+def damaged_message(file: str, detail: str) -> str:
+    return (
+        f"the store {file} is damaged ({detail}): stop the daemon and restore it from a "
+        f"backup, or salvage it with `sqlite3 {file} .recover | sqlite3 recovered.sqlite3` and "
+        "put that in its place (papers come back with `digest fetch`; the delivery record and "
+        "web sign-ups only from a backup)"
+    )
 
 
 def _safe(url: str) -> str:
@@ -123,6 +179,31 @@ class Store:
         except SQLAlchemyError as e:
             raise StoreError(f"cannot migrate the store {_safe(str(self.engine.url))}: {e}") from e
         return applied
+
+    def integrity_problems(self) -> list[str]:
+        """`PRAGMA integrity_check` on SQLite, as problem lines (none when it says ok); a
+        server database checks itself, so nothing there."""
+        if self.engine.dialect.name != "sqlite":
+            return []
+        try:
+            with self.engine.connect() as conn:
+                rows = [str(r[0]) for r in conn.exec_driver_sql("PRAGMA integrity_check(5)")]
+        except StoreError as e:
+            return [f"store: {e}"]
+        if rows == ["ok"]:
+            return []
+        file = self.engine.url.database or "the store"
+        lines = [line.strip("* ") for row in rows for line in row.splitlines()]
+        return [f"store: {damaged_message(file, '; '.join(line for line in lines[:4] if line))}"]
+
+    def pending_migrations(self) -> list[str]:
+        """The names of the migrations not applied yet (all of them on an empty database)."""
+        with self.engine.connect() as conn:
+            if not inspect(conn).has_table(schema.schema_migrations.name):
+                done: set[int] = set()
+            else:
+                done = set(conn.scalars(select(schema.schema_migrations.c.version)))
+        return [m.__name__ for n, m in enumerate(schema.MIGRATIONS, start=1) if n not in done]
 
     def schema_version(self) -> int:
         with self.engine.connect() as conn:

@@ -22,6 +22,8 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    inspect,
+    text,
 )
 
 metadata = MetaData()
@@ -168,6 +170,8 @@ subscribers = Table(
     Column("created_at", DateTime, nullable=False),
     Column("confirmed_at", DateTime),
     Column("updated_at", DateTime, nullable=False),
+    # Bumped by each unsubscribe: manage links signed with an older value stop working.
+    Column("link_generation", Integer, nullable=False, server_default="0"),
 )
 
 # Fixed-window request counters for the web app's rate limits, shared by every web worker.
@@ -215,6 +219,14 @@ def m006_liked_papers(connection: Connection) -> None:
     liked_papers.create(connection)
 
 
+def m007_link_generation(connection: Connection) -> None:
+    # m004 creates the table from today's definition, which already has the column.
+    if "link_generation" not in {c["name"] for c in inspect(connection).get_columns("subscribers")}:
+        connection.execute(
+            text("ALTER TABLE subscribers ADD COLUMN link_generation INTEGER NOT NULL DEFAULT 0")
+        )
+
+
 Migration = Callable[[Connection], None]
 MIGRATIONS: list[Migration] = [
     m001_initial,
@@ -223,4 +235,5 @@ MIGRATIONS: list[Migration] = [
     m004_subscribers,
     m005_paper_embeddings,
     m006_liked_papers,
+    m007_link_generation,
 ]

@@ -48,6 +48,7 @@ class StoredSubscriber:
     created_at: datetime | None = None
     confirmed_at: datetime | None = None
     updated_at: datetime | None = None
+    link_generation: int = 0  # bumped by each unsubscribe; older manage links stop working
 
     @property
     def key(self) -> str:
@@ -110,6 +111,11 @@ class SubscriberStore:
         assert found is not None
         return found
 
+    def link_generation(self, email: str) -> int:
+        """The generation manage links for this address are signed with (0 without a row)."""
+        row = self.get(email)
+        return row.link_generation if row else 0
+
     def purge_unconfirmed(self, before: datetime) -> int:
         """Forget web sign-ups never confirmed and last asked for before `before`."""
         c = subscribers.c
@@ -141,6 +147,7 @@ def _to_row(record: StoredSubscriber) -> dict[str, Any]:
         "created_at": to_db(record.created_at),
         "confirmed_at": to_db(record.confirmed_at),
         "updated_at": to_db(record.updated_at),
+        "link_generation": record.link_generation,
     }
 
 
@@ -159,4 +166,5 @@ def _to_record(row: Any) -> StoredSubscriber:
         created_at=from_db(row["created_at"]),
         confirmed_at=from_db(row["confirmed_at"]),
         updated_at=from_db(row["updated_at"]),
+        link_generation=int(row["link_generation"] or 0),
     )

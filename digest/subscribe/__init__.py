@@ -2,12 +2,14 @@
 
 profile.py  what people type (a form, a --topic option) made into validated profiles (pure)
 roster.py   config.yaml's people and the store's side by side, and the changes people make
+liked.py    liked arXiv ids looked up when a profile is saved (titles shown, unknown refused)
 
 The web pages that drive it are in `digest.web`; the signed links in `digest.mail.tokens`.
 """
 
 from __future__ import annotations
 
+from digest.subscribe.liked import Liked, arxiv_api_url, check_liked, look_up_liked
 from digest.subscribe.profile import Changes, SubscriptionError, topic_from_spec
 from digest.subscribe.roster import (
     Entry,
@@ -16,6 +18,7 @@ from digest.subscribe.roster import (
     confirm_subscription,
     find,
     named,
+    pending_profile,
     request_subscription,
     roster,
     set_status,
@@ -27,12 +30,17 @@ from digest.subscribe.roster import (
 __all__ = [
     "Changes",
     "Entry",
+    "Liked",
     "SignUp",
     "SubscriptionError",
     "active_subscribers",
+    "arxiv_api_url",
+    "check_liked",
     "confirm_subscription",
     "find",
+    "look_up_liked",
     "named",
+    "pending_profile",
     "request_subscription",
     "roster",
     "set_status",

@@ -154,14 +154,44 @@ def request_subscription(
         return SignUp.ALREADY
     if changes.topics is None:
         raise SubscriptionError("topics: give at least one keyword, category or paper")
-    _save(config, store, email, changes, PENDING, "web", now, confirm=False)
+    if current is not None and current.status == PENDING and current.stored is not None:
+        # Someone asked already: their row is not overwritten (each confirmation link carries
+        # its own profile, see pending_profile); it lives on as long as the newest link.
+        SubscriberStore(store).put(current.stored, now)
+    else:
+        _save(config, store, email, changes, PENDING, "web", now, confirm=False)
     return SignUp.CONFIRM
 
 
+def pending_profile(config: Config, store: Store, email: str, changes: Changes) -> dict[str, Any]:
+    """The profile one sign-up asks for, as its confirmation link carries it: confirming that
+    link makes exactly this profile active, whatever other sign-ups for the address asked."""
+    current = find(config, store, email)
+    if current is not None and current.status != PENDING:
+        base = current.profile.model_dump(mode="json", by_alias=True)
+    else:
+        base = {"name": email.split("@")[0], "email": email.strip()}
+    profile = build_profile(base, changes)
+    return {
+        "name": profile.name,
+        "timezone": profile.timezone,
+        "send_at": profile.send_at,
+        "days": list(profile.days),
+        "max_papers": profile.max_papers,
+        "topics": [t.model_dump(mode="json", by_alias=True) for t in profile.topics],
+    }
+
+
 def confirm_subscription(
-    config: Config, store: Store, email: str, *, now: datetime | None = None
+    config: Config,
+    store: Store,
+    email: str,
+    *,
+    profile: dict[str, Any] | None = None,
+    now: datetime | None = None,
 ) -> Entry | None:
-    """The address confirmed: pending becomes active. None when there is nothing to confirm."""
+    """The address confirmed: pending becomes active, with `profile` (the one the clicked link
+    carries) when given. None when there is nothing to confirm."""
     current = find(config, store, email)
     if current is None or current.stored is None or current.status not in (PENDING, ACTIVE):
         return None
@@ -169,6 +199,20 @@ def confirm_subscription(
         return current
     now = now or utcnow()
     row = replace(current.stored, status=ACTIVE, confirmed_at=now)
+    if profile is not None:
+        try:
+            checked = SubscriberConfig.model_validate({**profile, "email": current.stored.email})
+        except ValidationError:
+            return None
+        row = replace(
+            row,
+            name=checked.name,
+            timezone=checked.timezone,
+            send_at=checked.send_at,
+            days=tuple(checked.days),
+            max_papers=checked.max_papers,
+            topics=tuple(t.model_dump(mode="json", by_alias=True) for t in checked.topics),
+        )
     SubscriberStore(store).put(row, now)
     return find(config, store, email)
 
@@ -191,7 +235,11 @@ def set_status(
     current = _known(config, store, email)
     row = current.stored or _status_row(current.profile, status)
     confirmed = row.confirmed_at or (now if status == ACTIVE else None)
-    SubscriberStore(store).put(replace(row, status=status, confirmed_at=confirmed), now)
+    # An unsubscribe retires every manage link sent so far: an old one must not resume them.
+    leaving = status == UNSUBSCRIBED and current.status != UNSUBSCRIBED
+    generation = row.link_generation + 1 if leaving else row.link_generation
+    row = replace(row, status=status, confirmed_at=confirmed, link_generation=generation)
+    SubscriberStore(store).put(row, now)
     found = find(config, store, email)
     assert found is not None
     return found
@@ -263,6 +311,7 @@ def _save(
                 created_at=previous.created_at if previous else now,
                 confirmed_at=(previous.confirmed_at if previous else None)
                 or (now if confirm else None),
+                link_generation=previous.link_generation if previous else 0,
             ),
             now,
         )

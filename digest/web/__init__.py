@@ -16,8 +16,9 @@ __all__ = ["create_app", "serve"]
 
 
 def serve(config: Config, store: Store, host: str = "127.0.0.1", port: int = 8025) -> None:
-    """Serve the pages until interrupted. Put a TLS-terminating proxy in front in production;
-    waitress trusts its X-Forwarded-For only from 127.0.0.1."""
+    """Serve the pages until interrupted. Put a TLS-terminating proxy in front in production and
+    name it in `web.trusted_proxies`: only then is its X-Forwarded-For believed (the app reads
+    it; waitress leaves the peer's address alone)."""
     import waitress
 
     waitress.serve(
@@ -25,8 +26,6 @@ def serve(config: Config, store: Store, host: str = "127.0.0.1", port: int = 802
         host=host,
         port=port,
         threads=4,
-        trusted_proxy="127.0.0.1",
-        trusted_proxy_headers={"x-forwarded-for", "x-forwarded-proto"},
-        clear_untrusted_proxy_headers=True,
+        clear_untrusted_proxy_headers=False,  # the app decides whom to believe
         ident="paper-digest",
     )

@@ -4,7 +4,8 @@
     POST /subscribe    store a pending sign-up and email a confirmation link; the same answer
                        whether or not the address is known; rate-limited per client and address
     GET  /confirm      a page with one button (mail scanners follow links; only people press)
-    POST /confirm      the sign-up becomes active; the manage page follows
+    POST /confirm      the sign-up becomes active with the profile its link carries; the
+                       manage page follows
     GET  /manage       edit topics, time and timezone, pause, unsubscribe (signed link)
     POST /manage       the same form sent back (CSRF: a cookie and a form field must agree)
     GET  /unsubscribe  asks to confirm and changes nothing
@@ -33,17 +34,21 @@ from flask import Flask, Response, make_response, render_template, request
 from digest.config import WEEKDAYS, Config
 from digest.errors import DigestError
 from digest.mail.letterhead import Letterhead, letterhead, make_transport
-from digest.mail.tokens import TokenError, make_token, read_token
+from digest.mail.tokens import TokenError, make_token, read_link_token, read_profile_token
 from digest.mail.transport import Transport
 from digest.render import templates_dir
 from digest.store import Store, utcnow
-from digest.store.subscribers import ACTIVE, PAUSED, UNSUBSCRIBED, SubscriberStore, email_key
+from digest.store.subscribers import ACTIVE, PAUSED, UNSUBSCRIBED, SubscriberStore
 from digest.subscribe import (
     Entry,
+    Liked,
     SignUp,
     SubscriptionError,
+    check_liked,
     confirm_subscription,
     find,
+    look_up_liked,
+    pending_profile,
     request_subscription,
     set_status,
     update_subscription,
@@ -57,7 +62,7 @@ from digest.web.forms import (
     with_blank_topic,
 )
 from digest.web.mailer import notice_email, send_email
-from digest.web.ratelimit import RateLimiter
+from digest.web.ratelimit import RateLimiter, client_address, mailbox_key
 
 log = logging.getLogger(__name__)
 
@@ -87,19 +92,47 @@ class _Site:
     def root(self) -> str:
         return self.config.base_url.rstrip("/")
 
+    def token(self, purpose: str, email: str) -> str:
+        manage = purpose == "manage"
+        generation = SubscriberStore(self.store).link_generation(email) if manage else 0
+        return make_token(self.head.secret, purpose, email, generation)
+
     def link(self, path: str, purpose: str, email: str) -> str:
-        token = make_token(self.head.secret, purpose, email)
-        return f"{self.root}/{path}?" + urlencode({"token": token})
+        return f"{self.root}/{path}?" + urlencode({"token": self.token(purpose, email)})
+
+    def signup_in(self, token: str | None, max_age: float) -> tuple[str, dict[str, Any] | None]:
+        """The email and the profile a confirmation link carries."""
+        if not token:
+            raise _BadLink("this link is incomplete: copy the whole link from the email")
+        try:
+            return read_profile_token(self.head.secret, "confirm", token, int(max_age))
+        except TokenError as e:
+            raise _BadLink(str(e)) from e
 
     def email_in(self, token: str | None, purpose: str, max_age: float | None = None) -> str:
         if not token:
             raise _BadLink("this link is incomplete: copy the whole link from the email")
+        if purpose == "manage":  # manage links expire, and an unsubscribe retires older ones
+            max_age = self.config.web.manage_link_days * 86400
         try:
-            return read_token(
+            email, generation = read_link_token(
                 self.head.secret, purpose, token, None if max_age is None else int(max_age)
             )
         except TokenError as e:
+            if purpose == "manage" and "expired" in str(e):
+                raise _BadLink(
+                    "this link has expired: use the one in your latest digest (every digest "
+                    f"carries a fresh one), or subscribe again at {self.root}/",
+                    410,
+                ) from e
             raise _BadLink(str(e)) from e
+        if purpose == "manage" and generation != SubscriberStore(self.store).link_generation(email):
+            raise _BadLink(
+                "this link no longer works: you unsubscribed after it was sent. To get digests "
+                f"again, subscribe at {self.root}/",
+                410,
+            )
+        return email
 
 
 def create_app(
@@ -166,7 +199,9 @@ class _Pages:
         site, web = self.site, self.site.config.web
         now = site.clock()
         form = read_form(request.form)
-        client = request.remote_addr or "unknown"
+        client = client_address(
+            request.remote_addr, request.headers.get("X-Forwarded-For"), web.trusted_proxies
+        )
         if not site.limiter.allow(f"ip:{client}", web.subscribe_per_ip_per_hour, _HOUR):
             busy = self._page(
                 "message.html",
@@ -178,21 +213,28 @@ class _Pages:
             return busy
         try:
             email, changes = subscribe_changes(form)
+            liked = look_up_liked(site.config, site.store, changes.topics or ())
         except SubscriptionError as e:
             return self._page("subscribe.html", 400, form=form, problems=e.problems)
         self._tidy(now)
         # Past the per-address limit nothing is sent, and the page says the same as always.
-        key = f"address:{email_key(email)}"
+        key = f"address:{mailbox_key(email)}"
         if site.limiter.allow(key, web.emails_per_address_per_day, _DAY):
+            profile = pending_profile(site.config, site.store, email, changes)
             outcome = request_subscription(site.config, site.store, email, changes, now=now)
-            self._send_notice(outcome, email, form.name, now)
-        return self._page("check_inbox.html", email=email, hours=_hours(web.confirm_hours))
+            self._send_notice(outcome, email, profile, now)
+        return self._page(
+            "check_inbox.html", email=email, hours=_hours(web.confirm_hours), liked=liked
+        )
 
-    def _send_notice(self, outcome: SignUp, email: str, name: str, now: datetime) -> None:
+    def _send_notice(
+        self, outcome: SignUp, email: str, profile: dict[str, Any], now: datetime
+    ) -> None:
         site = self.site
         if outcome is SignUp.CONFIRM:
             template, subject = "email_confirm", "Confirm your paper digest subscription"
-            link = site.link("confirm", "confirm", email)
+            token = make_token(site.head.secret, "confirm", email, profile=profile)
+            link = f"{site.root}/confirm?" + urlencode({"token": token})
         else:
             template, subject = "email_already", "You already get the paper digest"
             link = site.link("manage", "manage", email)
@@ -204,7 +246,7 @@ class _Pages:
         }
         message = notice_email(
             site.head,
-            to_name=name,
+            to_name="",  # whoever filled in the form chose the name: not in a header of ours
             to_email=email,
             subject=subject,
             text=render_template(f"{template}.txt", **context),
@@ -225,8 +267,10 @@ class _Pages:
             token = request.args.get("token")
             email = site.email_in(token, "confirm", max_age)
             return self._page("confirm.html", email=email, token=token)
-        email = site.email_in(request.form.get("token"), "confirm", max_age)
-        entry = confirm_subscription(site.config, site.store, email, now=site.clock())
+        email, profile = site.signup_in(request.form.get("token"), max_age)
+        entry = confirm_subscription(
+            site.config, site.store, email, profile=profile, now=site.clock()
+        )
         if entry is None:
             raise _BadLink("there is no sign-up waiting for this link: subscribe again", 410)
         return self._manage_page(
@@ -254,10 +298,11 @@ class _Pages:
         form = read_form(request.form, request.form.getlist("days"))
         try:
             changes = manage_changes(form, entry.profile.topics)
+            liked = check_liked(site.config, site.store, entry.email, changes)
             entry = update_subscription(site.config, site.store, entry.email, changes, now=now)
         except SubscriptionError as e:
             return self._manage_page(entry, form=with_blank_topic(form), problems=e.problems)
-        return self._manage_page(entry, notice="Saved.")
+        return self._manage_page(entry, notice="Saved.", liked=liked)
 
     def _entry(self, email: str) -> Entry:
         entry = find(self.site.config, self.site.store, email)
@@ -272,6 +317,7 @@ class _Pages:
         form: Form | None = None,
         notice: str = "",
         problems: list[str] | None = None,
+        liked: list[Liked] | None = None,
     ) -> Response:
         csrf = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
         response = self._page(
@@ -279,10 +325,11 @@ class _Pages:
             400 if problems else 200,
             entry=entry,
             form=form or form_for(entry),
-            token=make_token(self.site.head.secret, "manage", entry.email),
+            token=self.site.token("manage", entry.email),
             csrf=csrf,
             notice=notice,
             problems=problems or [],
+            liked=liked or [],
             weekdays=WEEKDAYS,
             unsubscribe_link=self.site.link("unsubscribe", "unsubscribe", entry.email),
         )
