@@ -284,3 +284,32 @@ def test_a_new_subscription_is_scheduled_while_the_daemon_runs(real: Path, write
     finally:
         daemon.request_stop()
         thread.join(timeout=10)
+
+
+def test_a_digest_another_sender_delivered_meanwhile_is_not_logged_as_a_warning(
+    real: Path, write_config, caplog: pytest.LogCaptureFixture
+) -> None:  # type: ignore[no-untyped-def]
+    now = datetime.now(UTC)
+    body = f"data_dir: ./data\nschedule: {{fetch: []}}\nsubscribers:{people(1, '06:00')}\n"
+    daemon = Daemon(make_config(write_config, real, body, now))
+    person = daemon.subscribers()[0]
+    ledger = Ledger(daemon.store)
+    ledger.plan([(person.email, person.name)], person.local_date(now), now)
+    row = ledger.get(person.email, person.local_date(now))
+    assert row is not None
+    held = ledger.claim(
+        row.id, "other-host:1:cafe", now=now, lease=timedelta(minutes=5), message_id="<a@x.org>"
+    )
+    assert held is not None  # a sender on another machine has it, and finishes 1.5 s later
+    finish = threading.Timer(1.5, lambda: ledger.mark_sent(row.id, "250 OK", now, 3))
+    caplog.set_level(logging.INFO, logger="digest.daemon")
+    finish.start()
+    try:
+        daemon.send_job(person.email)
+    finally:
+        finish.join()
+        daemon.store.close()
+    sends = [r for r in caplog.records if r.getMessage().startswith("send ")]
+    assert len(sends) == 1 and "sent=0" in sends[0].getMessage()
+    assert sends[0].levelno == logging.INFO, sends[0].getMessage()
+    assert "by_others=1" in sends[0].getMessage()

@@ -275,6 +275,7 @@ class Daemon:
             skipped=d.skipped + report.already,
             retried=d.retried,
             failed=d.failed,
+            by_others=d.by_others + d.elsewhere,
         )
 
     def ensure_fetched(self, now: datetime) -> None:

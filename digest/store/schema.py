@@ -22,6 +22,8 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    inspect,
+    text,
 )
 
 metadata = MetaData()
@@ -109,6 +111,9 @@ deliveries = Table(
     Column("planned_at", DateTime, nullable=False),
     Column("updated_at", DateTime, nullable=False),
     Column("sent_at", DateTime),
+    # Sends whose connection was lost after the whole message and before the server's reply
+    # (it may have arrived): one such loss is retried, a second is not (m007).
+    Column("unconfirmed", Integer, nullable=False, server_default="0"),
     UniqueConstraint("email", "day", name="uq_deliveries_email_day"),
     Index("ix_deliveries_status", "status", "next_attempt_at"),
 )
@@ -215,6 +220,14 @@ def m006_liked_papers(connection: Connection) -> None:
     liked_papers.create(connection)
 
 
+def m007_unconfirmed_sends(connection: Connection) -> None:
+    # m002 creates the table from the definition above, so a new store has the column already.
+    if "unconfirmed" not in {c["name"] for c in inspect(connection).get_columns("deliveries")}:
+        connection.execute(
+            text("ALTER TABLE deliveries ADD COLUMN unconfirmed INTEGER NOT NULL DEFAULT 0")
+        )
+
+
 Migration = Callable[[Connection], None]
 MIGRATIONS: list[Migration] = [
     m001_initial,
@@ -223,4 +236,5 @@ MIGRATIONS: list[Migration] = [
     m004_subscribers,
     m005_paper_embeddings,
     m006_liked_papers,
+    m007_unconfirmed_sends,
 ]
