@@ -49,6 +49,7 @@ def write_world(
     retry_backoff: float = 0.1,
     retry_wait: float = 10,
     security: str = "none",
+    timeout: float = 1,
 ) -> Path:
     """A config with `readers` subscribers, and a store holding 100 recorded arXiv papers, first
     seen at `stored_at` (default: now). `smtp` is the server, or a port (nothing listening)."""
@@ -60,7 +61,7 @@ def write_world(
             f"  port: {smtp if isinstance(smtp, int) else smtp.port}",
             f"  security: {security}",
             '  from: "Paper Digest <digest@example.org>"',
-            "  timeout: 1",
+            f"  timeout: {timeout}",
             f"  max_connections: {max_connections}",
             f"  retry_backoff: {retry_backoff}",
             f"  retry_wait: {retry_wait}",

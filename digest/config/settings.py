@@ -46,8 +46,8 @@ class SmtpConfig(StrictModel):
     def _one_password(self) -> SmtpConfig:
         if self.password is not None and self.password_file is not None:
             raise ValueError("give password or password_file, not both")
-        has_password = self.password is not None or self.password_file is not None
-        if self.security == "none" and has_password and not self.allow_insecure_auth:
+        logs_in = bool(self.username) or self.password is not None or self.password_file is not None
+        if self.security == "none" and logs_in and not self.allow_insecure_auth:
             raise ValueError(
                 "security: none would send the password in cleartext: use starttls or ssl "
                 "(or allow_insecure_auth: true, only for a relay on this machine)"

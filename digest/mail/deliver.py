@@ -134,6 +134,7 @@ class _Run:
         self.reached = False  # the server answered at least once in this run
         self.unreachable = 0  # sends that could not reach the server at all
         self.unreachable_reply = ""
+        self.unreachable_threads: set[str] = set()
 
     def record(self, outcome: Outcome, *, error: bool) -> None:
         with self.lock:
@@ -237,7 +238,9 @@ class _Run:
         with self.lock:
             self.unreachable += 1
             self.unreachable_reply = reply
-            if not self.reached and self.unreachable >= self.connections:
+            # Each thread is one connection; one still busy with a message has reached it.
+            self.unreachable_threads.add(threading.current_thread().name)
+            if not self.reached and len(self.unreachable_threads) >= self.connections:
                 self.halt_unreachable()
 
     def halt_unreachable(self) -> None:

@@ -11,7 +11,7 @@ from typing import TextIO
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from digest.mail.deliver import Outcome
+from digest.mail.deliver import DeliveryReport, Outcome
 from digest.mail.run import SendReport
 
 LONG_RUN = 10  # digests; fewer finish before a bar is worth drawing
@@ -71,11 +71,7 @@ def summary_lines(report: SendReport) -> list[str]:
     line = f"sent {d.sent}, skipped {d.skipped}, retried {d.retried}, failed {len(d.failed)}"
     if report.already:
         line += f" ({report.already} already done by an earlier run)"
-    lines = [line]
-    order = {"failed": 0, "suspended": 1, "deferred": 2}
-    problems = sorted(d.problems.items(), key=lambda item: (order[item[0][0]], -len(item[1])))
-    for (status, reason), emails in problems:
-        lines.append(f"{len(emails)} {status}: {reason} ({_some(emails)})")
+    lines = [line, *problem_lines(d)]
     lines += [
         f"not sent: {email}: mail suspended after repeated refusals "
         f"(once the address is fixed: digest reactivate {email})"
@@ -94,6 +90,18 @@ def summary_lines(report: SendReport) -> list[str]:
     if d.pending:
         lines.append(f"{d.pending} left for a later run (deferred or not reached)")
     return lines
+
+
+def problem_lines(delivery: DeliveryReport) -> list[str]:
+    """One line per distinct reason a digest failed or was deferred: how many, why, whose."""
+    order = {"failed": 0, "suspended": 1, "deferred": 2}
+    problems = sorted(
+        delivery.problems.items(), key=lambda item: (order[item[0][0]], -len(item[1]))
+    )
+    return [
+        f"{len(emails)} {status}: {reason} ({_some(emails)})"
+        for (status, reason), emails in problems
+    ]
 
 
 def _some(emails: list[str], shown: int = 3) -> str:
