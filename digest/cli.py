@@ -195,8 +195,10 @@ def rank(
 def send(state: _State, subscriber: str | None, day: Any, dry_run: bool) -> None:
     """Send the day's digest to every active subscriber (or the one named) who has not had it.
 
-    Exactly once: a second run the same day sends nothing. Exits 1 if any digest failed or
-    was left for a later run.
+    Exactly once: a second run the same day sends nothing. Prints the counts, then one line
+    per distinct reason a digest failed or was deferred. Exits 1 if any digest failed or was
+    left for a later run (a digest that another running `digest send` is sending is its to
+    report); stops at once when no connection reaches the SMTP server.
     """
     config = state.config
     bar = ProgressBar()
