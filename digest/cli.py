@@ -24,10 +24,13 @@ from digest.config.arxiv import category_problems
 from digest.errors import ConfigError, DigestError
 from digest.mail.ledger import Ledger
 from digest.mail.report import ProgressBar, preview_lines, summary_lines
+from digest.mail.run import SendReport
 from digest.papers_file import read_papers
 from digest.pipeline import (
+    SourceReport,
     active_subscribers,
     fetch_all,
+    fetch_and_send,
     find_subscriber,
     open_configured_store,
     pick_subscriber,
@@ -99,8 +102,7 @@ def fetch(state: _State, as_json: bool, day: Any) -> None:
         body = {r.name: {k: v for k, v in asdict(r).items() if k != "name"} for r in reports}
         click.echo(json.dumps(body, indent=2))
     else:
-        for r in reports:
-            click.echo(r.line())
+        _echo_sources(reports)
     failed = [r.name for r in reports if r.error]
     if not reports:
         click.echo("no sources configured (add some under sources: in config.yaml)", err=True)
@@ -109,6 +111,47 @@ def fetch(state: _State, as_json: bool, day: Any) -> None:
             f"error: {len(failed)} of {len(reports)} sources failed: {', '.join(failed)}",
             err=True,
         )
+        sys.exit(1)
+
+
+def _echo_sources(reports: list[SourceReport]) -> None:
+    for r in reports:
+        click.echo(r.line())
+
+
+@cli.command()
+@click.pass_obj
+def daily(state: _State) -> None:
+    """The main job (`make run`, cron): fetch every source, then send today's digests.
+
+    The digests go out from what was fetched even when some sources failed; the exit status is
+    1 all the same, and the last line names the failed sources. When every source failed,
+    nothing is sent: the digests wait for the next run.
+    """
+    config = state.config
+    bar = ProgressBar()
+    with open_configured_store(config) as store:
+        try:
+            report = fetch_and_send(config, store, progress=bar)
+        finally:
+            bar.stop()
+    _echo_sources(report.sources)
+    if report.send is not None:
+        _echo_send(report.send)
+    failed = report.failed_sources
+    if report.send is None:
+        click.echo(
+            f"error: every source failed ({', '.join(failed)}): no digest was sent; they wait "
+            "for the next run",
+            err=True,
+        )
+    elif failed:
+        click.echo(
+            f"error: {len(failed)} of {len(report.sources)} sources failed: {', '.join(failed)} "
+            "(today's digests were sent from the others)",
+            err=True,
+        )
+    if not report.ok:
         sys.exit(1)
 
 
@@ -151,8 +194,10 @@ def rank(
 def send(state: _State, subscriber: str | None, day: Any, dry_run: bool) -> None:
     """Send the day's digest to every active subscriber (or the one named) who has not had it.
 
-    Exactly once: a second run the same day sends nothing. Exits 1 if any digest failed or
-    was left for a later run.
+    Exactly once: a second run the same day sends nothing. Prints the counts, then one line
+    per distinct reason a digest failed or was deferred. Exits 1 if any digest failed or was
+    left for a later run (a digest that another running `digest send` is sending is its to
+    report); stops at once when no connection reaches the SMTP server.
     """
     config = state.config
     bar = ProgressBar()
@@ -168,12 +213,20 @@ def send(state: _State, subscriber: str | None, day: Any, dry_run: bool) -> None
             )
         finally:
             bar.stop()
-    for line in preview_lines(report) if dry_run else summary_lines(report):
+    if dry_run:
+        for line in preview_lines(report):
+            click.echo(line)
+    else:
+        _echo_send(report)
+    if not report.ok:
+        sys.exit(1)
+
+
+def _echo_send(report: SendReport) -> None:
+    for line in summary_lines(report):
         click.echo(line)
     if report.delivery.stopped:
         click.echo(f"error: {report.delivery.stopped}", err=True)
-    if not report.ok:
-        sys.exit(1)
 
 
 @cli.command()

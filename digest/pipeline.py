@@ -402,6 +402,40 @@ def write_tuning_page(
 # ---------------------------------------------------------------- sending
 
 
+@dataclass(frozen=True)
+class DailyReport:
+    """What the main job did: each source's fetch, then the send (None: not attempted, because
+    no source could be fetched)."""
+
+    sources: list[SourceReport]
+    send: SendReport | None
+
+    @property
+    def failed_sources(self) -> list[str]:
+        return [r.name for r in self.sources if r.error]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed_sources and self.send is not None and self.send.ok
+
+
+def fetch_and_send(
+    config: Config,
+    store: Store,
+    *,
+    now: datetime | None = None,
+    progress: Progress | None = None,
+) -> DailyReport:
+    """The main job (`digest daily`, `make run`, a cron line): fetch every source, then send
+    today's digests from what the store holds, even when some sources failed. When every
+    source failed nothing is sent: the day's digests would go out without the day's papers,
+    and they wait for the next run instead."""
+    sources = fetch_all(config, store, now=now)  # the send's clock starts after the fetch
+    if sources and all(r.error for r in sources):
+        return DailyReport(sources, None)
+    return DailyReport(sources, send_digests(config, store, now=now, progress=progress))
+
+
 def send_digests(
     config: Config,
     store: Store,

@@ -7,6 +7,9 @@
     server.handler.hang.add("hal@example.org")        # no answer to the message, once
     server.handler.password = "right"                 # AUTH required; anything else gets 535
     server.handler.latency = 0.02                      # seconds before each 250 to the message
+    server.handler.lose_reply["ann@example.org"] = 1   # message kept, connection dropped before
+                                                      # its 250, once
+    server.handler.too_big.add("max@example.org")      # 552 5.3.4 to the message, always
 
 `received` holds every message the server answered 250 to, in order.
 """
@@ -47,6 +50,8 @@ class FaultyHandler:
     drop: set[str] = field(default_factory=set)
     hang: set[str] = field(default_factory=set)
     hang_seconds: float = 3.0
+    lose_reply: dict[str, int] = field(default_factory=dict)
+    too_big: set[str] = field(default_factory=set)
     latency: float = 0.0
     username: str = "digest"
     password: str | None = None  # None: no AUTH needed
@@ -93,6 +98,8 @@ class FaultyHandler:
         if hang:
             await asyncio.sleep(self.hang_seconds)
             return "451 4.3.0 Too late"  # the client has given up by now: nothing accepted
+        if recipient in self.too_big:
+            return "552 5.3.4 Message too big for system"
         if self.latency:
             await asyncio.sleep(self.latency)
         if server.transport is None or server.transport.is_closing():
@@ -100,6 +107,11 @@ class FaultyHandler:
         with self.lock:
             self.received.append(Received(envelope.mail_from, recipient, envelope.content))
             n = len(self.received)
+            lose = self.lose_reply.get(recipient, 0) > 0
+            if lose:
+                self.lose_reply[recipient] -= 1
+        if lose:  # kept, but the client never hears so
+            server.transport.close()
         return f"250 2.0.0 OK queued as {n}"
 
     def authenticate(

@@ -22,7 +22,7 @@ from digest.mail.ledger import Ledger
 from digest.schedule.daemon import Daemon
 from digest.sources.arxiv import parse_listing
 from digest.store import open_store
-from tests.smtp_server import FaultyHandler, FaultySmtp
+from tests.smtp_server import FaultyHandler, FaultySmtp, free_port
 
 LISTING = "arxiv_rss/rss.arxiv.org_atom_cs.AI_2025-08-20_86entries.xml"
 
@@ -284,3 +284,57 @@ def test_a_new_subscription_is_scheduled_while_the_daemon_runs(real: Path, write
     finally:
         daemon.request_stop()
         thread.join(timeout=10)
+
+
+def test_a_digest_another_sender_delivered_meanwhile_is_not_logged_as_a_warning(
+    real: Path, write_config, caplog: pytest.LogCaptureFixture
+) -> None:  # type: ignore[no-untyped-def]
+    now = datetime.now(UTC)
+    body = f"data_dir: ./data\nschedule: {{fetch: []}}\nsubscribers:{people(1, '06:00')}\n"
+    daemon = Daemon(make_config(write_config, real, body, now))
+    person = daemon.subscribers()[0]
+    ledger = Ledger(daemon.store)
+    ledger.plan([(person.email, person.name)], person.local_date(now), now)
+    row = ledger.get(person.email, person.local_date(now))
+    assert row is not None
+    held = ledger.claim(
+        row.id, "other-host:1:cafe", now=now, lease=timedelta(minutes=5), message_id="<a@x.org>"
+    )
+    assert held is not None  # a sender on another machine has it, and finishes 1.5 s later
+    finish = threading.Timer(1.5, lambda: ledger.mark_sent(row.id, "250 OK", now, 3))
+    caplog.set_level(logging.INFO, logger="digest.daemon")
+    finish.start()
+    try:
+        daemon.send_job(person.email)
+    finally:
+        finish.join()
+        daemon.store.close()
+    sends = [r for r in caplog.records if r.getMessage().startswith("send ")]
+    assert len(sends) == 1 and "sent=0" in sends[0].getMessage()
+    assert sends[0].levelno == logging.INFO, sends[0].getMessage()
+    assert "by_others=1" in sends[0].getMessage()
+
+
+def test_a_send_the_smtp_server_never_answered_is_logged_with_its_reason(
+    real: Path, write_config, caplog: pytest.LogCaptureFixture
+) -> None:  # type: ignore[no-untyped-def]
+    now = datetime.now(UTC)
+    port = free_port()  # nothing listens there
+    body = (
+        f"data_dir: ./data\nschedule: {{fetch: []}}\n"
+        f'smtp: {{host: 127.0.0.1, port: {port}, security: none, from: "D <d@example.org>"}}\n'
+        f"subscribers:{people(1, '06:00')}\n"
+    )
+    daemon = Daemon(make_config(write_config, real, body, now))
+    caplog.set_level(logging.INFO, logger="digest.daemon")
+    started = time.monotonic()
+    try:
+        daemon.send_job("p00@example.org")
+    finally:
+        daemon.store.close()
+    assert time.monotonic() - started < 10  # not retry_wait (300 s)
+    [send] = [r for r in caplog.records if r.getMessage().startswith("send ")]
+    assert send.levelno == logging.WARNING
+    text = send.getMessage()
+    assert f"problems=1 deferred: connection refused by 127.0.0.1:{port}" in text, text
+    assert "stopped=cannot reach the SMTP server" in text

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from digest.config import parse_config
-from digest.errors import MailError
+from digest.errors import ConfigError, MailError
 from digest.mail.deliver import Outcome, Outgoing, Policy, deliver_digests
 from digest.mail.ledger import Delivery, Ledger
 from digest.mail.letterhead import Letterhead, digest_email, letterhead
@@ -105,7 +105,8 @@ def send(store: Store, subscribers: list[Subscriber], transport, policy: Policy 
 
 
 def transport_for(server: FaultySmtp, **kw) -> SmtpTransport:  # type: ignore[no-untyped-def]
-    options = {"security": "none", "timeout": 1.0, "max_connections": 4} | kw
+    options = {"security": "none", "timeout": 1.0, "max_connections": 4}
+    options |= {"allow_insecure_auth": True} | kw
     return SmtpTransport("127.0.0.1", server.port, **options)
 
 
@@ -356,9 +357,13 @@ def test_a_server_that_is_down_leaves_everything_planned_for_a_later_run(
     dead = SmtpTransport("127.0.0.1", 9, security="none", timeout=0.5)  # discard: nothing listens
     report = send(store, people(3), dead, Policy(retry_backoff=0.5, retry_wait=0))
     assert report.sent == 0 and report.pending == 3 and report.retried == 3
+    assert report.stopped and "cannot reach the SMTP server" in report.stopped
+    refused = "connection refused by 127.0.0.1:9 (is the SMTP server running?"
+    assert [status for status, reason in report.problems] == ["deferred"]
+    assert all(reason.startswith(refused) for _, reason in report.problems)
     rows = Ledger(store).for_day(DAY).values()
     assert {r.status for r in rows} == {"planned"}
-    assert all(r.next_attempt_at and "cannot connect" in (r.reply or "") for r in rows)
+    assert all(r.next_attempt_at and refused in (r.reply or "") for r in rows)
     # The next run honours the backoff, then delivers.
     report = send(store, people(3), transport_for(smtp), Policy(retry_backoff=0.5, retry_wait=5))
     assert report.ok and report.sent == 3
@@ -407,7 +412,8 @@ def test_a_dead_senders_claim_is_taken_over_with_its_message_id_a_live_ones_is_l
         message_id=head().new_message_id,
         policy=Policy(retry_wait=0),
     )
-    assert report.sent == 2 and report.pending == 1  # the live claim is waited for, not stolen
+    # The live claim is waited for, not stolen, and is its holder's to report.
+    assert report.sent == 2 and report.elsewhere == 1 and report.pending == 0 and report.ok
     taken = ledger.get(readers[0].email, DAY)
     assert taken is not None and taken.status == "sent" and taken.message_id == "<a@x.org>"
     assert taken.attempts == 2
@@ -450,6 +456,52 @@ def test_tls_certificates_are_verified_unless_the_config_says_not_to(
     unchecked = transport_for(tls_smtp, security="starttls", verify_tls=False)
     report = send(store, readers, unchecked)
     assert report.ok and report.sent == 2
+
+
+def test_a_password_is_never_sent_in_cleartext_unless_the_config_says_so(
+    tmp_path: Path, store: Store, smtp: FaultySmtp, tls_smtp: FaultySmtp
+) -> None:
+    smtp_yaml = "smtp: {{host: 127.0.0.1, security: none, from: d@example.org, {}}}\n"
+    with pytest.raises(ConfigError) as refused:
+        parse_config(smtp_yaml.format("username: digest, password: right"), base_dir=tmp_path)
+    assert "cleartext" in str(refused.value) and "allow_insecure_auth" in str(refused.value)
+    allowed = "username: digest, password: right, allow_insecure_auth: true"
+    assert parse_config(smtp_yaml.format(allowed), base_dir=tmp_path).smtp is not None
+    # The transport refuses too, before the server sees any AUTH.
+    smtp.handler.password = "right"
+    plain = transport_for(smtp, username="digest", password="right", allow_insecure_auth=False)
+    report = send(store, people(2), plain)
+    assert report.stopped and "in cleartext" in report.stopped and "smtp.security" in report.stopped
+    assert smtp.handler.logins == 0 and not smtp.received
+    # Over STARTTLS the same login goes through.
+    tls_smtp.handler.password = "right"
+    encrypted = transport_for(
+        tls_smtp,
+        security="starttls",
+        verify_tls=False,
+        username="digest",
+        password="right",
+        allow_insecure_auth=False,
+    )
+    report = send(store, people(2), encrypted)
+    assert report.ok and report.sent == 2 and tls_smtp.handler.logins >= 1
+
+
+def test_only_a_refusal_of_the_address_counts_towards_suspension_not_a_message_too_big(
+    store: Store, smtp: FaultySmtp
+) -> None:
+    ledger = Ledger(store)
+    big = Subscriber(name="Big", email="big@example.org")
+    gone = Subscriber(name="Gone", email="gone@example.org")
+    smtp.handler.too_big = {big.email}
+    smtp.handler.permanent = {gone.email}
+    report = send(store, [big, gone], transport_for(smtp), Policy(max_permanent_failures=1))
+    by_email = {f.email: f for f in report.failed}
+    assert by_email[big.email].status == "failed"
+    assert by_email[big.email].reply.startswith("552 5.3.4")
+    assert by_email[gone.email].status == "suspended"
+    assert list(ledger.suspended()) == [gone.email]
+    assert ledger.failing() == {gone.email}  # the 552 was not counted at all
 
 
 class _Terminal(io.StringIO):

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.feedserver import FeedServer
+from tests.smtp_server import free_port
 from tests.test_fetch import run_digest
 
 
@@ -64,3 +65,61 @@ subscribers:
     again = run_digest("send", config=config)
     assert again.returncode == 0
     assert len(list((tmp_path / "data/outbox").glob("*.eml"))) == 1
+
+
+def test_the_main_job_sends_from_the_sources_that_answered_and_names_the_ones_that_did_not(
+    server: FeedServer, write_config, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    nothing_listens = free_port()
+    config = write_config(f"""
+data_dir: ./data
+fetch: {{timeout: 1, retries: 1, backoff: 0.01}}
+sources:
+  - type: arxiv_rss
+    name: arxiv
+    categories: [cs.AI]
+    url: {server.url}/atom/{{category}}
+  - type: feed
+    name: broken
+    url: {server.url}/status/500
+  - type: feed
+    name: gone
+    url: http://127.0.0.1:{nothing_listens}/feed.xml
+subscribers:
+  - name: Ada Lovelace
+    email: ada@example.org
+    topics:
+      - name: Agents
+        keywords: [agent, "multi-agent", reasoning]
+""")
+    result = run_digest("daily", config=config)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "arxiv: fetched" in result.stdout and "sent 1, skipped 0" in result.stdout
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: 2 of 3 sources failed: broken, gone"), result.stderr
+    assert len(list((tmp_path / "data/outbox").glob("*.eml"))) == 1
+    again = run_digest("daily", config=config)  # the next run sends nothing twice
+    assert again.returncode == 1 and "already done by an earlier run" in again.stdout
+    assert len(list((tmp_path / "data/outbox").glob("*.eml"))) == 1
+
+
+def test_the_main_job_sends_nothing_when_no_source_answered(write_config, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    config = write_config(f"""
+data_dir: ./data
+fetch: {{timeout: 1, retries: 1, backoff: 0.01}}
+sources:
+  - type: feed
+    name: gone
+    url: http://127.0.0.1:{free_port()}/feed.xml
+subscribers:
+  - name: Ada Lovelace
+    email: ada@example.org
+    send_empty: true
+    topics:
+      - name: LLM agents
+        keywords: [agentic]
+""")
+    result = run_digest("daily", config=config)
+    assert result.returncode == 1
+    assert "error: every source failed (gone): no digest was sent" in result.stderr
+    assert not (tmp_path / "data/outbox").exists()

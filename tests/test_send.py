@@ -43,23 +43,28 @@ def write_world(
     real: Path,
     *,
     readers: int,
-    smtp: FaultySmtp | None,
+    smtp: FaultySmtp | int | None,
     extra_smtp: str = "",
     max_connections: int = 4,
+    retry_backoff: float = 0.1,
+    retry_wait: float = 10,
+    security: str = "none",
+    timeout: float = 1,
 ) -> Path:
-    """A config with `readers` subscribers, and a store holding 100 recorded arXiv papers."""
+    """A config with `readers` subscribers, and a store holding 100 recorded arXiv papers.
+    `smtp` is the server, or a port (nothing listening)."""
     lines = ["data_dir: ./data", "base_url: https://digest.example.org"]
     if smtp is not None:
         lines += [
             "smtp:",
             "  host: 127.0.0.1",
-            f"  port: {smtp.port}",
-            "  security: none",
+            f"  port: {smtp if isinstance(smtp, int) else smtp.port}",
+            f"  security: {security}",
             '  from: "Paper Digest <digest@example.org>"',
-            "  timeout: 1",
+            f"  timeout: {timeout}",
             f"  max_connections: {max_connections}",
-            "  retry_backoff: 0.1",
-            "  retry_wait: 10",
+            f"  retry_backoff: {retry_backoff}",
+            f"  retry_wait: {retry_wait}",
             *[f"  {line}" for line in extra_smtp.splitlines() if line],
         ]
     lines.append("subscribers:")
@@ -182,14 +187,17 @@ def test_one_refused_recipient_is_reported_and_the_exit_status_says_so(
     result = run(path)
     assert result.exit_code == 1
     assert "sent 3, skipped 1, retried 1, failed 1" in result.output
-    assert "failed: r002@example.org: 550 5.1.1 No such user here" in result.output
+    assert "1 failed: 550 5.1.1 No such user here (r002@example.org)" in result.output
+    assert "1 deferred: 451 4.7.1 Greylisted, try again later at RCPT TO (r001@example.org)" in (
+        result.output
+    )
 
 
 def test_a_refused_login_stops_with_one_clear_line_and_the_next_run_sends_the_rest(
     tmp_path: Path, real: Path, smtp: FaultySmtp, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     smtp.handler.password = "right"
-    extra = "username: digest\npassword: ${SMTP_PASSWORD}\n"
+    extra = "username: digest\npassword: ${SMTP_PASSWORD}\nallow_insecure_auth: true\n"
     monkeypatch.setenv("SMTP_PASSWORD", "wrong-password")
     path = write_world(tmp_path, real, readers=3, smtp=smtp, extra_smtp=extra)
     result = run(path)

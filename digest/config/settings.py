@@ -24,6 +24,9 @@ class SmtpConfig(StrictModel):
     max_connections: int = Field(default=4, ge=1, le=64)
     rate_limit_per_minute: int | None = Field(default=None, ge=1)
     verify_tls: bool = True
+    # Sending the password over a connection that is not encrypted (security: none) is refused
+    # unless this says it is fine (a relay on this machine).
+    allow_insecure_auth: bool = False
     # Delivery policy (see digest/mail/deliver.py): 4xx replies and dropped connections are
     # retried after retry_backoff seconds, doubling, up to max_attempts per digest, across runs;
     # a run waits at most retry_wait seconds for a retry before leaving it to the next run.
@@ -32,6 +35,10 @@ class SmtpConfig(StrictModel):
     retry_wait: float = Field(default=300.0, ge=0)
     max_consecutive_errors: int = Field(default=10, ge=1)
     max_permanent_failures: int = Field(default=3, ge=1)
+    # How long a sender's claim on a digest holds without being renewed (a live sender renews
+    # it every third of that); another sender takes over a claim that ran out. Default:
+    # max(60, 4 * timeout + 30) seconds.
+    claim_lease_seconds: float | None = Field(default=None, ge=1)
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -39,6 +46,12 @@ class SmtpConfig(StrictModel):
     def _one_password(self) -> SmtpConfig:
         if self.password is not None and self.password_file is not None:
             raise ValueError("give password or password_file, not both")
+        logs_in = bool(self.username) or self.password is not None or self.password_file is not None
+        if self.security == "none" and logs_in and not self.allow_insecure_auth:
+            raise ValueError(
+                "security: none would send the password in cleartext: use starttls or ssl "
+                "(or allow_insecure_auth: true, only for a relay on this machine)"
+            )
         return self
 
     def secret(self) -> str | None:

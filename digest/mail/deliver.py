@@ -4,9 +4,12 @@
 there is none), and a transport. Each sender thread claims a row, composes, sends and records the
 outcome; a row is marked sent only after the server's 250. 4xx replies and dropped connections
 are deferred with bounded, doubling backoff (retried in this run while `retry_wait` allows, else
-by the next run); a 5xx fails that row for good and counts towards suspending the address. A
-fatal error (login refused) or too many errors in a row stops the run early; what is left stays
-planned for the next run.
+by the next run); a connection lost after the whole message was sent may have delivered it, so
+that is retried once and then failed. A 5xx fails that row for good (and counts towards
+suspending the address when it is about the address). A fatal error (login refused), a server
+that cannot be reached on any connection, or too many errors in a row stops the run early; what
+is left stays planned for the next run. While the run holds claims, a heartbeat renews them, so
+a sender that waits (rate limit, ranking) never loses a claim to another.
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ import queue
 import socket
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -29,8 +33,9 @@ from digest.mail.transport import (
     DeliveryError,
     FatalError,
     PermanentFailure,
-    TemporaryFailure,
     Transport,
+    Unconfirmed,
+    Unreachable,
 )
 from digest.store import utcnow
 
@@ -49,7 +54,7 @@ class Policy:
     retry_wait: float = 300.0  # how long one run waits for retries before leaving them
     max_consecutive_errors: int = 10
     max_permanent_failures: int = 3
-    lease: float = 150.0  # how long a claim holds before another sender may take it over
+    lease: float = 150.0  # how long a claim holds unrenewed before another sender may take it
 
     def backoff(self, attempts: int) -> float:
         return float(min(self.retry_backoff * 2.0 ** max(attempts - 1, 0), MAX_BACKOFF))
@@ -86,9 +91,16 @@ class DeliveryReport:
     pending: int = 0  # left planned for a later run (deferred, or the run stopped)
     stopped: str | None = None  # why the run stopped early
     logins: int = 0
+    # (deferred / failed / suspended, the reason) -> the address of each such event
+    problems: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+    possible_duplicates: list[str] = field(default_factory=list)  # sent after an unconfirmed send
+    by_others: int = 0  # finished by another sender while this run went on
+    elsewhere: int = 0  # still being sent by another live sender when this run ended
 
     @property
     def ok(self) -> bool:
+        """Nothing failed and nothing is left undone. A digest another live sender is still
+        sending is that sender's to report."""
         return not self.failed and self.stopped is None and self.pending == 0
 
 
@@ -116,7 +128,13 @@ class _Run:
         self.consecutive_errors = 0
         self.claimed = 0  # rows claimed so far
         self.given_up: set[int] = set()  # rows this run will not try again
+        self.settled: set[int] = set()  # rows this run finished (sent, skipped, failed)
         self.failing = ledger.failing()  # addresses whose failure count a success must clear
+        self.connections = 1  # sender threads in the current round
+        self.reached = False  # the server answered at least once in this run
+        self.unreachable = 0  # sends that could not reach the server at all
+        self.unreachable_reply = ""
+        self.unreachable_threads: set[str] = set()
 
     def record(self, outcome: Outcome, *, error: bool) -> None:
         with self.lock:
@@ -129,6 +147,8 @@ class _Run:
                 r.retried += 1
             else:
                 r.failed.append(outcome)
+            if outcome.status in ("deferred", "failed", "suspended"):
+                r.problems.setdefault((outcome.status, outcome.reply), []).append(outcome.email)
             if error:
                 self.consecutive_errors += 1
                 if self.consecutive_errors >= self.policy.max_consecutive_errors:
@@ -173,6 +193,7 @@ class _Run:
             return
         if outgoing.message is None:
             ledger.mark_skipped(row.id, self.worker, outgoing.reason, self.clock(), outgoing.papers)
+            self.settled.add(row.id)
             self.record(Outcome(row.email, row.subscriber, "skipped", outgoing.reason), error=False)
             return
         try:
@@ -183,23 +204,71 @@ class _Run:
             self.halt(e.reply)
             return
         except PermanentFailure as e:
+            self.reached = True
             now = self.clock()
             ledger.mark_failed(row.id, self.worker, e.reply, now)
-            suspended = ledger.record_permanent_failure(
+            self.settled.add(row.id)
+            suspended = e.about_recipient and ledger.record_permanent_failure(
                 row.email, e.reply, now, policy.max_permanent_failures
             )
             status = "suspended" if suspended else "failed"
             self.record(Outcome(row.email, row.subscriber, status, e.reply), error=True)
             return
-        except TemporaryFailure as e:
+        except Unreachable as e:
+            self._unreachable(e.reply)
             self._defer(row, e.reply)
             return
-        except DeliveryError as e:  # a transport with a failure kind of its own
+        except Unconfirmed as e:
+            self.reached = True
+            self._unconfirmed(row, e.reply)
+            return
+        except DeliveryError as e:  # TemporaryFailure, or a transport's failure of its own
+            self.reached = True
             self._defer(row, e.reply)
             return
+        self.reached = True
         clear = row.email in self.failing
         ledger.mark_sent(row.id, reply, self.clock(), outgoing.papers, clear_failures=clear)
+        self.settled.add(row.id)
+        if row.unconfirmed:
+            with self.lock:
+                self.report.possible_duplicates.append(row.email)
         self.record(Outcome(row.email, row.subscriber, "sent", reply), error=False)
+
+    def _unreachable(self, reply: str) -> None:
+        """Stop at once when no connection of this run has reached the server: waiting out
+        `retry_wait` would not make it answer."""
+        with self.lock:
+            self.unreachable += 1
+            self.unreachable_reply = reply
+            # Each thread is one connection; one still busy with a message has reached it.
+            self.unreachable_threads.add(threading.current_thread().name)
+            if not self.reached and len(self.unreachable_threads) >= self.connections:
+                self.halt_unreachable()
+
+    def halt_unreachable(self) -> None:
+        self.halt(
+            f"cannot reach the SMTP server: {self.unreachable_reply}; the digests stay planned: "
+            "run `digest send` again once it is fixed"
+        )
+
+    def _unconfirmed(self, row: Delivery, reply: str) -> None:
+        """A send that may have arrived is tried once more (a possible duplicate), not again."""
+        if row.unconfirmed == 0:
+            if row.attempts >= self.policy.max_attempts:
+                self._defer(row, reply)  # gives up, as for any other temporary failure
+                return
+            now = self.clock()
+            until = now + timedelta(seconds=self.policy.backoff(row.attempts))
+            self.ledger.defer_unconfirmed(row.id, self.worker, reply, now, until)
+            self.record(Outcome(row.email, row.subscriber, "deferred", reply), error=True)
+            return
+        reason = f"not sent again: {reply} (twice, so it was not risked a third time)"
+        self.ledger.mark_failed(row.id, self.worker, reason, self.clock())
+        self.settled.add(row.id)
+        with self.lock:
+            self.report.possible_duplicates.append(row.email)
+        self.record(Outcome(row.email, row.subscriber, "failed", reason), error=True)
 
     def _claim(self, row_id: int, now: datetime) -> Delivery | None:
         lease = timedelta(seconds=self.policy.lease)
@@ -226,6 +295,7 @@ class _Run:
         if row.attempts >= self.policy.max_attempts:
             reason = f"gave up after {row.attempts} attempts: {reply}"
             self.ledger.mark_failed(row.id, self.worker, reason, now)
+            self.settled.add(row.id)
             self.record(Outcome(row.email, row.subscriber, "failed", reason), error=True)
             return
         until = now + timedelta(seconds=self.policy.backoff(row.attempts))
@@ -265,45 +335,102 @@ def deliver_digests(
         run.cancel = stop
     ids = [r.id for r in rows if r.status not in DONE]
     deadline = time.monotonic() + policy.retry_wait
-    while ids and not run.halted():
-        due, wait = _due(ledger, ids, run, clock())
-        if due:
-            if _send_round(run, due, transport) == 0:
-                # Due, yet another sender claimed them first: let it work, within our deadline.
+    with _heartbeat(run):
+        while ids and not run.halted():
+            due, wait, held = _due(ledger, ids, run, clock())
+            if due:
+                claimed = _send_round(run, due, transport)
+                if run.unreachable and not run.reached:
+                    run.halt_unreachable()
+                    break
+                if claimed == 0:
+                    # Due, yet another sender claimed them first: let it work, within our
+                    # deadline.
+                    if time.monotonic() > deadline:
+                        break
+                    run.cancel.wait(0.1)
+                continue
+            if held:
+                # Another live sender is on them: watch them finish (or its claim run out)
+                # while our deadline allows. Its heartbeat keeps its lease ahead of us.
                 if time.monotonic() > deadline:
                     break
-                run.cancel.wait(0.1)
-            continue
-        if wait is None or time.monotonic() + wait > deadline:
-            break
-        log.info("waiting %.1f s for deferred deliveries", wait)
-        # Look again at least every POLL_SECONDS: rows another sender holds may finish long
-        # before its lease would run out.
-        run.cancel.wait(min(max(wait, 0.05), POLL_SECONDS))
-    remaining = [r for r in ledger.by_ids(ids) if r.status not in DONE]
-    run.report.pending = len(remaining)
+                run.cancel.wait(POLL_SECONDS)
+                continue
+            if wait is None or time.monotonic() + wait > deadline:
+                break
+            log.info("waiting %.1f s for deferred deliveries", wait)
+            run.cancel.wait(min(max(wait, 0.05), POLL_SECONDS))
+    _settle_report(run, ids, clock())
     return run.report
+
+
+def _settle_report(run: _Run, ids: list[int], now: datetime) -> None:
+    """Count what is left: done by another sender, still being sent by one, or pending."""
+    report = run.report
+    for row in run.ledger.by_ids(ids):
+        if row.status in DONE:
+            report.by_others += row.id not in run.settled
+        elif _held_elsewhere(row, run.worker, now):
+            report.elsewhere += 1
+        else:
+            report.pending += 1
+
+
+def _held_elsewhere(row: Delivery, worker: str, now: datetime) -> bool:
+    """Claimed by another sender that is alive as far as we can tell (its lease runs)."""
+    return (
+        row.status == SENDING
+        and row.claimed_by != worker
+        and row.lease_until is not None
+        and row.lease_until >= now
+        and not _is_dead_local(row.claimed_by)
+    )
+
+
+@contextmanager
+def _heartbeat(run: _Run) -> Iterator[None]:
+    """Renew this run's claims every third of a lease while the run goes on."""
+    done = threading.Event()
+    lease = run.policy.lease
+
+    def beat() -> None:
+        while not done.wait(lease / 3.0):
+            try:
+                run.ledger.renew(run.worker, run.clock() + timedelta(seconds=lease))
+            except DigestError as e:  # the next beat tries again; a lost claim is re-sent once
+                log.warning("could not renew this run's claims: %s", e)
+
+    thread = threading.Thread(target=beat, name="claim-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
 
 
 def _due(
     ledger: Ledger, ids: list[int], run: _Run, now: datetime
-) -> tuple[list[int], float | None]:
-    """The rows to send now, and else how long until the next one is due (None: never)."""
-    due, waits = [], []
+) -> tuple[list[int], float | None, int]:
+    """The rows to send now; else how long until the next deferred one is due (None: never);
+    and how many another live sender holds."""
+    due, waits, held = [], [], 0
     for row in ledger.by_ids(ids):
         if row.status in DONE or row.id in run.given_up:
             continue
-        if row.status == PLANNED:
+        if row.status == SENDING:
+            if _held_elsewhere(row, run.worker, now):
+                held += 1
+            else:
+                due.append(row.id)
+        elif row.status == PLANNED:
             at = row.next_attempt_at
-        elif row.status == SENDING:
-            at = None if _is_dead_local(row.claimed_by) else row.lease_until
-        else:
-            continue
-        if at is None or at <= now:
-            due.append(row.id)
-        else:
-            waits.append((at - now).total_seconds())
-    return due, (min(waits) if waits else None)
+            if at is None or at <= now:
+                due.append(row.id)
+            else:
+                waits.append((at - now).total_seconds())
+    return due, (min(waits) if waits else None), held
 
 
 def _send_round(run: _Run, ids: list[int], transport: Transport) -> int:
@@ -313,9 +440,10 @@ def _send_round(run: _Run, ids: list[int], transport: Transport) -> int:
     for row_id in ids:
         work.put(row_id)
     before = run.claimed
+    run.connections = min(transport.max_connections, len(ids))
     threads = [
         threading.Thread(target=_sender, args=(run, work, transport), name=f"sender-{i}")
-        for i in range(min(transport.max_connections, len(ids)))
+        for i in range(run.connections)
     ]
     for t in threads:
         t.start()

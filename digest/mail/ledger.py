@@ -48,6 +48,7 @@ class Delivery:
     planned_at: datetime | None = None
     updated_at: datetime | None = None
     sent_at: datetime | None = None
+    unconfirmed: int = 0  # sends lost after the whole message, before the server's reply
 
 
 def new_worker_id() -> str:
@@ -160,6 +161,17 @@ class Ledger:
             row = conn.execute(_CLAIM, params).mappings().first()
         return _to_delivery(row) if row else None
 
+    def renew(self, worker: str, until: datetime) -> int:
+        """Extend every claim `worker` holds to `until` (its heartbeat); how many it holds."""
+        c = deliveries.c
+        with self._begin() as conn:
+            renewed = conn.execute(
+                update(deliveries)
+                .where(c.status == SENDING, c.claimed_by == worker)
+                .values(lease_until=to_db(until))
+            )
+        return int(renewed.rowcount or 0)
+
     # ------------------------------------------------------------ outcomes
 
     def mark_sent(
@@ -203,6 +215,12 @@ class Ledger:
         """Back to planned, to be tried again from `until` (at once when None)."""
         self._finish(delivery_id, worker, PLANNED, reply, now, next_attempt_at=until)
 
+    def defer_unconfirmed(
+        self, delivery_id: int, worker: str, reply: str, now: datetime, until: datetime | None
+    ) -> None:
+        """Back to planned after a send that may have arrived, counted in `unconfirmed`."""
+        self._finish(delivery_id, worker, PLANNED, reply, now, next_attempt_at=until, unconfirmed=1)
+
     def _finish(
         self,
         delivery_id: int,
@@ -213,9 +231,11 @@ class Ledger:
         *,
         papers: int | None = None,
         next_attempt_at: datetime | None = None,
+        unconfirmed: int = 0,
     ) -> None:
         """Settle a row this worker holds (a claim taken over by another sender is left be)."""
         params = {
+            "p_unconfirmed": unconfirmed,
             "p_id": delivery_id,
             "p_worker": worker,
             "p_status": status,
@@ -355,6 +375,7 @@ _FINISH = (
         reply=bindparam("p_reply"),
         papers=func.coalesce(bindparam("p_papers"), _c.papers),
         next_attempt_at=bindparam("p_next"),
+        unconfirmed=_c.unconfirmed + bindparam("p_unconfirmed"),
         updated_at=bindparam("p_now"),
         claimed_by=None,
         lease_until=None,
@@ -375,6 +396,7 @@ def _new_row(email: str, name: str, day: date, now: datetime) -> dict[str, Any]:
         "subscriber": name,
         "status": PLANNED,
         "attempts": 0,
+        "unconfirmed": 0,
         "planned_at": t,
         "updated_at": t,
     }

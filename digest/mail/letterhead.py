@@ -122,6 +122,6 @@ def make_policy(config: Config) -> Policy:
         retry_wait=smtp.retry_wait,
         max_consecutive_errors=smtp.max_consecutive_errors,
         max_permanent_failures=smtp.max_permanent_failures,
-        # A claim outlives the longest a live sender can take over one message.
-        lease=max(60.0, 4 * smtp.timeout + 30.0),
+        # A claim outlives the longest one message can take (its sender renews it meanwhile).
+        lease=smtp.claim_lease_seconds or max(60.0, 4 * smtp.timeout + 30.0),
     )

@@ -11,7 +11,7 @@ from typing import TextIO
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from digest.mail.deliver import Outcome
+from digest.mail.deliver import DeliveryReport, Outcome
 from digest.mail.run import SendReport
 
 LONG_RUN = 10  # digests; fewer finish before a bar is worth drawing
@@ -65,18 +65,49 @@ def preview_lines(report: SendReport) -> list[str]:
 
 
 def summary_lines(report: SendReport) -> list[str]:
-    """The end-of-run summary, then one line per failure."""
+    """The end-of-run summary, then one line per distinct reason a digest failed or was
+    deferred (with how many and whose), then what is left and for whom."""
     d = report.delivery
     line = f"sent {d.sent}, skipped {d.skipped}, retried {d.retried}, failed {len(d.failed)}"
     if report.already:
         line += f" ({report.already} already done by an earlier run)"
-    lines = [line]
-    lines += [f"failed: {f.email}: {f.reply}" for f in d.failed]
+    lines = [line, *problem_lines(d)]
     lines += [
         f"not sent: {email}: mail suspended after repeated refusals "
         f"(once the address is fixed: digest reactivate {email})"
         for email in report.suspended
     ]
+    if d.possible_duplicates:
+        lines.append(
+            f"{len(d.possible_duplicates)} possible duplicate(s): the connection was lost "
+            "after the message was sent, so it was sent again and may have arrived twice "
+            f"({_some(d.possible_duplicates)})"
+        )
+    if d.by_others:
+        lines.append(f"{d.by_others} finished by another sender during this run")
+    if d.elsewhere:
+        lines.append(f"{d.elsewhere} still being sent by another sender (its run reports them)")
     if d.pending:
         lines.append(f"{d.pending} left for a later run (deferred or not reached)")
     return lines
+
+
+def problem_lines(delivery: DeliveryReport) -> list[str]:
+    """One line per distinct reason a digest failed or was deferred: how many, why, whose."""
+    order = {"failed": 0, "suspended": 1, "deferred": 2}
+    problems = sorted(
+        delivery.problems.items(), key=lambda item: (order[item[0][0]], -len(item[1]))
+    )
+    return [
+        f"{len(emails)} {status}: {reason} ({_some(emails)})"
+        for (status, reason), emails in problems
+    ]
+
+
+def _some(emails: list[str], shown: int = 3) -> str:
+    """Up to `shown` distinct addresses, then how many more."""
+    distinct = list(dict.fromkeys(emails))
+    text = ", ".join(distinct[:shown])
+    if len(distinct) > shown:
+        text += f" and {len(distinct) - shown} more"
+    return text

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Protocol
 
 from digest.config import Config
@@ -98,7 +99,8 @@ def send_run(
     stop: threading.Event | None = None,
 ) -> SendReport:
     """Send `day`'s digest (default: today in each subscriber's zone) to each of `people` who
-    has not had it yet."""
+    has not had it yet. A given `now` is the run's clock: the ledger's times start there."""
+    clock = _clock_from(now) if now is not None else utcnow
     now = now or utcnow()
     ledger = Ledger(store)
     days = {p.email: day or p.local_date(now) for p in people}
@@ -156,11 +158,18 @@ def send_run(
         message_id=head.new_message_id,
         policy=make_policy(config),
         progress=progress.update if progress is not None else None,
+        clock=clock,
         stop=stop,
     )
     delivered.skipped += report.delivery.skipped
     report.delivery = delivered
     return report
+
+
+def _clock_from(start: datetime) -> Callable[[], datetime]:
+    """A clock that reads `start` now and runs on from there."""
+    origin = time.monotonic()
+    return lambda: start + timedelta(seconds=time.monotonic() - origin)
 
 
 def _dry_run(

@@ -9,7 +9,9 @@ is a TemporaryFailure. TLS certificates are verified unless `verify_tls` is fals
 from __future__ import annotations
 
 import contextlib
+import re
 import smtplib
+import socket
 import ssl
 import threading
 import time
@@ -18,7 +20,13 @@ from email.message import EmailMessage
 from typing import Literal
 
 from digest.config import SmtpConfig
-from digest.mail.transport import FatalError, PermanentFailure, TemporaryFailure
+from digest.mail.transport import (
+    FatalError,
+    PermanentFailure,
+    TemporaryFailure,
+    Unconfirmed,
+    Unreachable,
+)
 
 
 class RateLimiter:
@@ -63,9 +71,11 @@ class SmtpTransport:
         verify_tls: bool = True,
         max_connections: int = 4,
         rate_limit_per_minute: int | None = None,
+        allow_insecure_auth: bool = False,
     ) -> None:
         self.host, self.port, self.security = host, port, security
         self.username = username
+        self.allow_insecure_auth = allow_insecure_auth
         self._password = password
         self.timeout = timeout
         self.verify_tls = verify_tls
@@ -84,6 +94,7 @@ class SmtpTransport:
             verify_tls=smtp.verify_tls,
             max_connections=smtp.max_connections,
             rate_limit_per_minute=smtp.rate_limit_per_minute,
+            allow_insecure_auth=smtp.allow_insecure_auth,
         )
 
     def __repr__(self) -> str:  # never shows the password
@@ -112,8 +123,17 @@ class SmtpTransport:
                 session.starttls(context=context)
                 session.ehlo()
             if self.username:
+                if not isinstance(session.sock, ssl.SSLSocket) and not self.allow_insecure_auth:
+                    raise FatalError(
+                        f"refusing to send the SMTP password to {where} in cleartext: set "
+                        "smtp.security to starttls or ssl (smtp.allow_insecure_auth: true only "
+                        "for a relay on this machine)"
+                    )
                 session.login(self.username, self._password or "")
             return session
+        except FatalError:
+            _close(session)
+            raise
         except smtplib.SMTPAuthenticationError as e:
             _close(session)
             raise FatalError(
@@ -132,15 +152,40 @@ class SmtpTransport:
                 f"the TLS certificate of {where} could not be verified ({e.verify_message}): "
                 "fix the server's certificate (smtp.verify_tls: false only for testing)"
             ) from e
+        except ssl.SSLError as e:
+            _close(session)
+            raise Unreachable(
+                f"TLS handshake with {where} failed ({e.reason or e}): check smtp.security and "
+                "smtp.port (ssl is usually port 465, starttls 587)"
+            ) from e
+        except ConnectionRefusedError as e:
+            _close(session)
+            raise Unreachable(
+                f"connection refused by {where} (is the SMTP server running? check smtp.host/port)"
+            ) from e
+        except socket.gaierror as e:
+            _close(session)
+            raise Unreachable(
+                f"cannot resolve the SMTP host {self.host!r} ({e.strerror}): check smtp.host"
+            ) from e
         except smtplib.SMTPResponseException as e:
             _close(session)
             failure = TemporaryFailure if 400 <= e.smtp_code < 500 else FatalError
             raise failure(
                 f"the SMTP server {where} said {_reply(e.smtp_code, e.smtp_error)} on connect"
             ) from e
-        except (OSError, smtplib.SMTPException) as e:
+        except smtplib.SMTPServerDisconnected as e:
+            _close(session)
+            raise Unreachable(
+                f"the SMTP server {where} closed the connection or said nothing ({e}): check "
+                "smtp.security and smtp.port"
+            ) from e
+        except smtplib.SMTPException as e:  # before OSError, which it subclasses
             _close(session)
             raise TemporaryFailure(f"cannot connect to the SMTP server {where}: {e}") from e
+        except OSError as e:  # no route, timeout, reset: the server is not there for us
+            _close(session)
+            raise Unreachable(f"cannot connect to the SMTP server {where}: {e}") from e
 
 
 class SmtpConnection:
@@ -182,7 +227,13 @@ class SmtpConnection:
             if code not in (250, 251):
                 self._fail(code, text, stage)
             stage = "DATA"
-            code, text = session.data(data)
+            code, text = session.docmd("DATA")
+            if code != 354:
+                self._fail(code, text, stage)
+            session.send(_dot_stuffed(data))
+            # The whole message is out: from here on a lost connection may have delivered it.
+            stage = END_OF_DATA
+            code, text = session.getreply()
             if code != 250:
                 self._fail(code, text, stage)
             return _reply(code, text)
@@ -190,12 +241,13 @@ class SmtpConnection:
             self._drop()
             if stage == "MAIL FROM":
                 raise _StaleSession from e
+            if stage == END_OF_DATA:
+                raise Unconfirmed(_UNCONFIRMED.format(e or "closed")) from e
             raise TemporaryFailure(f"connection lost at {stage}: {e or 'closed'}") from e
-        except smtplib.SMTPDataError as e:  # data() raises this for a non-354 reply to DATA
-            self._fail(e.smtp_code, e.smtp_error, stage)
-            raise  # unreachable: _fail raises
         except (TimeoutError, OSError) as e:
             self._drop()
+            if stage == END_OF_DATA:
+                raise Unconfirmed(_UNCONFIRMED.format(e or "timed out")) from e
             raise TemporaryFailure(f"no answer at {stage} ({e or 'timed out'})") from e
 
     def _fail(self, code: int, text: bytes | str, stage: str) -> None:
@@ -209,7 +261,7 @@ class SmtpConnection:
                 f"the SMTP server refused to relay ({reply}): check smtp.username and the password"
             )
         if 500 <= code < 600 and stage != "MAIL FROM":
-            raise PermanentFailure(reply)
+            raise PermanentFailure(reply, about_recipient=_about_recipient(code, reply, stage))
         # A 4xx, or a 5xx for our own sender address (not this recipient's fault).
         raise TemporaryFailure(f"{reply} at {stage}")
 
@@ -230,6 +282,33 @@ class SmtpConnection:
             with contextlib.suppress(smtplib.SMTPException, OSError):
                 self._session.quit()
             self._drop()
+
+
+END_OF_DATA = "the end of the message"
+_UNCONFIRMED = (
+    "connection lost after the message was sent, before the server confirmed it ({}): "
+    "it may have arrived"
+)
+_ENHANCED = re.compile(r"^\d{3} ([245])\.(\d{1,3})\.\d{1,3}\b")
+
+
+def _about_recipient(code: int, reply: str, stage: str) -> bool:
+    """Whether a 5xx says the address itself is bad: an enhanced status 5.1.x (bad mailbox or
+    domain), else 550/551/553 to RCPT TO. A message too big (552), or one refused for its
+    content, says nothing about the address."""
+    enhanced = _ENHANCED.match(reply)
+    if enhanced:
+        return enhanced.group(2) == "1"
+    return stage == "RCPT TO" and code in (550, 551, 553)
+
+
+def _dot_stuffed(data: bytes) -> bytes:
+    """The message as DATA carries it (as smtplib's `data` does): a leading dot doubled, CRLF
+    at the end, then the lone dot."""
+    quoted = re.sub(rb"(?m)^\.", b"..", data)
+    if not quoted.endswith(b"\r\n"):
+        quoted += b"\r\n"
+    return quoted + b".\r\n"
 
 
 class _StaleSession(Exception):

@@ -6,7 +6,9 @@ thread); `Connection.send` hands one message to the next hop and returns its rep
     MailError
     └── DeliveryError          one message was not accepted; `reply` says what the server said
         ├── TemporaryFailure   4xx, dropped connection, timeout: retry later
-        ├── PermanentFailure   5xx for this recipient: do not retry
+        │   ├── Unreachable    refused, no such host, TLS handshake failed: nothing will get through
+        │   └── Unconfirmed    lost after the whole message was sent: it may have arrived
+        ├── PermanentFailure   5xx: do not retry (`about_recipient`: counts towards suspension)
         └── FatalError         535, bad TLS certificate, …: stop the run, nothing else will work
 
 `OutboxTransport` writes `.eml` files; a message sent again (same Message-ID) overwrites its file,
@@ -37,8 +39,25 @@ class TemporaryFailure(DeliveryError):
     """Worth retrying later: a 4xx reply, a dropped connection, a timeout."""
 
 
+class Unreachable(TemporaryFailure):
+    """The server could not be reached at all (connection refused, unknown host, TLS handshake
+    failed): the next connection will very likely fail the same way."""
+
+
+class Unconfirmed(TemporaryFailure):
+    """The connection was lost after the whole message was sent and before the server's reply:
+    the message may have been delivered, so a retry may be a duplicate."""
+
+
 class PermanentFailure(DeliveryError):
-    """The server refused this recipient or this message for good (5xx)."""
+    """The server refused this recipient or this message for good (5xx). `about_recipient` is
+    True when the refusal is about the address itself (550/551/553 at RCPT, or 5.1.x), the
+    only kind that counts towards suspending it; a message too big (552) or refused for its
+    content does not."""
+
+    def __init__(self, reply: str, *, about_recipient: bool = True) -> None:
+        super().__init__(reply)
+        self.about_recipient = about_recipient
 
 
 class FatalError(DeliveryError):

@@ -31,6 +31,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from digest.config import Config, load_config
 from digest.errors import DigestError
 from digest.mail.ledger import Ledger
+from digest.mail.report import problem_lines
 from digest.mail.transport import Transport
 from digest.models import Subscriber
 from digest.pipeline import active_subscribers, fetch_all, send_digests
@@ -292,7 +293,10 @@ class Daemon:
             sent=d.sent,
             skipped=d.skipped + report.already,
             retried=d.retried,
-            failed=d.failed,
+            failed=len(d.failed),
+            by_others=d.by_others + d.elsewhere,
+            **({"problems": " | ".join(problem_lines(d))} if d.problems else {}),
+            **({"stopped": d.stopped} if d.stopped else {}),
         )
 
     def ensure_fetched(self, now: datetime) -> None:

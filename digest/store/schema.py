@@ -111,6 +111,9 @@ deliveries = Table(
     Column("planned_at", DateTime, nullable=False),
     Column("updated_at", DateTime, nullable=False),
     Column("sent_at", DateTime),
+    # Sends whose connection was lost after the whole message and before the server's reply
+    # (it may have arrived): one such loss is retried, a second is not (m008).
+    Column("unconfirmed", Integer, nullable=False, server_default="0"),
     UniqueConstraint("email", "day", name="uq_deliveries_email_day"),
     Index("ix_deliveries_status", "status", "next_attempt_at"),
 )
@@ -227,6 +230,14 @@ def m007_link_generation(connection: Connection) -> None:
         )
 
 
+def m008_unconfirmed_sends(connection: Connection) -> None:
+    # m002 creates the table from the definition above, so a new store has the column already.
+    if "unconfirmed" not in {c["name"] for c in inspect(connection).get_columns("deliveries")}:
+        connection.execute(
+            text("ALTER TABLE deliveries ADD COLUMN unconfirmed INTEGER NOT NULL DEFAULT 0")
+        )
+
+
 Migration = Callable[[Connection], None]
 MIGRATIONS: list[Migration] = [
     m001_initial,
@@ -236,4 +247,5 @@ MIGRATIONS: list[Migration] = [
     m005_paper_embeddings,
     m006_liked_papers,
     m007_link_generation,
+    m008_unconfirmed_sends,
 ]
