@@ -123,7 +123,12 @@ def fetch(state: _State, as_json: bool, day: Any) -> None:
     help="Rank the papers of this JSONL file (.gz too) instead of the store's new papers.",
 )
 @click.option("--top", type=click.IntRange(min=1), default=None, help="Show only the best N.")
-@click.option("--json", "as_json", is_flag=True, help='Print [{"id", "score", "reasons"}].')
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help='Print [{"id", "score", "reasons", "in_digest"}].',
+)
 @click.pass_obj
 def rank(
     state: _State, subscriber: str, papers_file: str | None, top: int | None, as_json: bool
@@ -135,7 +140,8 @@ def rank(
         who = find_subscriber(config, store, subscriber)
         ranking = rank_for_subscriber(config, store, who, papers=papers, limit=top)
     ranked = ranking.ranked[:top] if top else ranking.ranked
-    click.echo(ranking_json(ranked) if as_json else ranking_text(ranked))
+    cut = len(ranking.picked)
+    click.echo(ranking_json(ranked, cut) if as_json else ranking_text(ranked, cut))
 
 
 @cli.command()

@@ -197,6 +197,7 @@ class Digest:
     groups: tuple[TopicGroup, ...]
     trending: tuple[RankedPaper, ...] = ()
     near_misses: tuple[RankedPaper, ...] = ()  # shown greyed by `digest tune --html` only
+    also: tuple[RankedPaper, ...] = ()  # just below the cut: one line each, not counted
 
     @property
     def count(self) -> int:

@@ -283,21 +283,22 @@ def build_digest(
     *,
     client: httpx.Client | None = None,
 ) -> Digest:
-    """The subscriber's digest for `day`: at most max_papers papers scoring at least min_score,
-    grouped by topic in the subscriber's topic order, plus the most-upvoted papers that are at
-    least loosely relevant and did not make the cut (`trending`)."""
+    """The subscriber's digest for `day`: the papers that stand out from the day (at most
+    max_papers, none below min_score; see `rank.cut`), grouped by topic in the subscriber's topic
+    order, the few just below the cut (`also`), plus the most-upvoted papers that are at least
+    loosely relevant and did not make the cut (`trending`)."""
     ranking = rank_for_subscriber(
         config, store, subscriber, papers=papers, now=now, day=day, client=client
     )
     groups = group_by_topic(subscriber, ranking.picked)
-    picked = {r.paper.id for r in ranking.picked}
+    picked = {r.paper.id for r in (*ranking.picked, *ranking.also)}
     popular = [
         r
         for r in ranking.ranked
         if r.paper.id not in picked and (r.paper.upvotes or r.paper.github_stars)
     ]
     popular.sort(key=lambda r: (-(r.paper.upvotes or 0), -(r.paper.github_stars or 0), -r.score))
-    return Digest(subscriber, day, groups, tuple(popular[:TRENDING_PAPERS]))
+    return Digest(subscriber, day, groups, tuple(popular[:TRENDING_PAPERS]), also=ranking.also)
 
 
 @dataclass(frozen=True)

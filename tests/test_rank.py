@@ -251,11 +251,12 @@ def test_each_paper_goes_to_its_best_topic_weighted() -> None:
     ]
 
 
-def test_the_cut_takes_max_papers_above_min_score_and_keeps_the_near_misses() -> None:
+def test_the_cut_takes_at_most_max_papers_above_min_score_and_keeps_the_near_misses() -> None:
     sub = subscriber(topic(keywords=["retrieval", "protein", "speech", "galaxy"]), max_papers=2)
     ranking = rank_detailed(POOL, sub)
     assert len(ranking.picked) == 2 and ranking.picked == ranking.ranked[:2]
     assert ranking.near_misses == ranking.ranked[2:]
+    assert ranking.also == ranking.ranked[2:]  # as close to the best: nearly made it
     strict = rank_detailed(POOL, subscriber(topic(keywords=["retrieval"]), min_score=0.6))
     assert all(r.score >= 0.6 for r in strict.picked)
     assert all(r.score < 0.6 for r in strict.near_misses) and strict.near_misses
@@ -421,7 +422,7 @@ def test_digest_rank_ranks_the_labelled_file_as_json(write_config, real: Path) -
     assert result.exit_code == 0, result.output
     ranked = json.loads(result.output)
     assert len(ranked) == 30
-    assert all(set(r) == {"id", "score", "reasons"} for r in ranked)
+    assert all(set(r) == {"id", "score", "reasons", "in_digest"} for r in ranked)
     assert [r["score"] for r in ranked] == sorted((r["score"] for r in ranked), reverse=True)
     assert all("." in r["id"] and not r["id"].startswith("arxiv") for r in ranked)
     assert all(r["reasons"] and all(isinstance(t, str) for t in r["reasons"]) for r in ranked)
@@ -444,7 +445,7 @@ def test_digest_rank_prints_people_readable_lines(write_config, tmp_path: Path) 
         cli, ["--config", str(path), "rank", "ada", "--papers", str(papers)]
     )
     assert result.exit_code == 0, result.output
-    first, why, second, _ = result.output.splitlines()
+    first, why, second, _ = result.output.splitlines()  # both make the digest: no cut line
     assert "1801.00002  Qubit control  [Quantum]" in first
     assert why.strip() == "matches qubit; by Jim Smith"
     assert "1801.00001" in second and "[Retrieval]" in second
@@ -533,7 +534,10 @@ def test_build_digest_groups_the_stores_new_papers_by_topic(write_config) -> Non
     assert {p.id for p in candidate_papers(store, sub, now)} == {p.id for p in new}
     digest = build_digest(config, store, sub, date(2026, 11, 23), now)
     assert [g.topic for g in digest.groups] == ["Retrieval", "Quantum"]
-    assert digest.count == 3
+    # Each topic is cut against its own best: "Search engine ranking with qubits" scores well
+    # below "Ranking and information retrieval at scale" and follows as an "also" entry.
+    assert digest.count == 2
+    assert [r.paper.id for r in digest.also] == ["arxiv:1801.00004"]
     picked = {r.paper.id for g in digest.groups for r in g.papers}
     assert "arxiv:1801.00005" not in picked and "arxiv:1701.00001" not in picked
     assert all(r.paper.id not in picked and r.paper.upvotes for r in digest.trending)

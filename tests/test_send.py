@@ -71,7 +71,7 @@ def write_world(
             "    max_papers: 5",
             "    topics:",
             "      - name: Software testing",
-            "        keywords: [testing, test]",
+            '        keywords: ["group testing", "metamorphic testing", "software testing"]',
         ]
     lines += [
         "  - name: Nobody Interested",
@@ -246,7 +246,7 @@ def test_no_header_is_injected_through_a_topic_name_or_a_paper_title(
         "    email: eve@example.org\n"
         "    topics:\n"
         '      - name: "Testing\\r\\nBcc: victim@example.org\\nX-Evil: 1"\n'
-        "        keywords: [testing]\n",
+        '        keywords: ["group testing", "metamorphic testing"]\n',
         encoding="utf-8",
     )
     papers, _ = parse_api((real / RECORDED).read_bytes())

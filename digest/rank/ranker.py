@@ -1,13 +1,15 @@
 """Rank one subscriber's papers: score per topic, the best topic wins, every paper with reasons.
 
 `rank_subscriber` returns every paper that scores above zero, best first. `rank_detailed` also
-says what the digest would hold (at most `max_papers`, at least `min_score`), the near misses
-just below that cut, and the papers an `exclude` removed: what `digest tune` shows. Pure: the
-liked papers (`papers:` ids and `library:` files) are resolved by the caller and passed in.
+says what the digest would hold (the papers that stand out from the day, see `cut`), the "also
+possibly relevant" ones and the near misses just below that cut, and the papers an `exclude`
+removed: what `digest tune` shows. Pure: the liked papers (`papers:` ids and `library:` files)
+are resolved by the caller and passed in.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -19,6 +21,7 @@ from digest.errors import RankError
 from digest.models import Paper, RankedPaper, Reason, Subscriber
 from digest.rank.authors import AuthorMatcher
 from digest.rank.categories import category_match
+from digest.rank.cut import ALSO_MAX, cut_digest
 from digest.rank.index import PaperIndex, build_index
 from digest.rank.scoring import (
     Floats,
@@ -59,10 +62,12 @@ class Ranking:
     """A subscriber's full ranking of a set of papers."""
 
     ranked: tuple[RankedPaper, ...]  # every paper scoring above zero, best first
-    picked: tuple[RankedPaper, ...]  # the digest: at most max_papers, none below min_score
-    near_misses: tuple[RankedPaper, ...]  # the next ones below the cut
+    picked: tuple[RankedPaper, ...]  # the digest: those that stand out (see `cut`)
+    near_misses: tuple[RankedPaper, ...]  # the next ones below the cut (the "also" ones first)
     excluded: tuple[ExcludedPaper, ...]  # removed by an exclude, best would-be score first
     keyword_hits: dict[str, dict[str, int]] = field(default_factory=dict)  # topic: term: papers
+    also: tuple[RankedPaper, ...] = ()  # just below the cut: "also possibly relevant"
+    floor: float = 0.0  # the day's bar a paper had to clear (see `cut`)
 
 
 def rank_subscriber(
@@ -109,7 +114,7 @@ def rank_detailed(
     best_topic = scores.argmax(axis=1) if profiles else np.zeros(len(unique), dtype=np.int64)
     best = scores.max(axis=1) if profiles else np.zeros(len(unique), dtype=np.float32)
     order = sorted((r for r in range(len(unique)) if best[r] > 0), key=lambda r: (-best[r], r))
-    explain_upto = max(limit or 0, subscriber.max_papers + near_misses)
+    explain_upto = max(limit or 0, subscriber.max_papers + max(near_misses, ALSO_MAX))
     explainer = _Explainer(index, profiles, signals, vectors)
     ranked = tuple(
         RankedPaper(
@@ -122,17 +127,21 @@ def rank_detailed(
         )
         for i, r in enumerate(order)
     )
-    eligible = [p for p in ranked if p.score >= subscriber.min_score]
-    picked = tuple(eligible[: subscriber.max_papers])
-    misses = tuple(eligible[subscriber.max_papers : subscriber.max_papers + near_misses])
-    misses += tuple(p for p in ranked if p.score < subscriber.min_score)[
-        : max(0, near_misses - len(misses))
-    ]
+    cut = cut_digest(
+        best, best_topic, max_papers=subscriber.max_papers, min_score=subscriber.min_score
+    )
+    picked = tuple(p for r, p in zip(order, ranked, strict=True) if cut.digest[r])
+    also = tuple(p for r, p in zip(order, ranked, strict=True) if cut.also[r])
+    below = [p for r, p in zip(order, ranked, strict=True) if not cut.digest[r]]
+    last = picked[-1].score if picked else math.inf
+    misses = tuple(p for p in below if p.score <= last)[: max(near_misses, len(also))]
     would = combine(signals, profiles, subscriber.trending_weight, exclude=False)
     return Ranking(
         ranked=ranked,
         picked=picked,
         near_misses=misses,
+        also=also,
+        floor=cut.floor,
         excluded=_excluded(unique, profiles, signals, would, best, explainer),
         keyword_hits=_keyword_hits(index, profiles),
     )

@@ -21,7 +21,7 @@ from digest.render.latex import clean_text, latex_to_text
 Row = tuple[str, Mapping[str, Any]]
 # Row kinds whose values are cached by content (a paper, its reasons): the same content gives
 # the same dict object, which the renderer paints once.
-SHARED_ROWS = frozenset({"paper", "paper_end", "why", "trending"})
+SHARED_ROWS = frozenset({"paper", "paper_end", "why", "trending", "also"})
 
 AUTHORS_SHOWN = 3
 CATEGORIES_SHOWN = 3
@@ -74,6 +74,10 @@ def page_rows(digest: Digest, links: PageLinks) -> list[Row]:
             rows.append(("paper_end", end))
     if digest.is_empty:
         rows.append(("empty", {"note": "Nothing new matched your topics today."}))
+    if digest.also:
+        note = "Just below today's cut: less clearly about your topics."
+        rows.append(("also_heading", {"title": "Also possibly relevant", "note": note}))
+        rows.extend(("also", also_values(r)) for r in digest.also)
     if digest.near_misses:
         rows.append(("near_heading", {"title": "Just below the cut"}))
         rows.extend(("near", near_values(r)) for r in digest.near_misses)
@@ -214,6 +218,17 @@ def trending_values(ranked: RankedPaper) -> dict[str, Any]:
         "url": _url(abs_url(paper)),
         "signals": signals(paper),
         "why": reason,
+    }
+
+
+@lru_cache(maxsize=4096)
+def also_values(ranked: RankedPaper) -> dict[str, Any]:
+    """A paper just below the cut: one line, its title and its first reason."""
+    paper = ranked.paper
+    return {
+        "title": latex_to_text(paper.title) or paper.id,
+        "url": _url(abs_url(paper)),
+        "why": next((clean_text(r.text) for r in ranked.reasons if clean_text(r.text)), ""),
     }
 
 
