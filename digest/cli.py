@@ -19,6 +19,7 @@ import click
 from digest import __version__
 from digest import subscribe as subscriptions
 from digest.config import Config, config_path, load_config
+from digest.config.advice import keyword_warnings
 from digest.errors import ConfigError, DigestError
 from digest.mail.ledger import Ledger
 from digest.mail.report import ProgressBar, preview_lines, summary_lines
@@ -476,7 +477,8 @@ def _topics_text(entry: subscriptions.Entry) -> str:
 @cli.command()
 @click.pass_obj
 def check(state: _State) -> None:
-    """Validate config.yaml: report every problem at once and exit 1 on any."""
+    """Validate config.yaml: report every problem at once and exit 1 on any. Keywords that can
+    match nothing (blank, or only stop words) are warned about."""
     path = config_path(state.config_file)
     try:
         config = load_config(path)
@@ -484,6 +486,8 @@ def check(state: _State) -> None:
         for problem in e.problems or [str(e)]:
             click.echo(f"{path}: {problem}" if e.problems else problem, err=True)
         sys.exit(1)
+    for warning in keyword_warnings(config):
+        click.echo(f"{path}: warning: {warning}", err=True)
     click.echo(f"{path}: ok ({len(config.sources)} sources, {len(config.subscribers)} subscribers)")
 
 

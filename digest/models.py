@@ -162,7 +162,7 @@ class Subscriber:
 class Reason:
     """Why a paper was picked, in a form both people and templates can use.
 
-    kind: keyword | description | similar | category | author | trending
+    kind: keyword | similar | category | author | topic | trending
     text: one short human sentence ("matches “dense retrieval”, RAG")
     terms: the words or phrases to highlight in the title and summary
     """

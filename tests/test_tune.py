@@ -93,7 +93,8 @@ def test_a_tuning_session(tuning: Path, watcher: Watcher) -> None:
     first = watcher.next_output(1)
     assert "ada: 3 papers make the digest, from 86 candidates" in first
     assert ONTOLOGY not in digest_ids(first)
-    assert "topic Agents: 3 papers in the digest" in first and "try adding:" in first
+    assert "topic Agents: 3 papers in the digest" in first
+    assert "model capability" not in first  # filler is never suggested
 
     # Add a keyword: the ontology paper enters.
     edit(

@@ -10,8 +10,10 @@ are resolved by the caller and passed in.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -35,7 +37,7 @@ from digest.rank.scoring import (
     profile_phrases,
     topic_signals,
 )
-from digest.rank.text import phrase_key
+from digest.rank.text import fold, raw_words
 from digest.rank.trending import trending_text
 
 if TYPE_CHECKING:
@@ -198,40 +200,36 @@ class _Explainer:
         return found
 
     def reasons(self, row: int, t: int) -> tuple[Reason, ...]:
+        """Only what a reader can check: each keyword as written (a phrase only where the paper
+        has that phrase, its stop words included), the liked paper it is like, the category,
+        the followed author, the trending figures. Never a description word, a word of a phrase
+        found apart, or a stop word."""
         profile, paper = self.profiles[t], self.index.papers[row]
         reasons = []
         matched = self.matched(row, profile.terms)
-        keywords = [k.text for k in matched if k.kind == "keyword"]
+        written = _folded_text(paper)
+        keywords = [k.text for k in matched if k.kind == "keyword" and written_in(k.text, written)]
         if keywords:
             shown = ", ".join(f"“{k}”" if " " in k.strip() else k for k in keywords[:MAX_TERMS])
             reasons.append(Reason("keyword", f"matches {shown}", tuple(keywords)))
-        found_words = {w for k in keywords for w in phrase_key(k).split()}
-        loose = [k.text for k in matched if k.kind == "phrase-word" and k.key not in found_words]
-        if loose:
-            shown = ", ".join(loose[:MAX_TERMS])
-            reasons.append(Reason("keyword", f"mentions {shown}", tuple(loose)))
-        words = [k for k in matched if k.kind == "description"]
-        if words:
-            words.sort(key=lambda k: -self.index.idf[self.index.vocab[k.key]])
-            texts = [k.text for k in words[:MAX_TERMS]]
-            reasons.append(
-                Reason("description", f"matches your description: {', '.join(texts)}", tuple(texts))
-            )
         similar = self._most_similar(row, t, required=not reasons)
         if similar is not None:
-            reasons.append(Reason("similar", f"similar to “{similar.title}”"))
+            reasons.append(Reason("similar", f"like “{similar.title}”"))
         if self.signals.category[row, t] > 0:
             _, category = category_match(profile.topic.categories, paper.categories)
             reasons.append(Reason("category", f"in {category}", (category or "",)))
+        authors = self._matchers[t].matches(paper.authors)
+        if authors:
+            names = tuple(dict.fromkeys(written for _, written in authors))
+            reasons.append(Reason("author", f"by {', '.join(names)}", names))
         meaning = self.signals.semantic
         if not reasons and meaning is not None and meaning[row, t] > 0:
             said = ", ".join(k.text for k in profile.topic.keywords[:MAX_TERMS])
             text = f"close in meaning to {said}" if said else "close in meaning to your topic"
             reasons.append(Reason("similar", text))
-        authors = self._matchers[t].matches(paper.authors)
-        if authors:
-            names = tuple(dict.fromkeys(written for _, written in authors))
-            reasons.append(Reason("author", f"by {', '.join(names)}", names))
+        if not reasons and matched:
+            # Only words of a phrase found apart or of the description: not worth listing.
+            reasons.append(Reason("topic", f"close to your “{profile.topic.name}” topic"))
         trend = trending_text(paper)
         if trend:
             reasons.append(Reason("trending", trend))
@@ -254,6 +252,27 @@ class _Explainer:
         nearest, cosine = self._nearest[t]
         close = cosine[row] >= SIMILAR_REASON or (required and cosine[row] > 0)
         return profile.liked[int(nearest[row])] if close else None
+
+
+def _folded_text(paper: Paper) -> str:
+    return fold(f"{paper.title} {paper.abstract}")
+
+
+@lru_cache(maxsize=4096)
+def _written_pattern(keyword: str) -> re.Pattern[str] | None:
+    """A keyword's words in order, as written (stop words too), plurals and hyphens allowed;
+    None for a single word, which the index already matched as itself."""
+    words = raw_words(keyword)
+    if len(words) < 2:
+        return None
+    body = r"[\W_]*".join(rf"{re.escape(w)}(?:e?s)?" for w in words)
+    return re.compile(rf"(?<![a-z0-9]){body}(?![a-z0-9])")
+
+
+def written_in(keyword: str, folded_text: str) -> bool:
+    """Whether a paper's folded text holds the keyword as the user wrote it."""
+    pattern = _written_pattern(keyword)
+    return pattern is None or pattern.search(folded_text) is not None
 
 
 def _excluded(

@@ -68,7 +68,8 @@ def page_rows(digest: Digest, links: PageLinks) -> list[Row]:
             shown.add(ranked.paper.id)
             top, end = card_values(ranked.paper)
             rows.append(("paper", top))
-            why = why_values(ranked.reasons)
+            # The trending figures are shown once, with the card's signals, not again in "Why".
+            why = why_values(tuple(r for r in ranked.reasons if r.kind != "trending"))
             if why["reasons"]:
                 rows.append(("why", why))
             rows.append(("paper_end", end))
