@@ -61,13 +61,19 @@ def test_min_score_still_holds() -> None:
     assert cut_digest(scores, max_papers=20, min_score=2.0).count == 0
 
 
-def test_each_topic_is_cut_against_its_own_best() -> None:
-    """A strong topic does not silence a quieter one."""
-    scores = day(1000, [0.69, 0.68, 0.30, 0.29])
-    topics = np.zeros(scores.size, dtype=int)
-    topics[-2:] = 1
-    assert cut_digest(scores, max_papers=20).count == 2
-    assert cut_digest(scores, topics, max_papers=20).count == 4
+def test_each_topic_is_cut_against_its_own_day() -> None:
+    """A strong topic does not silence a quieter one, and a broad one (matching most of the
+    day) does not raise the bar for a narrow one."""
+    narrow = day(1000, [0.69, 0.68, 0.0, 0.0])
+    quiet = np.zeros(narrow.size)
+    quiet[-2:] = [0.30, 0.29]
+    assert cut_digest(np.maximum(narrow, quiet), max_papers=20).count == 2  # as one topic
+    assert cut_digest(np.column_stack([narrow, quiet]), max_papers=20).count == 4
+    broad = np.clip(RNG.normal(0.3, 0.1, narrow.size), 0, None)  # most of the day matches
+    both = np.column_stack([narrow * 0.6, broad])
+    cut = cut_digest(both, max_papers=20)
+    assert set(np.flatnonzero(cut.digest)) == {1000, 1001}
+    assert cut_digest(both.max(axis=1), max_papers=20).count == 0  # one day-wide bar: too high
 
 
 def test_a_small_day_keeps_what_is_close_to_its_best() -> None:

@@ -1,26 +1,29 @@
 """Where a subscriber's digest ends: the papers that stand out from the day, not the first
 `max_papers` because there is room.
 
-`cut_digest(scores, max_papers=…, min_score=…)` takes one subscriber's score for every paper
-of the day (zeros included: they are the day's distribution too) and says how many of the best
-go in the digest and how many more follow as one-line "also possibly relevant" entries. A paper
-makes the digest when both hold:
+`cut_digest(scores, max_papers=…, min_score=…)` takes one subscriber's scores for every paper of
+the day in each of their topics (papers x topics; zeros included: they are the day's
+distribution too) and says which papers make the digest and which follow as one-line "also
+possibly relevant" entries. Each paper counts in its best topic, and makes the digest when
 
-    it stands out from the day:  score >= median + STAND_OUT x spread of the day's scores
-                                 (spread: 1.4826 x the median absolute deviation, at least
-                                 MIN_SPREAD; robust, so a popular topic's many papers do not
-                                 widen it, and most papers of a day are about something else)
-    it is close to the day's best: score >= NEAR_BEST x the best score of its topic (that
-                                   best taken as at most BEST_CAP, so that a followed author's
-                                   paper, which scores far above, does not raise the bar)
+    it stands out from the day in that topic:
+        score >= median + STAND_OUT x spread of the topic's scores over the day's papers
+        (spread: 1.4826 x the median absolute deviation, at least MIN_SPREAD; robust, so the
+        topic's own matches do not widen it; per topic, so a broad topic does not raise the bar
+        for a narrow one)
+    and it is close to the topic's best:
+        score >= NEAR_BEST x the topic's best score (that best taken as at most BEST_CAP, so a
+        followed author's paper, which scores far above, does not raise the bar)
 
 and it scores at least `min_score` (when set). A thin day gives a short digest, a rich day a
-full one, never more than `max_papers`. The next papers that still stand out half as far and
-score at least ALSO_NEAR_BEST x their topic's best are the "also" entries (at most ALSO_MAX).
+full one, never more than `max_papers` (the best first). A keyword that most of the day's papers
+match lifts none above the rest: `digest tune` shows such a topic catching nothing. The next
+papers that stand out half as far and score at least ALSO_NEAR_BEST x their topic's best are
+the "also" entries (at most ALSO_MAX).
 
 A day of fewer than MIN_DAY papers is too small to tell what stands out from it: there only
-closeness to the best counts. Pure: numpy in, two counts out; the batch
-day plan calls it with each subscriber's row of scores.
+closeness to the best counts. Pure: numpy in, masks out; the batch day plan calls it with each
+subscriber's block of scores.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ import numpy.typing as npt
 
 STAND_OUT = 4.0  # spreads above the day's median
 MIN_SPREAD = 0.05  # most papers score 0 for a keyword topic: the spread is never taken below this
-NEAR_BEST = 0.75  # share of the day's best score
+NEAR_BEST = 0.75  # share of the topic's best score
 ALSO_STAND_OUT = 2.0
 ALSO_NEAR_BEST = 0.6
 ALSO_MAX = 5
@@ -44,11 +47,11 @@ MIN_DAY = 50  # papers: below this the day's spread says nothing
 @dataclass(frozen=True)
 class Cut:
     """Which of the day's papers make the digest and which follow as "also" entries (masks in
-    the order of the scores given), and the day's bar a paper had to clear."""
+    the order of the scores given), and each topic's bar a paper had to clear."""
 
     digest: npt.NDArray[np.bool_]
     also: npt.NDArray[np.bool_]
-    floor: float  # median + STAND_OUT x spread of the day's scores (or min_score, if higher)
+    floors: npt.NDArray[np.float64]  # per topic: median + STAND_OUT x spread (or min_score)
 
     @property
     def count(self) -> int:
@@ -57,40 +60,39 @@ class Cut:
 
 def cut_digest(
     scores: npt.ArrayLike,
-    topics: npt.ArrayLike | None = None,
     *,
     max_papers: int,
     min_score: float = 0.0,
     also_max: int = ALSO_MAX,
 ) -> Cut:
-    """The cut for one subscriber's scores over every paper of the day, in any order; `topics`:
-    each paper's topic (any labels; default: all one topic)."""
-    values = np.asarray(scores, dtype=np.float64).ravel()
-    none = np.zeros(values.size, dtype=np.bool_)
-    if values.size == 0 or max_papers <= 0 or float(values.max()) <= 0.0:
-        return Cut(none, none.copy(), math.inf)
-    labels = np.zeros(values.size) if topics is None else np.asarray(topics).ravel()
-    best = np.zeros(values.size)
-    for label in np.unique(labels):
-        mine = labels == label
-        best[mine] = min(float(values[mine].max()), BEST_CAP)
-    median = float(np.median(values))
-    spread = max(1.4826 * float(np.median(np.abs(values - median))), MIN_SPREAD)
-    if values.size >= MIN_DAY:
-        floor = max(min_score, median + STAND_OUT * spread)
-        also_floor = max(min_score, median + ALSO_STAND_OUT * spread)
+    """The cut for one subscriber's scores: papers x topics, or one score per paper (one
+    topic), papers in any order."""
+    matrix = np.asarray(scores, dtype=np.float64)
+    matrix = matrix[:, None] if matrix.ndim == 1 else matrix
+    n = matrix.shape[0]
+    none = np.zeros(n, dtype=np.bool_)
+    if n == 0 or matrix.shape[1] == 0 or max_papers <= 0 or float(matrix.max()) <= 0.0:
+        return Cut(none, none.copy(), np.full(matrix.shape[1], math.inf))
+    best_topic = matrix.argmax(axis=1)
+    values = matrix[np.arange(n), best_topic]
+    tops = np.minimum(matrix.max(axis=0), BEST_CAP)
+    if n >= MIN_DAY:
+        median = np.median(matrix, axis=0)
+        spread = np.maximum(1.4826 * np.median(np.abs(matrix - median), axis=0), MIN_SPREAD)
+        floors = np.maximum(median + STAND_OUT * spread, min_score)
+        also_floors = np.maximum(median + ALSO_STAND_OUT * spread, min_score)
     else:
-        floor = also_floor = min_score
-    floor, also_floor = max(floor, 1e-9), max(also_floor, 1e-9)
+        floors = also_floors = np.full(matrix.shape[1], min_score, dtype=np.float64)
+    floors, also_floors = np.maximum(floors, 1e-9), np.maximum(also_floors, 1e-9)
+    passes = values >= np.maximum(floors, NEAR_BEST * tops)[best_topic]
+    near = values >= np.maximum(also_floors, ALSO_NEAR_BEST * tops)[best_topic]
     order = np.argsort(-values, kind="stable")
-    passes = values[order] >= np.maximum(floor, NEAR_BEST * best[order])
-    near = values[order] >= np.maximum(also_floor, ALSO_NEAR_BEST * best[order])
     digest, also = none.copy(), none.copy()
-    picked = order[passes][:max_papers]
+    picked = order[passes[order]][:max_papers]
     digest[picked] = True
-    # "Also": the next best that nearly made it (the best of those a full digest left out too).
-    after = order[near & ~digest[order]]
+    # "Also": the next best that nearly made it (and those a full digest left out).
+    after = order[near[order] & ~digest[order]]
     if picked.size:
         after = after[values[after] <= values[picked[-1]]]
     also[after[:also_max]] = True
-    return Cut(digest, also, floor)
+    return Cut(digest, also, floors)

@@ -69,7 +69,7 @@ class Ranking:
     excluded: tuple[ExcludedPaper, ...]  # removed by an exclude, best would-be score first
     keyword_hits: dict[str, dict[str, int]] = field(default_factory=dict)  # topic: term: papers
     also: tuple[RankedPaper, ...] = ()  # just below the cut: "also possibly relevant"
-    floor: float = 0.0  # the day's bar a paper had to clear (see `cut`)
+    floors: dict[str, float] = field(default_factory=dict)  # topic: the day's bar (see `cut`)
 
 
 def rank_subscriber(
@@ -129,9 +129,7 @@ def rank_detailed(
         )
         for i, r in enumerate(order)
     )
-    cut = cut_digest(
-        best, best_topic, max_papers=subscriber.max_papers, min_score=subscriber.min_score
-    )
+    cut = cut_digest(scores, max_papers=subscriber.max_papers, min_score=subscriber.min_score)
     picked = tuple(p for r, p in zip(order, ranked, strict=True) if cut.digest[r])
     also = tuple(p for r, p in zip(order, ranked, strict=True) if cut.also[r])
     below = [p for r, p in zip(order, ranked, strict=True) if not cut.digest[r]]
@@ -143,7 +141,7 @@ def rank_detailed(
         picked=picked,
         near_misses=misses,
         also=also,
-        floor=cut.floor,
+        floors={p.topic.name: float(f) for p, f in zip(profiles, cut.floors, strict=True)},
         excluded=_excluded(unique, profiles, signals, would, best, explainer),
         keyword_hits=_keyword_hits(index, profiles),
     )
