@@ -39,6 +39,7 @@ from digest.rank.scoring import (
 )
 from digest.rank.text import fold, raw_words
 from digest.rank.trending import trending_text
+from digest.render.latex import bibtex_to_text
 
 if TYPE_CHECKING:
     from digest.rank.semantic import Embedder
@@ -218,7 +219,7 @@ class _Explainer:
             reasons.append(Reason("category", f"in {category}", (category or "",)))
         authors = self._matchers[t].matches(paper.authors)
         if authors:
-            names = tuple(dict.fromkeys(written for _, written in authors))
+            names = tuple(dict.fromkeys(_unlatex(written) for _, written in authors))
             reasons.append(Reason("author", f"by {', '.join(names)}", names))
         meaning = self.signals.semantic
         if not reasons and meaning is not None and meaning[row, t] > 0:
@@ -250,6 +251,11 @@ class _Explainer:
         nearest, cosine = self._nearest[t]
         close = cosine[row] >= SIMILAR_REASON or (required and cosine[row] > 0)
         return profile.liked[int(nearest[row])] if close else None
+
+
+def _unlatex(name: str) -> str:
+    """A name as a reader writes it, even from a paper not tidied on the way in."""
+    return bibtex_to_text(name) if "\\" in name or "{" in name else name
 
 
 def _folded_text(paper: Paper) -> str:
