@@ -30,6 +30,15 @@ MIN_SUMMARY_CHARS = 60  # below this a trimmed summary is dropped rather than ke
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(“\"'])")
 _UNSAFE_URL = re.compile(r"[\x00-\x20\x7f]")
+# The sentence of an abstract that says what the paper does, and a structured abstract's verdict.
+_CONTRIBUTION = re.compile(
+    r"\b(?:we|this (?:paper|work|study|article)|our (?:method|approach|work|model|results?))\s+"
+    r"(?:\w+ly\s+|also\s+|then\s+|further\s+)?"
+    r"(?:propose|introduce|present|show|develop|design|demonstrate|find|found|report|describe"
+    r"|build|release|derive|prove|establish|identify|reveal|achieve|construct|train)",
+    re.IGNORECASE,
+)
+_CONCLUSION = re.compile(r"^(?:Conclusions?|Interpretation|Findings|Results)\s*:")
 
 
 @dataclass(frozen=True)
@@ -163,8 +172,17 @@ def signals(paper: Paper) -> list[str]:
 
 
 def summarize(paper: Paper, limit: int = SUMMARY_CHARS) -> str:
-    """The HF AI summary when there is one, else the abstract's first sentences, within limit."""
-    text = latex_to_text(paper.ai_summary or "") or latex_to_text(paper.abstract)
+    """The HF AI summary when there is one, else what the paper does: the abstract from the
+    sentence that states its contribution ("we propose…", "this paper introduces…", a
+    structured abstract's conclusions), or from its start when none does, within limit."""
+    if paper.ai_summary and latex_to_text(paper.ai_summary):
+        return shorten_summary(latex_to_text(paper.ai_summary), limit)
+    text = latex_to_text(paper.abstract)
+    sentences = _SENTENCE_END.split(text)
+    for pattern in (_CONTRIBUTION, _CONCLUSION):
+        start = next((i for i, s in enumerate(sentences) if pattern.search(s)), None)
+        if start is not None:
+            return shorten_summary(" ".join(sentences[start:]), limit)
     return shorten_summary(text, limit)
 
 

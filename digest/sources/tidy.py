@@ -1,7 +1,7 @@
 """Papers' text made readable once, before anything else reads it: titles and author names with
 their LaTeX turned into Unicode (`J\\"org` -> Jörg, `S{\\o}gaard` -> Søgaard), `--` and `---`
 into dashes, the section heads of structured abstracts split from their first word
-("BackgroundThe" -> "Background: The"), and control and bidi-override characters removed.
+("BackgroundThe" -> "Background: The", medRxiv's list marks dropped), and control and bidi-override characters removed.
 
 `tidy_paper` is applied where papers enter: the store (`Store.save_papers`) and papers files,
 so the store, the email and the matching of followed authors all see the same clean text.
@@ -26,10 +26,14 @@ _HEADS = (
     "Background|Introduction|Importance|Objectives?|Aims?|Purpose|Context|Rationale|Methods?"
     "|Methodology|Design|Setting|Participants|Interventions?|Measurements|Main Outcomes?"
     "(?: and Measures)?|Findings|Results|Interpretation|Conclusions?|Limitations|Significance"
-    "|Funding|Trial Registration"
+    "|Funding|Trial Registration|Highlights|Summary"
 )
 # A section head glued to the next sentence: "BackgroundThe", "Methods:We", "RESULTSIn".
-_GLUED_HEAD = re.compile(rf"(?:(?<=^)|(?<=[.!?)\]]\s)|(?<=[.!?)\]]))({_HEADS})(?::\s*)?(?=[A-Z])")
+_GLUED_HEAD = re.compile(
+    rf"(?:(?<=^)|(?<=\n)|(?<=[.!?)\]]\s)|(?<=[.!?)\]]))({_HEADS})(?::\s*)?(?=[A-Z])"
+)
+# bioRxiv/medRxiv mark list items in abstracts with these tokens ("O_LIFirst item C_LIO_LI…").
+_LIST_MARKS = re.compile(r"\s*\b(?:C_LIO_LI|O_LI|C_LI)(?=[A-Z\s]|$)")
 
 
 def tidy_paper(paper: Paper) -> Paper:
@@ -61,8 +65,10 @@ def tidy_title(title: str) -> str:
 def tidy_abstract(abstract: str) -> str:
     """An abstract without invisible characters, its dashes and section heads written out
     (its LaTeX is left for rendering: math reads better there than in plain text)."""
-    text = dashes(_INVISIBLE.sub("", abstract))
-    return _GLUED_HEAD.sub(lambda m: f"{m.group(1)}: ", text)
+    text = _GLUED_HEAD.sub(lambda m: f"{m.group(1)}: ", dashes(_INVISIBLE.sub("", abstract)))
+    if "_LI" in text:
+        text = re.sub(r"[ \t]{2,}", " ", _LIST_MARKS.sub(" ", text)).strip()
+    return text
 
 
 def dashes(text: str) -> str:
