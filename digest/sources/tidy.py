@@ -1,7 +1,8 @@
 """Papers' text made readable once, before anything else reads it: titles and author names with
 their LaTeX turned into Unicode (`J\\"org` -> Jörg, `S{\\o}gaard` -> Søgaard), `--` and `---`
 into dashes, the section heads of structured abstracts split from their first word
-("BackgroundThe" -> "Background: The", medRxiv's list marks dropped), and control and bidi-override characters removed.
+("BackgroundThe" -> "Background: The", medRxiv's list marks dropped), and control and
+bidi-override characters removed.
 
 `tidy_paper` is applied where papers enter: the store (`Store.save_papers`) and papers files,
 so the store, the email and the matching of followed authors all see the same clean text.
