@@ -25,6 +25,7 @@ SHARED_ROWS = frozenset({"paper", "paper_end", "why", "trending", "also"})
 
 AUTHORS_SHOWN = 3
 CATEGORIES_SHOWN = 3
+SUBJECT_TITLE_CHARS = 60
 SUMMARY_CHARS = 320  # about two sentences: enough to decide whether to click
 MIN_SUMMARY_CHARS = 60  # below this a trimmed summary is dropped rather than kept as a stub
 
@@ -100,16 +101,20 @@ def page_rows(digest: Digest, links: PageLinks) -> list[Row]:
 
 
 def subject_line(digest: Digest) -> str:
+    """What is inside, the best paper first: "Paper digest, Tue 1 Dec: Agentic Transaction:
+    ACID-Compliant… and 7 more"."""
     day = _day(digest.date)
     if digest.is_empty:
         return f"Paper digest, {day}: nothing new"
-    topics = [clean_text(g.topic) for g in digest.groups if g.papers]
-    about = f" on {_join(topics)}" if len(", ".join(topics)) <= 60 else ""
-    return f"Paper digest, {day}: {_papers(digest.count)}{about}"
+    best = max((r for g in digest.groups for r in g.papers), key=lambda r: r.score)
+    title = _shorten(latex_to_text(best.paper.title) or best.paper.id, SUBJECT_TITLE_CHARS)
+    more = f" and {digest.count - 1} more" if digest.count > 1 else ""
+    return f"Paper digest, {day}: {title}{more}"
 
 
 def header_values(digest: Digest) -> dict[str, Any]:
-    topics = [clean_text(t.name) for t in digest.subscriber.topics]
+    # Only the topics that have papers today: a topic named with nothing under it reads as noise.
+    topics = [clean_text(g.topic) for g in digest.groups if g.papers]
     titles = [latex_to_text(r.paper.title) for g in digest.groups for r in g.papers]
     return {
         "preheader": _shorten(" · ".join(titles[:3]), 140) if titles else "Nothing new today.",
