@@ -72,8 +72,24 @@ def test_each_topic_is_cut_against_its_own_day() -> None:
     broad = np.clip(RNG.normal(0.3, 0.1, narrow.size), 0, None)  # most of the day matches
     both = np.column_stack([narrow * 0.6, broad])
     cut = cut_digest(both, max_papers=20)
-    assert set(np.flatnonzero(cut.digest)) == {1000, 1001}
-    assert cut_digest(both.max(axis=1), max_papers=20).count == 0  # one day-wide bar: too high
+    picked = set(np.flatnonzero(cut.digest).tolist())
+    assert {1000, 1001} <= picked
+    # The broad topic is the day's whole field: nothing stands out from its median, so its bar
+    # is 0.9 of its best and only its very best come, a few, not 20.
+    broad_best = both[:, 1].max()
+    assert all(both[p, 1] >= 0.9 * broad_best for p in picked - {1000, 1001})
+    assert len(picked) <= 6
+
+
+def test_a_topic_that_is_the_whole_day_still_gets_its_best() -> None:
+    """An agents topic on an agents-heavy day: most papers match, none stands out from the
+    median, yet its best papers are what the reader wants."""
+    field = np.clip(RNG.normal(0.2, 0.12, 200), 0.01, None)
+    field[:3] = [0.58, 0.57, 0.55]
+    cut = cut_digest(field, max_papers=20)
+    assert 3 <= cut.count <= 6 and cut.digest[:3].all()
+    noise = np.clip(RNG.normal(0.1, 0.03, 200), 0, None)  # the top of noise is no match
+    assert cut_digest(noise, max_papers=20).count == 0
 
 
 def test_a_small_day_keeps_what_is_close_to_its_best() -> None:

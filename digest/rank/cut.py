@@ -16,8 +16,9 @@ possibly relevant" entries. Each paper counts in its best topic, and makes the d
         followed author's paper, which scores far above, does not raise the bar)
 
 and it scores at least `min_score` (when set). A thin day gives a short digest, a rich day a
-full one, never more than `max_papers` (the best first). A keyword that most of the day's papers
-match lifts none above the rest: `digest tune` shows such a topic catching nothing. The next
+full one, never more than `max_papers` (the best first). When a topic is the day's whole field
+(most papers match it, so none stands out from the median), its bar is lowered to FLOOR_CAP of
+its best, if that best is a real match (at least CAP_FROM): its best papers still come. The next
 papers that stand out half as far and score at least ALSO_NEAR_BEST x their topic's best are
 the "also" entries (at most ALSO_MAX).
 
@@ -41,6 +42,8 @@ ALSO_STAND_OUT = 2.0
 ALSO_NEAR_BEST = 0.6
 ALSO_MAX = 5
 BEST_CAP = 0.7
+FLOOR_CAP = 0.9  # share of a topic's best above which its bar never goes ...
+CAP_FROM = 0.4  # ... when that best scores at least this
 MIN_DAY = 50  # papers: below this the day's spread says nothing
 
 
@@ -83,7 +86,12 @@ def cut_digest(
         also_floors = np.maximum(median + ALSO_STAND_OUT * spread, min_score)
     else:
         floors = also_floors = np.full(matrix.shape[1], min_score, dtype=np.float64)
-    floors, also_floors = np.maximum(floors, 1e-9), np.maximum(also_floors, 1e-9)
+    # A topic most of the day matches (the day *is* its field) lifts none above the median: its
+    # bar is then at most FLOOR_CAP of its best, so its best papers still make the digest, as
+    # long as that best is a real match (CAP_FROM), not the top of the noise.
+    cap = np.where(tops >= CAP_FROM, FLOOR_CAP * tops, np.inf)
+    floors = np.maximum(np.minimum(floors, cap), max(min_score, 1e-9))
+    also_floors = np.maximum(np.minimum(also_floors, cap), max(min_score, 1e-9))
     passes = values >= np.maximum(floors, NEAR_BEST * tops)[best_topic]
     near = values >= np.maximum(also_floors, ALSO_NEAR_BEST * tops)[best_topic]
     order = np.argsort(-values, kind="stable")
