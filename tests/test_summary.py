@@ -32,3 +32,24 @@ def test_a_structured_abstract_gives_its_conclusions_and_a_plain_one_its_start(
     assert summarize(plain) == "Cats purr. Dogs bark loudly at night."
     told = Paper(id="x:2", title="T", abstract="Long text.", ai_summary="It does X.")
     assert summarize(told) == "It does X."
+
+
+def test_a_card_says_what_the_sources_give() -> None:
+    from datetime import date
+
+    from digest.models import RankedPaper
+    from digest.render.view import details, trending_values
+
+    paper = Paper(
+        id="arxiv:2608.00001",
+        title="T",
+        abstract="Background words. We propose a thing that works.",
+        organization="DeepMind",
+        announce_type="cross",
+        announced=date(2026, 8, 18),
+        comments=4,
+    )
+    assert details(paper) == "DeepMind · cross-list · 18 Aug 2026 · 4 comments"
+    assert details(Paper(id="x:1", title="T")) == ""
+    trending = trending_values(RankedPaper(paper, 0.1, "Agents"))
+    assert trending["summary"] == "We propose a thing that works."

@@ -37,7 +37,7 @@ from digest.render.view import subject_line as subject_line
 Taken = dict[int, tuple[Any, list[str]]]
 SIZE_BUDGET = 100_000  # bytes of HTML; Gmail clips a message body at about 102 KB
 # Text rows whose layout depends on their words (the `wrap` filter): drawn one by one.
-WRAPPED_TEXT_ROWS = frozenset({"paper_end", "footer"})
+WRAPPED_TEXT_ROWS = frozenset({"paper_end", "footer", "trending"})
 HTML_TEMPLATE = "digest.html"
 TEXT_TEMPLATE = "digest.txt"
 

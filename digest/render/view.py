@@ -26,7 +26,8 @@ SHARED_ROWS = frozenset({"paper", "paper_end", "why", "trending", "also"})
 AUTHORS_SHOWN = 3
 CATEGORIES_SHOWN = 3
 SUBJECT_TITLE_CHARS = 60
-SUMMARY_CHARS = 320  # about two sentences: enough to decide whether to click
+SUMMARY_CHARS = 320
+TRENDING_SUMMARY_CHARS = 160  # one line  # about two sentences: enough to decide whether to click
 MIN_SUMMARY_CHARS = 60  # below this a trimmed summary is dropped rather than kept as a stub
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(“\"'])")
@@ -154,7 +155,27 @@ def paper_values(paper: Paper) -> dict[str, Any]:
         "authors": ", ".join(authors[:AUTHORS_SHOWN]),
         "et_al": len(authors) > AUTHORS_SHOWN,
         "categories": [clean_text(c) for c in paper.categories[:CATEGORIES_SHOWN]],
+        "details": details(paper),
     }
+
+
+_ANNOUNCED = {"cross": "cross-list", "replace": "new version", "replace-cross": "new version"}
+
+
+def details(paper: Paper) -> str:
+    """What the sources say besides the abstract: organisation, new version or cross-list, the
+    date, Hugging Face comments ("DeepMind · cross-list · 18 Aug 2026 · 4 comments")."""
+    found = []
+    if paper.organization:
+        found.append(clean_text(paper.organization))
+    if paper.announce_type in _ANNOUNCED:
+        found.append(_ANNOUNCED[paper.announce_type])
+    when = paper.announced or (paper.published.date() if paper.published else None)
+    if when is not None:
+        found.append(f"{when.day} {when:%b %Y}")
+    if paper.comments:
+        found.append(_count(paper.comments, "comment"))
+    return " · ".join(found)
 
 
 def paper_end_values(paper: Paper, summary_chars: int | None = SUMMARY_CHARS) -> dict[str, Any]:
@@ -242,6 +263,7 @@ def trending_values(ranked: RankedPaper) -> dict[str, Any]:
         "url": _url(abs_url(paper)),
         "signals": signals(paper),
         "why": reason,
+        "summary": summarize(paper, TRENDING_SUMMARY_CHARS),
     }
 
 
