@@ -198,6 +198,7 @@ class Digest:
     trending: tuple[RankedPaper, ...] = ()
     near_misses: tuple[RankedPaper, ...] = ()  # shown greyed by `digest tune --html` only
     also: tuple[RankedPaper, ...] = ()  # just below the cut: one line each, not counted
+    tuning: tuple[tuple[str, tuple[str, ...]], ...] = ()  # `digest tune --html`: (title, lines)
 
     @property
     def count(self) -> int:

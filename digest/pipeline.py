@@ -29,7 +29,7 @@ from digest.render import RenderedDigest, render_digest
 from digest.sources import fetch_source
 from digest.sources.http import Fetcher, make_client
 from digest.store import Store, open_store, utcnow
-from digest.tune import TuneReport, compare, format_report, tune_profile
+from digest.tune import TuneReport, compare, format_report, tune_profile, tuning_sections
 
 log = logging.getLogger(__name__)
 
@@ -363,6 +363,7 @@ def write_tuning_page(
         subscriber.local_date(now),
         group_by_topic(subscriber, ranking.picked),
         near_misses=ranking.near_misses[:NEAR_MISSES_SHOWN],
+        tuning=tuning_sections(report),
     )
     rendered = render_digest(digest, base_url=config.base_url, always=True)
     assert rendered is not None  # always=True renders even an empty digest

@@ -214,6 +214,37 @@ def format_report(report: TuneReport, near_misses: int = 10) -> str:
     return "\n".join(lines)
 
 
+def tuning_sections(report: TuneReport) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """The tuning report as page sections (title, lines) for `digest tune --html`: per topic
+    its bar, catch, keywords matched and not, suggestions and overlaps; then the exclusions."""
+    ranking = report.ranking
+    sections = []
+    for topic in report.topics:
+        lines = [f"{topic.caught} papers in the digest"]
+        floor = ranking.floors.get(topic.name)
+        if floor is not None and math.isfinite(floor):
+            lines[0] += f"; today's bar: score {floor:.3f}"
+        if topic.matched:
+            lines.append("matched: " + ", ".join(f"{k} ({n})" for k, n in topic.matched))
+        if topic.unmatched:
+            lines.append(f"matched nothing: {', '.join(topic.unmatched)}")
+        if topic.ignored:
+            lines.append(f"ignored (only stop words): {', '.join(topic.ignored)}")
+        if topic.suggestions:
+            lines.append(f"try adding: {', '.join(topic.suggestions)}")
+        for other, share in topic.overlaps:
+            lines.append(f"overlaps with {other}: {share:.0%} of the best papers are shared")
+        sections.append((f"Topic {topic.name}", tuple(lines)))
+    if ranking.excluded:
+        removed = tuple(
+            f"{gone.paper.title} [{gone.topic}: {', '.join(gone.terms)}; "
+            f"would score {gone.score:.3f}]"
+            for gone in ranking.excluded
+        )
+        sections.append(("Removed by exclude", removed))
+    return tuple(sections)
+
+
 def _ranked_lines(ranked: Sequence[RankedPaper]) -> list[str]:
     lines = []
     for r in ranked:

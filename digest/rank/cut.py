@@ -54,7 +54,7 @@ class Cut:
 
     digest: npt.NDArray[np.bool_]
     also: npt.NDArray[np.bool_]
-    floors: npt.NDArray[np.float64]  # per topic: median + STAND_OUT x spread (or min_score)
+    floors: npt.NDArray[np.float64]  # per topic: the score a paper needed to make the digest
 
     @property
     def count(self) -> int:
@@ -92,7 +92,8 @@ def cut_digest(
     cap = np.where(tops >= CAP_FROM, FLOOR_CAP * tops, np.inf)
     floors = np.maximum(np.minimum(floors, cap), max(min_score, 1e-9))
     also_floors = np.maximum(np.minimum(also_floors, cap), max(min_score, 1e-9))
-    passes = values >= np.maximum(floors, NEAR_BEST * tops)[best_topic]
+    bars = np.maximum(floors, NEAR_BEST * tops)
+    passes = values >= bars[best_topic]
     near = values >= np.maximum(also_floors, ALSO_NEAR_BEST * tops)[best_topic]
     order = np.argsort(-values, kind="stable")
     digest, also = none.copy(), none.copy()
@@ -103,4 +104,4 @@ def cut_digest(
     if picked.size:
         after = after[values[after] <= values[picked[-1]]]
     also[after[:also_max]] = True
-    return Cut(digest, also, floors)
+    return Cut(digest, also, bars)

@@ -70,7 +70,7 @@ class Ranking:
     excluded: tuple[ExcludedPaper, ...]  # removed by an exclude, best would-be score first
     keyword_hits: dict[str, dict[str, int]] = field(default_factory=dict)  # topic: term: papers
     also: tuple[RankedPaper, ...] = ()  # just below the cut: "also possibly relevant"
-    floors: dict[str, float] = field(default_factory=dict)  # topic: the day's bar (see `cut`)
+    floors: dict[str, float] = field(default_factory=dict)  # topic: the score needed (`cut`)
 
 
 def rank_subscriber(

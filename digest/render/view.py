@@ -90,6 +90,9 @@ def page_rows(digest: Digest, links: PageLinks) -> list[Row]:
         note = "Just below today's cut: less clearly about your topics."
         rows.append(("also_heading", {"title": "Also possibly relevant", "note": note}))
         rows.extend(("also", also_values(r)) for r in digest.also)
+    for title, lines in digest.tuning:
+        rows.append(("near_heading", {"title": clean_text(title)}))
+        rows.append(("tuning", {"lines": [clean_text(line) for line in lines]}))
     if digest.near_misses:
         rows.append(("near_heading", {"title": "Just below the cut"}))
         rows.extend(("near", near_values(r)) for r in digest.near_misses)
