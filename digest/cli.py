@@ -20,6 +20,7 @@ from digest import __version__
 from digest import subscribe as subscriptions
 from digest.check import check_config, check_store
 from digest.config import Config, config_path, load_config
+from digest.config.advice import keyword_warnings
 from digest.config.arxiv import category_problems
 from digest.errors import ConfigError, DigestError
 from digest.mail.ledger import Ledger
@@ -165,7 +166,12 @@ def daily(state: _State) -> None:
     help="Rank the papers of this JSONL file (.gz too) instead of the store's new papers.",
 )
 @click.option("--top", type=click.IntRange(min=1), default=None, help="Show only the best N.")
-@click.option("--json", "as_json", is_flag=True, help='Print [{"id", "score", "reasons"}].')
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help='Print [{"id", "score", "reasons", "in_digest"}].',
+)
 @click.pass_obj
 def rank(
     state: _State, subscriber: str, papers_file: str | None, top: int | None, as_json: bool
@@ -177,7 +183,8 @@ def rank(
         who = find_subscriber(config, store, subscriber)
         ranking = rank_for_subscriber(config, store, who, papers=papers, limit=top)
     ranked = ranking.ranked[:top] if top else ranking.ranked
-    click.echo(ranking_json(ranked) if as_json else ranking_text(ranked))
+    cut = len(ranking.picked)
+    click.echo(ranking_json(ranked, cut) if as_json else ranking_text(ranked, cut))
 
 
 @cli.command()
@@ -537,6 +544,7 @@ def check(state: _State, with_store: bool) -> None:
 
     Beyond the file itself: base_url (required with smtp:, https unless
     allow_http_base_url: true), that each library file reads, and the semantic extra.
+    Keywords that can match nothing (only stop words) are warned about.
     """
     path = config_path(state.config_file)
     try:
@@ -545,6 +553,8 @@ def check(state: _State, with_store: bool) -> None:
         for problem in e.problems or [str(e)]:
             click.echo(f"{path}: {problem}" if e.problems else problem, err=True)
         sys.exit(1)
+    for warning in keyword_warnings(config):
+        click.echo(f"{path}: warning: {warning}", err=True)
     problems = category_problems(config.sources) + check_config(config)
     if with_store:
         problems += check_store(config)

@@ -162,7 +162,7 @@ class Subscriber:
 class Reason:
     """Why a paper was picked, in a form both people and templates can use.
 
-    kind: keyword | description | similar | category | author | trending
+    kind: keyword | similar | category | author | topic | trending
     text: one short human sentence ("matches “dense retrieval”, RAG")
     terms: the words or phrases to highlight in the title and summary
     """
@@ -197,6 +197,8 @@ class Digest:
     groups: tuple[TopicGroup, ...]
     trending: tuple[RankedPaper, ...] = ()
     near_misses: tuple[RankedPaper, ...] = ()  # shown greyed by `digest tune --html` only
+    also: tuple[RankedPaper, ...] = ()  # just below the cut: one line each, not counted
+    tuning: tuple[tuple[str, tuple[str, ...]], ...] = ()  # `digest tune --html`: (title, lines)
 
     @property
     def count(self) -> int:

@@ -25,6 +25,7 @@ from digest.sources.clean import (
     split_authors,
     unwrap,
 )
+from digest.sources.tidy import tidy_paper
 
 
 def read_papers(path: str | Path) -> list[Paper]:
@@ -94,15 +95,17 @@ def paper_from_record(record: dict[str, Any]) -> Paper:
         categories = categories.split()
     published = record.get("published") or record.get("created")
     abstract = record.get("abstract") or record.get("summary") or ""
-    return Paper(
-        id=paper_key(ident),
-        title=one_line(title),
-        abstract=unwrap(str(abstract)),
-        authors=names,
-        categories=tuple(dict.fromkeys(str(c).strip() for c in categories if str(c).strip())),
-        published=parse_datetime(published) if isinstance(published, str) else None,
-        upvotes=as_int(record.get("upvotes")),
-        github_stars=as_int(record.get("github_stars") or record.get("githubStars")),
-        doi=record.get("doi") if isinstance(record.get("doi"), str) else None,
-        sources=("file",),
+    return tidy_paper(
+        Paper(
+            id=paper_key(ident),
+            title=one_line(title),
+            abstract=unwrap(str(abstract)),
+            authors=names,
+            categories=tuple(dict.fromkeys(str(c).strip() for c in categories if str(c).strip())),
+            published=parse_datetime(published) if isinstance(published, str) else None,
+            upvotes=as_int(record.get("upvotes")),
+            github_stars=as_int(record.get("github_stars") or record.get("githubStars")),
+            doi=record.get("doi") if isinstance(record.get("doi"), str) else None,
+            sources=("file",),
+        )
     )

@@ -29,7 +29,7 @@ from digest.render import RenderedDigest, render_digest
 from digest.sources import Tally, fetch_source
 from digest.sources.http import Fetcher, make_client
 from digest.store import Store, open_store, utcnow
-from digest.tune import TuneReport, compare, format_report, tune_profile
+from digest.tune import TuneReport, compare, format_report, tune_profile, tuning_sections
 
 log = logging.getLogger(__name__)
 
@@ -314,21 +314,22 @@ def build_digest(
     *,
     client: httpx.Client | None = None,
 ) -> Digest:
-    """The subscriber's digest for `day`: at most max_papers papers scoring at least min_score,
-    grouped by topic in the subscriber's topic order, plus the most-upvoted papers that are at
-    least loosely relevant and did not make the cut (`trending`)."""
+    """The subscriber's digest for `day`: the papers that stand out from the day (at most
+    max_papers, none below min_score; see `rank.cut`), grouped by topic in the subscriber's topic
+    order, the few just below the cut (`also`), plus the most-upvoted papers that are at least
+    loosely relevant and did not make the cut (`trending`)."""
     ranking = rank_for_subscriber(
         config, store, subscriber, papers=papers, now=now, day=day, client=client
     )
     groups = group_by_topic(subscriber, ranking.picked)
-    picked = {r.paper.id for r in ranking.picked}
+    picked = {r.paper.id for r in (*ranking.picked, *ranking.also)}
     popular = [
         r
         for r in ranking.ranked
         if r.paper.id not in picked and (r.paper.upvotes or r.paper.github_stars)
     ]
     popular.sort(key=lambda r: (-(r.paper.upvotes or 0), -(r.paper.github_stars or 0), -r.score))
-    return Digest(subscriber, day, groups, tuple(popular[:TRENDING_PAPERS]))
+    return Digest(subscriber, day, groups, tuple(popular[:TRENDING_PAPERS]), also=ranking.also)
 
 
 @dataclass(frozen=True)
@@ -393,6 +394,7 @@ def write_tuning_page(
         subscriber.local_date(now),
         group_by_topic(subscriber, ranking.picked),
         near_misses=ranking.near_misses[:NEAR_MISSES_SHOWN],
+        tuning=tuning_sections(report),
     )
     rendered = render_digest(digest, base_url=config.base_url, always=True)
     assert rendered is not None  # always=True renders even an empty digest

@@ -2,8 +2,9 @@
 what to change — for `digest tune`. Pure: it takes a pool of papers and a resolved profile.
 
 Per topic it reports the papers it won in the digest, the keywords that matched (and those that
-matched nothing), suggested terms (frequent in the topic's own best papers, rare in the pool,
-not yet among its keywords), and topics whose best papers overlap heavily with another's.
+matched nothing), suggested terms (distinctive: in several of the topic's best matches, rare in
+the pool, never academic filler, not yet among its keywords), and topics whose best papers
+overlap heavily with another's.
 """
 
 from __future__ import annotations
@@ -16,11 +17,18 @@ from itertools import pairwise
 
 from digest.models import Paper, RankedPaper, Subscriber
 from digest.rank import Ranking, rank_detailed
+from digest.rank.generic import GENERIC
 from digest.rank.report import display_id
 from digest.rank.semantic import Embedder
 from digest.rank.text import phrase_key, terms
 
 SUGGESTIONS = 6
+SUGGEST_FROM = 10  # suggestions come from the topic's best matches, this many
+SHARED = 0.3  # ... and are in at least this share of them
+# A suggestion is distinctive: at most this share of the day's papers has it, and the topic's
+# best papers have it at least LIFT times as often as the day does.
+RARE = 0.05
+LIFT = 4.0
 OVERLAP = 0.5  # share of the smaller topic's best papers that the other topic also has
 
 
@@ -32,6 +40,7 @@ class TopicReport:
     unmatched: tuple[str, ...]  # keywords that matched no paper
     suggestions: tuple[str, ...]
     overlaps: tuple[tuple[str, float], ...] = ()  # other topic, share of best papers shared
+    ignored: tuple[str, ...] = ()  # keywords made only of stop words: they match nothing
 
 
 @dataclass(frozen=True)
@@ -54,17 +63,22 @@ def tune_profile(
     """Rank the pool for the whole profile and for each topic alone, and report per topic."""
     ranking = rank_detailed(pool, subscriber, liked, libraries=libraries, embedder=embedder)
     best: dict[str, list[Paper]] = {}
+    matching: dict[str, list[Paper]] = {}  # the topic's best matches, in the digest or not
     for topic in subscriber.topics:
         alone = replace(subscriber, topics=(topic,))
         alone_ranking = rank_detailed(pool, alone, liked, libraries=libraries, embedder=embedder)
         best[topic.name] = [r.paper for r in alone_ranking.picked]
+        matching[topic.name] = [r.paper for r in alone_ranking.ranked[:SUGGEST_FROM]]
     background = _document_frequency(pool)
     caught = Counter(r.topic for r in ranking.picked)
     reports = []
     for topic in subscriber.topics:
         hits = ranking.keyword_hits.get(topic.name, {})
         matched = tuple(sorted(((k, n) for k, n in hits.items() if n), key=lambda kn: -kn[1]))
-        unmatched = tuple(k.text for k in topic.keywords if not hits.get(k.text))
+        unmatched = tuple(
+            k.text for k in topic.keywords if phrase_key(k.text) and not hits.get(k.text)
+        )
+        ignored = tuple(k.text for k in topic.keywords if k.text.strip() and not phrase_key(k.text))
         known = {phrase_key(k.text) for k in topic.keywords} | {
             phrase_key(e) for e in topic.exclude
         }
@@ -74,8 +88,9 @@ def tune_profile(
                 caught=caught.get(topic.name, 0),
                 matched=matched,
                 unmatched=unmatched,
-                suggestions=_suggest(best[topic.name], background, len(pool), known),
+                suggestions=_suggest(matching[topic.name], background, len(pool), known),
                 overlaps=_overlaps(topic.name, best),
+                ignored=ignored,
             )
         )
     return TuneReport(subscriber.name, len(pool), ranking, tuple(reports))
@@ -116,9 +131,19 @@ def _suggest(
         local.update(_terms_and_pairs(paper))
     scored = []
     for term, count in local.items():
-        if count < 2 or term in known or any(part in known_words for part in term.split()):
+        parts = term.split()
+        if (
+            count < max(2, SHARED * len(top))
+            or term in known
+            or any(p in known_words for p in parts)
+        ):
             continue
-        if any(ch.isdigit() for ch in term):
+        if any(ch.isdigit() for ch in term) or any(len(p) < 3 for p in parts):
+            continue
+        if all(p in GENERIC for p in parts):  # academic prose, not the field's own words
+            continue
+        share = background[term] / max(pool_size, 1)
+        if share > RARE or (count / len(top)) < LIFT * share:
             continue
         lift = math.log((pool_size + 1) / (background[term] + 1))
         scored.append((count / len(top) * lift, term))
@@ -180,11 +205,44 @@ def format_report(report: TuneReport, near_misses: int = 10) -> str:
             lines.append(f"  matched: {terms_text}")
         if topic.unmatched:
             lines.append(f"  matched nothing: {', '.join(topic.unmatched)}")
+        if topic.ignored:
+            lines.append(f"  ignored (only stop words): {', '.join(topic.ignored)}")
         if topic.suggestions:
             lines.append(f"  try adding: {', '.join(topic.suggestions)}")
         for other, share in topic.overlaps:
             lines.append(f"  overlaps with {other}: {share:.0%} of the best papers are shared")
     return "\n".join(lines)
+
+
+def tuning_sections(report: TuneReport) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """The tuning report as page sections (title, lines) for `digest tune --html`: per topic
+    its bar, catch, keywords matched and not, suggestions and overlaps; then the exclusions."""
+    ranking = report.ranking
+    sections = []
+    for topic in report.topics:
+        lines = [f"{topic.caught} papers in the digest"]
+        floor = ranking.floors.get(topic.name)
+        if floor is not None and math.isfinite(floor):
+            lines[0] += f"; today's bar: score {floor:.3f}"
+        if topic.matched:
+            lines.append("matched: " + ", ".join(f"{k} ({n})" for k, n in topic.matched))
+        if topic.unmatched:
+            lines.append(f"matched nothing: {', '.join(topic.unmatched)}")
+        if topic.ignored:
+            lines.append(f"ignored (only stop words): {', '.join(topic.ignored)}")
+        if topic.suggestions:
+            lines.append(f"try adding: {', '.join(topic.suggestions)}")
+        for other, share in topic.overlaps:
+            lines.append(f"overlaps with {other}: {share:.0%} of the best papers are shared")
+        sections.append((f"Topic {topic.name}", tuple(lines)))
+    if ranking.excluded:
+        removed = tuple(
+            f"{gone.paper.title} [{gone.topic}: {', '.join(gone.terms)}; "
+            f"would score {gone.score:.3f}]"
+            for gone in ranking.excluded
+        )
+        sections.append(("Removed by exclude", removed))
+    return tuple(sections)
 
 
 def _ranked_lines(ranked: Sequence[RankedPaper]) -> list[str]:

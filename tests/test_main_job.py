@@ -59,7 +59,8 @@ subscribers:
     assert len(outbox) == 1  # nobody@ had nothing new: no email
     message = message_from_bytes(outbox[0].read_bytes(), policy=policy.default)
     assert message["To"] == "Ada Lovelace <ada@example.org>"
-    assert "papers on LLM agents" in message["Subject"]
+    assert message["Subject"].startswith("Paper digest, ")
+    assert "Chain-of-Agents" in message["Subject"] and " more" in message["Subject"]
     html = message.get_body(("html",)).get_content()  # type: ignore[union-attr]
     assert "Chain-of-Agents" in html and "https://arxiv.org/abs/2508.13167" in html
     again = run_digest("send", config=config)

@@ -90,7 +90,7 @@ def test_two_senders_at_once_send_each_digest_once(database: str, real: Path, wr
             f"""
   - name: r{n:02d}
     email: r{n:02d}@example.org
-    topics: [{{name: Testing, keywords: [testing]}}]"""
+    topics: [{{name: Testing, keywords: ["group testing", "metamorphic testing"]}}]"""
             for n in range(30)
         )
         config = write_config(f"""

@@ -160,5 +160,5 @@ def test_the_liked_paper_named_is_the_nearest_by_meaning_even_with_no_word_share
     ranked = rank_subscriber(PAPERS, sub, liked, embedder=ConceptEmbedder())
     reasons = {r.paper.id: [reason.text for reason in r.reasons] for r in ranked}
     # "Enzyme folding kinetics" shares no word with either liked paper, but means proteins.
-    assert reasons["arxiv:1801.00002"] == ["similar to “Proteins”"]
-    assert reasons["arxiv:1801.00003"] == ["similar to “Star catalogue”"]
+    assert reasons["arxiv:1801.00002"] == ["like “Proteins”"]
+    assert reasons["arxiv:1801.00003"] == ["like “Star catalogue”"]

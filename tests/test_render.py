@@ -126,7 +126,7 @@ def test_a_card_has_title_link_authors_categories_summary_reasons_signals_and_li
     first = digest.groups[0].papers[0].paper
     title = page.xpath(f'//a[@href="https://arxiv.org/abs/{first.arxiv_id}"]')[0]
     assert title.text_content() == first.title
-    card = title.getparent().getparent().getparent()  # the title's td → tr → the sheet
+    card = title.getparent().getparent().getparent().getparent()  # h3 → td → tr → the sheet
     text = " ".join(card.text_content().split())
     assert f"{first.authors[0]}, {first.authors[1]}, {first.authors[2]} et al." in text
     assert first.ai_summary and first.ai_summary[:60] in text
@@ -221,7 +221,7 @@ def test_titles_abstracts_and_reasons_are_escaped_and_the_table_stays_intact(
     sheet = page.xpath('//table[contains(@class, "sheet")]')[0]
     kinds = [tr.xpath("./td/@class")[0] for tr in sheet.xpath("./tr")]
     assert kinds == ["hdr", "topic", "ph", "pw", "pe", "ftr"]
-    title = sheet.xpath('.//td[@class="ph"]/a')[0]
+    title = sheet.xpath('.//td[@class="ph"]/h3/a')[0]
     assert title.text_content() == "<script>alert(1)</script>"
     summary = sheet.xpath('.//div[@class="sum"]')[0]
     assert "</table></td></tr>" in summary.text_content()
@@ -317,7 +317,7 @@ def test_css_is_inlined_and_the_media_rules_keep_their_important(
 ) -> None:
     html = render(renderer, digest).html
     page = lxml.html.fromstring(html)
-    title = page.xpath('//td[@class="ph"]/a')[0]
+    title = page.xpath('//td[@class="ph"]/h3/a')[0]
     assert "font-weight:600" in title.get("style").replace(" ", "")
     style = page.xpath("//style")[0].text
     assert "@media only screen and (max-width: 620px)" in style
@@ -371,31 +371,66 @@ def test_a_thirty_paper_digest_fits_under_gmails_clipping(
     assert html.count('<td class="ph"') == 30
 
 
-def test_the_size_budget_trims_the_longest_summaries_first_and_keeps_the_footer(
+def test_past_the_budget_the_lowest_scored_papers_are_left_out_whole_and_counted(
     hf_papers: list[Paper], arxiv_papers: list[Paper]
 ) -> None:
     digest = thirty_papers(hf_papers, arxiv_papers)
+    scored = tuple(
+        TopicGroup(g.topic, tuple(replace(r, score=1.0 - i / 100) for i, r in enumerate(g.papers)))
+        for g in digest.groups
+    )
+    digest = replace(digest, groups=scored)
     full = render(Renderer(), digest)
-    budget = len(full.html.encode()) - 1500
+    budget = len(full.html.encode()) - 5000
     trimmed = render(Renderer(size_budget=budget), digest)
     assert len(trimmed.html.encode()) <= budget
 
-    def summaries(html: str) -> list[str]:
-        return [d.text_content() for d in lxml.html.fromstring(html).xpath('//div[@class="sum"]')]
+    def titles(html: str) -> list[str]:
+        return [
+            a.text_content() for a in lxml.html.fromstring(html).xpath('//td[@class="ph"]/h3/a')
+        ]
 
-    before, after = summaries(full.html), summaries(trimmed.html)
-    changed = [b for b, a in zip(before, after, strict=True) if a != b]
-    assert changed
-    assert min(len(b) for b in changed) >= max(len(b) for b in before if b not in changed)
+    kept, every = titles(trimmed.html), titles(full.html)
+    left_out = [t for t in every if t not in kept]
+    assert left_out and kept == [t for t in every if t in kept]
+    lowest = sorted((r for g in scored for r in g.papers), key=lambda r: r.score)
+    assert {latex_to_text(r.paper.title) for r in lowest[: len(left_out)]} == set(left_out)
+    # Summaries are kept whole; the reader is told what is missing; the footer stays.
+    summaries = lxml.html.fromstring(trimmed.html).xpath('//div[@class="sum"]')
+    assert len(summaries) == len(kept) and all(d.text_content() for d in summaries)
+    assert f"{len(left_out)} more papers did not fit in this email" in trimmed.html
     assert 'class="ftr"' in trimmed.html and f"{BASE}/manage" in trimmed.html
     assert trimmed.text == full.text  # the text part is not clipped by Gmail: it keeps them all
+    web = Renderer(size_budget=budget).render(digest, base_url=BASE, web_url=f"{BASE}/d/1")
+    assert (
+        web is not None
+        and f'<a href="{BASE}/d/1"' in web.html
+        and "more papers on the web" in (web.html)
+    )
 
 
-def test_a_budget_too_small_for_anything_still_keeps_every_paper_and_the_footer(
+@pytest.mark.parametrize("max_papers", [50, 100, 200])
+def test_a_digest_of_up_to_200_papers_stays_under_gmails_clipping(
+    hf_papers: list[Paper], arxiv_papers: list[Paper], max_papers: int
+) -> None:
+    pool = [*hf_papers, *arxiv_papers]
+    papers = [replace(pool[i % len(pool)], id=f"arxiv:2601.{i:05d}") for i in range(max_papers)]
+    digest = Digest(
+        ADA,
+        DAY,
+        (TopicGroup("Reasoning models", tuple(ranked(p) for p in papers)),),
+    )
+    html = render(Renderer(), digest).html
+    assert len(html.encode()) < SIZE_BUDGET
+    assert 'class="ftr"' in html and "Unsubscribe</a>" in html
+    shown = html.count('<td class="ph"')
+    assert shown >= 30 and (shown == max_papers or f"{max_papers - shown} more papers" in html)
+
+
+def test_a_budget_too_small_for_any_paper_still_keeps_the_footer(
     hf_papers: list[Paper], arxiv_papers: list[Paper]
 ) -> None:
     digest = thirty_papers(hf_papers, arxiv_papers)
     html = render(Renderer(size_budget=10_000), digest).html
-    assert 'class="sum"' not in html
-    assert html.count('<td class="ph"') == 30
+    assert '<td class="ph"' not in html and "30 more papers did not fit" in html
     assert 'class="ftr"' in html and "Unsubscribe</a>" in html

@@ -117,7 +117,7 @@ def test_liked_papers_bring_their_neighbours_by_meaning_and_are_named_in_the_rea
     assert not {str(r["id"]) for r in ranked} & set(liked)  # a liked paper is not news
     found = [category[str(r["id"])] for r in ranked]
     assert found.count("q-bio.NC") >= 9, found
-    named = {f"similar to “{title}”" for title in liked.values()}
+    named = {f"like “{title}”" for title in liked.values()}
     assert all(set(reasons) & named for reasons in reasons_of(ranked)), reasons_of(ranked)
 
 

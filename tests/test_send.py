@@ -75,7 +75,7 @@ def write_world(
             "    max_papers: 5",
             "    topics:",
             "      - name: Software testing",
-            "        keywords: [testing, test]",
+            '        keywords: ["group testing", "metamorphic testing", "software testing"]',
         ]
     lines += [
         "  - name: Nobody Interested",
@@ -134,7 +134,7 @@ def test_digest_send_delivers_once_with_every_header_and_a_second_run_sends_noth
     assert msg["To"].addresses[0].display_name.startswith("Reader ")
     assert msg["To"].addresses[0].addr_spec == got.recipient
     assert "23" in msg["Subject"] or any(ch.isdigit() for ch in msg["Subject"])
-    assert "5" in msg["Subject"]  # the count
+    assert "and 4 more" in msg["Subject"]  # the best paper, then the count
     assert msg["Date"].datetime.tzinfo is not None
     assert msg["Message-ID"].endswith("@example.org>")
     assert msg["List-Id"] == "Paper Digest <paper-digest.example.org>"
@@ -254,11 +254,14 @@ def test_no_header_is_injected_through_a_topic_name_or_a_paper_title(
         "    email: eve@example.org\n"
         "    topics:\n"
         '      - name: "Testing\\r\\nBcc: victim@example.org\\nX-Evil: 1"\n'
-        "        keywords: [testing]\n",
+        '        keywords: ["group testing", "metamorphic testing"]\n',
         encoding="utf-8",
     )
     papers, _ = parse_api((real / RECORDED).read_bytes())
-    evil = replace(papers[0], title="Testing\r\nBcc: victim2@example.org\r\n\r\n<b>body</b>")
+    evil = replace(
+        papers[0],
+        title="Group testing\r\nBcc: victim2@example.org\r\n\r\n<b>body</b> metamorphic testing",
+    )
     store = open_store(load_config(path).store_url)
     store.save_papers([evil, *papers[1:]], now=utcnow())
     store.close()
@@ -271,7 +274,8 @@ def test_no_header_is_injected_through_a_topic_name_or_a_paper_title(
     assert b"Bcc" not in names and b"X-Evil" not in names
     msg = message_from_bytes(raw, policy=policy.default)
     assert [a.addr_spec for a in msg["To"].addresses] == ["eve@example.org"]
-    assert "Bcc: victim@example.org" in msg["Subject"]  # kept as text, on one line
+    html = msg.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    assert "Bcc: victim2@example.org &lt;b&gt;body&lt;/b&gt;" in html  # a title, as text
     assert "\n" not in msg["Subject"]
 
 

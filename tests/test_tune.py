@@ -93,7 +93,8 @@ def test_a_tuning_session(tuning: Path, watcher: Watcher) -> None:
     first = watcher.next_output(1)
     assert "ada: 3 papers make the digest, from 86 candidates" in first
     assert ONTOLOGY not in digest_ids(first)
-    assert "topic Agents: 3 papers in the digest" in first and "try adding:" in first
+    assert "topic Agents: 3 papers in the digest" in first
+    assert "model capability" not in first  # filler is never suggested
 
     # Add a keyword: the ontology paper enters.
     edit(
@@ -178,4 +179,9 @@ def test_tune_html_shows_the_digest_and_greys_the_near_misses(tuning: Path, tmp_
     assert [h.rsplit("/", 1)[-1] for h in cards] == picked
     assert [h.rsplit("/", 1)[-1] for h in greyed] == near
     assert "Just below the cut" in page.read_text() and "score 0." in page.read_text()
-    assert page.with_suffix(".txt").read_text().count("score 0.") == 10
+    # The tuning page says what the report says, beside the papers.
+    sections = [td.text_content() for td in tree.xpath('//td[contains(@class, "nh")]')]
+    assert sections[0] == "Topic Agents" and sections[-1] == "Just below the cut"
+    assert "3 papers in the digest; today's bar: score 0." in page.read_text()
+    assert "matched: tool use (12), agentic (8), multi-agent (7)" in page.read_text()
+    assert page.with_suffix(".txt").read_text().count("score 0.") == 10 + 1  # + the bar

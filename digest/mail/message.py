@@ -24,6 +24,9 @@ from digest.errors import MailError
 # Fold long headers only at whitespace, and never below the RFC 5322 hard limit: a long
 # List-Unsubscribe URL must stay one unbroken token.
 POLICY = SMTP.clone(max_line_length=998)
+# Bodies are quoted-printable in lines of at most 76 characters (RFC 2045): spam filters score
+# longer lines (SpamAssassin's LONGLN_* rules), and some relays rewrap them.
+BODY_POLICY = SMTP.clone(max_line_length=76)
 MAX_SUBJECT = 200
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\x85]+")
 _ADDR = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$")
@@ -96,8 +99,13 @@ def build_message(
         unsubscribe += f", <{_one_token(links.unsubscribe_mailto, 'unsubscribe mailto')}>"
     msg["List-Unsubscribe"] = unsubscribe
     msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    msg.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
-    msg.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
+    msg["MIME-Version"] = "1.0"
+    msg.make_alternative()
+    for body, subtype in ((text, "plain"), (html, "html")):
+        part = EmailMessage(policy=BODY_POLICY)
+        part.set_content(body, subtype=subtype, charset="utf-8", cte="quoted-printable")
+        del part["MIME-Version"]  # once, on the message
+        msg.attach(part)
     # "=_" never occurs in quoted-printable text, so this boundary cannot clash with a body; set
     # here, it also spares the generator from searching every body for a free one on each send.
     msg.set_boundary(f"=_digest_{secrets.token_hex(12)}")

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from digest.rank.text import fold
+from digest.render.latex import bibtex_to_text
 
 _PARTS = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 _PARTICLES = frozenset({"van", "von", "der", "den", "de", "del", "della", "da", "di", "le", "la"})
@@ -35,6 +36,8 @@ class Name:
 
 def parse_name(text: str) -> Name | None:
     """`'Patrick S. H. Lewis'` -> given (patrick, s, h), surname lewis; None for no name."""
+    if "\\" in text or "{" in text:  # a LaTeX name not yet tidied: `Rodr\'iguez`
+        text = bibtex_to_text(text)
     text = fold(text).strip()
     if "," in text:  # "Lewis, Patrick S. H." (BibTeX, bioRxiv)
         last, _, first = text.partition(",")

@@ -11,12 +11,12 @@ The BibTeX reader is small and forgiving: entries with braces or quotes, `#` con
 from __future__ import annotations
 
 import re
-import unicodedata
 from pathlib import Path
 
 from digest.errors import RankError
 from digest.models import Paper
 from digest.papers_file import read_papers
+from digest.render.latex import bibtex_to_text as latex_to_text
 from digest.sources.clean import arxiv_key, doi_key, one_line, split_arxiv_id
 
 _ENTRY = re.compile(r"@\s*([A-Za-z]+)\s*([{(])")
@@ -27,48 +27,6 @@ _ARXIV_IN_TEXT = re.compile(
     re.IGNORECASE,
 )
 _MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
-
-# LaTeX accent commands and the combining marks they stand for.
-_ACCENTS = {
-    "'": "\u0301",
-    "`": "\u0300",
-    "^": "\u0302",
-    '"': "\u0308",
-    "~": "\u0303",
-    "=": "\u0304",
-    ".": "\u0307",
-    "u": "\u0306",
-    "v": "\u030c",
-    "H": "\u030b",
-    "c": "\u0327",
-    "k": "\u0328",
-    "r": "\u030a",
-}
-_SYMBOLS = {
-    "i": "\u0131",  # dotless i
-    "j": "ȷ",
-    "o": "ø",
-    "O": "Ø",
-    "l": "ł",
-    "L": "Ł",
-    "ss": "ß",
-    "ae": "æ",
-    "AE": "Æ",
-    "oe": "œ",
-    "OE": "Œ",
-    "aa": "å",
-    "AA": "Å",
-    "&": "&",
-    "%": "%",
-    "_": "_",
-    "#": "#",
-    "$": "$",
-}
-_ACCENT_CMD = re.compile(
-    r"\\([`'^\"~=.]|[uvHckr](?![A-Za-z]))\s*(?:\{\s*(\\?[A-Za-z]*)\s*\}|(\\?[A-Za-z]))"
-)
-_SYMBOL_CMD = re.compile(r"\\(ss|ae|AE|oe|OE|aa|AA|[ijoOlL])(?![A-Za-z])\s?|\\([&%_#$])")
-_TEXT_CMD = re.compile(r"\\(?:emph|textit|textbf|textsc|texttt|textrm|mathrm|url|mbox|text)\s*")
 
 
 def read_library(path: str | Path) -> list[Paper]:
@@ -192,23 +150,6 @@ def _skip_group(text: str, start: int) -> int:
             if depth == 0:
                 return pos + 1
     return len(text)
-
-
-def latex_to_text(value: str) -> str:
-    """BibTeX field text as plain Unicode: accents applied, commands and braces dropped."""
-
-    def accent(match: re.Match[str]) -> str:
-        base = match.group(2) if match.group(2) is not None else match.group(3) or ""
-        base = _SYMBOLS.get(base.lstrip("\\"), base.lstrip("\\")) if base.startswith("\\") else base
-        if base in ("\u0131", "i") and match.group(1) in "'`^\"~":
-            base = "i"
-        return unicodedata.normalize("NFC", base[:1] + _ACCENTS[match.group(1)] + base[1:])
-
-    value = _ACCENT_CMD.sub(accent, value)
-    value = _SYMBOL_CMD.sub(lambda m: _SYMBOLS[m.group(1) or m.group(2)], value)
-    value = _TEXT_CMD.sub("", value)
-    value = value.replace("{", "").replace("}", "").replace("~", " ").replace("\\\\", " ")
-    return one_line(value)
 
 
 def split_bibtex_authors(value: str) -> tuple[str, ...]:

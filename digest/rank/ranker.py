@@ -1,15 +1,19 @@
 """Rank one subscriber's papers: score per topic, the best topic wins, every paper with reasons.
 
 `rank_subscriber` returns every paper that scores above zero, best first. `rank_detailed` also
-says what the digest would hold (at most `max_papers`, at least `min_score`), the near misses
-just below that cut, and the papers an `exclude` removed: what `digest tune` shows. Pure: the
-liked papers (`papers:` ids and `library:` files) are resolved by the caller and passed in.
+says what the digest would hold (the papers that stand out from the day, see `cut`), the "also
+possibly relevant" ones and the near misses just below that cut, and the papers an `exclude`
+removed: what `digest tune` shows. Pure: the liked papers (`papers:` ids and `library:` files)
+are resolved by the caller and passed in.
 """
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -19,6 +23,7 @@ from digest.errors import RankError
 from digest.models import Paper, RankedPaper, Reason, Subscriber
 from digest.rank.authors import AuthorMatcher
 from digest.rank.categories import category_match
+from digest.rank.cut import ALSO_MAX, cut_digest
 from digest.rank.index import PaperIndex, build_index
 from digest.rank.scoring import (
     Floats,
@@ -32,8 +37,9 @@ from digest.rank.scoring import (
     profile_phrases,
     topic_signals,
 )
-from digest.rank.text import phrase_key
+from digest.rank.text import fold, raw_words
 from digest.rank.trending import trending_text
+from digest.render.latex import bibtex_to_text
 
 if TYPE_CHECKING:
     from digest.rank.semantic import Embedder
@@ -59,10 +65,12 @@ class Ranking:
     """A subscriber's full ranking of a set of papers."""
 
     ranked: tuple[RankedPaper, ...]  # every paper scoring above zero, best first
-    picked: tuple[RankedPaper, ...]  # the digest: at most max_papers, none below min_score
-    near_misses: tuple[RankedPaper, ...]  # the next ones below the cut
+    picked: tuple[RankedPaper, ...]  # the digest: those that stand out (see `cut`)
+    near_misses: tuple[RankedPaper, ...]  # the next ones below the cut (the "also" ones first)
     excluded: tuple[ExcludedPaper, ...]  # removed by an exclude, best would-be score first
     keyword_hits: dict[str, dict[str, int]] = field(default_factory=dict)  # topic: term: papers
+    also: tuple[RankedPaper, ...] = ()  # just below the cut: "also possibly relevant"
+    floors: dict[str, float] = field(default_factory=dict)  # topic: the score needed (`cut`)
 
 
 def rank_subscriber(
@@ -109,7 +117,7 @@ def rank_detailed(
     best_topic = scores.argmax(axis=1) if profiles else np.zeros(len(unique), dtype=np.int64)
     best = scores.max(axis=1) if profiles else np.zeros(len(unique), dtype=np.float32)
     order = sorted((r for r in range(len(unique)) if best[r] > 0), key=lambda r: (-best[r], r))
-    explain_upto = max(limit or 0, subscriber.max_papers + near_misses)
+    explain_upto = max(limit or 0, subscriber.max_papers + max(near_misses, ALSO_MAX))
     explainer = _Explainer(index, profiles, signals, vectors)
     ranked = tuple(
         RankedPaper(
@@ -122,17 +130,19 @@ def rank_detailed(
         )
         for i, r in enumerate(order)
     )
-    eligible = [p for p in ranked if p.score >= subscriber.min_score]
-    picked = tuple(eligible[: subscriber.max_papers])
-    misses = tuple(eligible[subscriber.max_papers : subscriber.max_papers + near_misses])
-    misses += tuple(p for p in ranked if p.score < subscriber.min_score)[
-        : max(0, near_misses - len(misses))
-    ]
+    cut = cut_digest(scores, max_papers=subscriber.max_papers, min_score=subscriber.min_score)
+    picked = tuple(p for r, p in zip(order, ranked, strict=True) if cut.digest[r])
+    also = tuple(p for r, p in zip(order, ranked, strict=True) if cut.also[r])
+    below = [p for r, p in zip(order, ranked, strict=True) if not cut.digest[r]]
+    last = picked[-1].score if picked else math.inf
+    misses = tuple(p for p in below if p.score <= last)[: max(near_misses, len(also))]
     would = combine(signals, profiles, subscriber.trending_weight, exclude=False)
     return Ranking(
         ranked=ranked,
         picked=picked,
         near_misses=misses,
+        also=also,
+        floors={p.topic.name: float(f) for p, f in zip(profiles, cut.floors, strict=True)},
         excluded=_excluded(unique, profiles, signals, would, best, explainer),
         keyword_hits=_keyword_hits(index, profiles),
     )
@@ -189,40 +199,36 @@ class _Explainer:
         return found
 
     def reasons(self, row: int, t: int) -> tuple[Reason, ...]:
+        """Only what a reader can check: each keyword as written (a phrase only where the paper
+        has that phrase, its stop words included), the liked paper it is like, the category,
+        the followed author, the trending figures. Never a description word, a word of a phrase
+        found apart, or a stop word."""
         profile, paper = self.profiles[t], self.index.papers[row]
         reasons = []
         matched = self.matched(row, profile.terms)
-        keywords = [k.text for k in matched if k.kind == "keyword"]
+        written = _folded_text(paper)
+        keywords = [k.text for k in matched if k.kind == "keyword" and written_in(k.text, written)]
         if keywords:
             shown = ", ".join(f"“{k}”" if " " in k.strip() else k for k in keywords[:MAX_TERMS])
             reasons.append(Reason("keyword", f"matches {shown}", tuple(keywords)))
-        found_words = {w for k in keywords for w in phrase_key(k).split()}
-        loose = [k.text for k in matched if k.kind == "phrase-word" and k.key not in found_words]
-        if loose:
-            shown = ", ".join(loose[:MAX_TERMS])
-            reasons.append(Reason("keyword", f"mentions {shown}", tuple(loose)))
-        words = [k for k in matched if k.kind == "description"]
-        if words:
-            words.sort(key=lambda k: -self.index.idf[self.index.vocab[k.key]])
-            texts = [k.text for k in words[:MAX_TERMS]]
-            reasons.append(
-                Reason("description", f"matches your description: {', '.join(texts)}", tuple(texts))
-            )
         similar = self._most_similar(row, t, required=not reasons)
         if similar is not None:
-            reasons.append(Reason("similar", f"similar to “{similar.title}”"))
+            reasons.append(Reason("similar", f"like “{similar.title}”"))
         if self.signals.category[row, t] > 0:
             _, category = category_match(profile.topic.categories, paper.categories)
             reasons.append(Reason("category", f"in {category}", (category or "",)))
+        authors = self._matchers[t].matches(paper.authors)
+        if authors:
+            names = tuple(dict.fromkeys(_unlatex(written) for _, written in authors))
+            reasons.append(Reason("author", f"by {', '.join(names)}", names))
         meaning = self.signals.semantic
         if not reasons and meaning is not None and meaning[row, t] > 0:
             said = ", ".join(k.text for k in profile.topic.keywords[:MAX_TERMS])
             text = f"close in meaning to {said}" if said else "close in meaning to your topic"
             reasons.append(Reason("similar", text))
-        authors = self._matchers[t].matches(paper.authors)
-        if authors:
-            names = tuple(dict.fromkeys(written for _, written in authors))
-            reasons.append(Reason("author", f"by {', '.join(names)}", names))
+        if not reasons and matched:
+            # Only words of a phrase found apart or of the description: not worth listing.
+            reasons.append(Reason("topic", f"close to your “{profile.topic.name}” topic"))
         trend = trending_text(paper)
         if trend:
             reasons.append(Reason("trending", trend))
@@ -245,6 +251,32 @@ class _Explainer:
         nearest, cosine = self._nearest[t]
         close = cosine[row] >= SIMILAR_REASON or (required and cosine[row] > 0)
         return profile.liked[int(nearest[row])] if close else None
+
+
+def _unlatex(name: str) -> str:
+    """A name as a reader writes it, even from a paper not tidied on the way in."""
+    return bibtex_to_text(name) if "\\" in name or "{" in name else name
+
+
+def _folded_text(paper: Paper) -> str:
+    return fold(f"{paper.title} {paper.abstract}")
+
+
+@lru_cache(maxsize=4096)
+def _written_pattern(keyword: str) -> re.Pattern[str] | None:
+    """A keyword's words in order, as written (stop words too), plurals and hyphens allowed;
+    None for a single word, which the index already matched as itself."""
+    words = raw_words(keyword)
+    if len(words) < 2:
+        return None
+    body = r"[\W_]*".join(rf"{re.escape(w)}(?:e?s)?" for w in words)
+    return re.compile(rf"(?<![a-z0-9]){body}(?![a-z0-9])")
+
+
+def written_in(keyword: str, folded_text: str) -> bool:
+    """Whether a paper's folded text holds the keyword as the user wrote it."""
+    pattern = _written_pattern(keyword)
+    return pattern is None or pattern.search(folded_text) is not None
 
 
 def _excluded(

@@ -2,16 +2,18 @@
 
 `render_digest(digest, base_url=…)` is pure: it reads the templates once and does no other I/O.
 An empty digest renders to None (no email) unless the subscriber asked for a "nothing new" note.
-The HTML stays under a size budget (Gmail clips at about 102 KB) by trimming the longest
-summaries first; the footer is never cut. CSS is inlined once per row shape (see `inline`), and
-`Renderer.render_naive` runs premailer over each whole email, as the reference for tests and
-benchmarks.
+The HTML stays under a size budget (Gmail clips at about 102 KB, hiding the footer and its
+unsubscribe link): past it, whole papers are left out of the HTML, the lowest-scored first, and
+a line says how many (linking to the web copy when there is one); summaries are kept, the footer
+is never cut, and the plain-text part keeps every paper. CSS is inlined once per row shape (see
+`inline`), and `Renderer.render_naive` runs premailer over each whole email, as the reference
+for tests and benchmarks.
 """
 
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -24,20 +26,18 @@ from digest.errors import RenderError
 from digest.models import Digest
 from digest.render.inline import RowPainter, inline_css
 from digest.render.view import (
-    MIN_SUMMARY_CHARS,
     SHARED_ROWS,
     PageLinks,
     Row,
     page_links,
     page_rows,
-    shorten_summary,
 )
 from digest.render.view import subject_line as subject_line
 
 Taken = dict[int, tuple[Any, list[str]]]
 SIZE_BUDGET = 100_000  # bytes of HTML; Gmail clips a message body at about 102 KB
 # Text rows whose layout depends on their words (the `wrap` filter): drawn one by one.
-WRAPPED_TEXT_ROWS = frozenset({"paper_end", "footer"})
+WRAPPED_TEXT_ROWS = frozenset({"paper_end", "footer", "trending"})
 HTML_TEMPLATE = "digest.html"
 TEXT_TEMPLATE = "digest.txt"
 
@@ -94,6 +94,8 @@ class Renderer:
             direct_kinds=WRAPPED_TEXT_ROWS,
         )
         self.size_budget = size_budget
+        self._scores: list[float] = []  # the papers' scores of the email being rendered
+        self._web_url: str | None = None
 
     @property
     def shapes(self) -> int:
@@ -113,11 +115,13 @@ class Renderer:
         manage_url: str | None = None,
         unsubscribe_url: str | None = None,
         always: bool = False,
+        web_url: str | None = None,
     ) -> RenderedDigest | None:
         """The email for this digest, or None when it is empty and the subscriber did not ask for
-        a "nothing new" note (`always` renders it anyway, as `digest preview` does)."""
+        a "nothing new" note (`always` renders it anyway, as `digest preview` does). `web_url`:
+        the digest's web copy, linked when papers had to be left out of the email."""
         links = page_links(base_url, manage_url, unsubscribe_url)
-        return self._render(digest, links, always, self._html, self._plain)
+        return self._render(digest, links, always, self._html, self._plain, web_url)
 
     def render_naive(
         self,
@@ -127,10 +131,11 @@ class Renderer:
         manage_url: str | None = None,
         unsubscribe_url: str | None = None,
         always: bool = False,
+        web_url: str | None = None,
     ) -> RenderedDigest | None:
         """As `render`, but running premailer over the whole email: slow, the reference."""
         links = page_links(base_url, manage_url, unsubscribe_url)
-        return self._render(digest, links, always, self._naive_html, self._naive_plain)
+        return self._render(digest, links, always, self._naive_html, self._naive_plain, web_url)
 
     def _render(
         self,
@@ -139,14 +144,17 @@ class Renderer:
         always: bool,
         paint: Callable[[list[Row], str, Taken], str],
         write: Callable[[list[Row], Taken], str],
+        web_url: str | None = None,
     ) -> RenderedDigest | None:
         if digest.is_empty and not (always or digest.subscriber.send_empty):
             return None
         rows = page_rows(digest, links)
         subject = subject_line(digest)
+        self._scores = [r.score for g in digest.groups for r in g.papers]
+        self._web_url = web_url
         try:
             taken: Taken = {}  # shapes and strings of this email's rows, for both parts
-            html = paint(list(rows), subject, taken)  # a copy: the size budget may trim
+            html = paint(list(rows), subject, taken)  # a copy: the size budget may drop papers
             text = write(rows, taken)
         except jinja2.TemplateError as e:
             raise RenderError(f"the digest templates failed: {e}") from e
@@ -158,17 +166,17 @@ class Renderer:
         html = "".join((top, *painted, bottom))
         if _size(html) <= self.size_budget:
             return html
-        sizes = [_size(h) for h in painted]
-        total = _size(top) + _size(bottom) + sum(sizes)
-        while total > self.size_budget:
-            trimmed = trim_longest_summary(rows)
-            if trimmed is None:
+        papers = paper_rows(rows)
+        sizes = [sum(_size(painted[i]) for i in group) for group in papers]
+        total = _size(html)
+        dropped: set[int] = set()
+        more = ""
+        for paper in sorted(range(len(papers)), key=lambda p: (self._scores[p], -p)):
+            if total - sum(sizes[p] for p in dropped) + _size(more) <= self.size_budget:
                 break
-            painted[trimmed] = self._painter.row(*rows[trimmed])
-            new_size = _size(painted[trimmed])
-            total += new_size - sizes[trimmed]
-            sizes[trimmed] = new_size
-        return "".join((top, *painted, bottom))
+            dropped.add(paper)
+            more = self._painter.row(*more_row(len(dropped), self._web_url))
+        return "".join((top, *_without(painted, papers, dropped, more), bottom))
 
     def _plain(self, rows: list[Row], taken: Taken) -> str:
         return "".join(self._text_painter.paint(rows, taken))
@@ -181,24 +189,54 @@ class Renderer:
 
     def _naive_html(self, rows: list[Row], title: str, _: Taken) -> str:
         html = self._draw_html(rows, title)
-        while _size(html) > self.size_budget and trim_longest_summary(rows) is not None:
-            html = self._draw_html(rows, title)
+        papers = paper_rows(rows)
+        order = sorted(range(len(papers)), key=lambda p: (self._scores[p], -p))
+        dropped: set[int] = set()
+        while _size(html) > self.size_budget and len(dropped) < len(papers):
+            dropped.add(order[len(dropped)])
+            more = more_row(len(dropped), self._web_url)
+            html = self._draw_html(_without(rows, papers, dropped, more), title)
         return html
 
 
-def trim_longest_summary(rows: list[Row]) -> int | None:
-    """Shorten the longest summary on the page (to about 60%, whole sentences or words; dropped
-    when that leaves too little) and return its row's index, or None when none is left."""
-    longest, at = 0, None
-    for i, (kind, values) in enumerate(rows):
-        if kind == "paper_end" and len(values["summary"]) > longest:
-            longest, at = len(values["summary"]), i
-    if at is None:
-        return None
-    kind, values = rows[at]
-    shorter = shorten_summary(values["summary"], int(longest * 0.6))
-    rows[at] = (kind, {**values, "summary": shorter if len(shorter) >= MIN_SUMMARY_CHARS else ""})
-    return at
+def paper_rows(rows: Sequence[Row]) -> list[list[int]]:
+    """Each paper's rows (its card, its reasons, its summary), as indexes, in page order."""
+    papers: list[list[int]] = []
+    for i, (kind, _) in enumerate(rows):
+        if kind == "paper":
+            papers.append([i])
+        elif kind in ("why", "paper_end") and papers and papers[-1][-1] == i - 1:
+            papers[-1].append(i)
+    return papers
+
+
+def more_row(left_out: int, web_url: str | None) -> Row:
+    """The line that says how many papers the email had no room for."""
+    what = f"{left_out} more paper{'s' if left_out != 1 else ''}"
+    if web_url:
+        return ("more", {"text": f"{what} on the web", "url": web_url})
+    return (
+        "more",
+        {"text": f"{what} did not fit in this email: see its plain-text part", "url": ""},
+    )
+
+
+def _without(
+    items: Sequence[Any], papers: list[list[int]], dropped: set[int], more: Any
+) -> list[Any]:
+    """`items` (rows, or painted rows) without the dropped papers' rows, with `more` in place of
+    the last paper shown's end."""
+    if not dropped:
+        return list(items)
+    gone = {i for p in dropped for i in papers[p]}
+    last = max(i for group in papers for i in group)
+    out = []
+    for i, item in enumerate(items):
+        if i not in gone:
+            out.append(item)
+        if i == last:
+            out.append(more)
+    return out
 
 
 @lru_cache(maxsize=16384)
@@ -230,6 +268,7 @@ def render_digest(
     unsubscribe_url: str | None = None,
     always: bool = False,
     renderer: Renderer | None = None,
+    web_url: str | None = None,
 ) -> RenderedDigest | None:
     """Render one digest as an email (None: an empty day and no "nothing new" note wanted).
 
@@ -242,6 +281,7 @@ def render_digest(
         manage_url=manage_url,
         unsubscribe_url=unsubscribe_url,
         always=always,
+        web_url=web_url,
     )
 
 

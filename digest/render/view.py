@@ -21,15 +21,26 @@ from digest.render.latex import clean_text, latex_to_text
 Row = tuple[str, Mapping[str, Any]]
 # Row kinds whose values are cached by content (a paper, its reasons): the same content gives
 # the same dict object, which the renderer paints once.
-SHARED_ROWS = frozenset({"paper", "paper_end", "why", "trending"})
+SHARED_ROWS = frozenset({"paper", "paper_end", "why", "trending", "also"})
 
 AUTHORS_SHOWN = 3
 CATEGORIES_SHOWN = 3
-SUMMARY_CHARS = 320  # about two sentences: enough to decide whether to click
+SUBJECT_TITLE_CHARS = 60
+SUMMARY_CHARS = 320
+TRENDING_SUMMARY_CHARS = 160  # one line  # about two sentences: enough to decide whether to click
 MIN_SUMMARY_CHARS = 60  # below this a trimmed summary is dropped rather than kept as a stub
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(“\"'])")
 _UNSAFE_URL = re.compile(r"[\x00-\x20\x7f]")
+# The sentence of an abstract that says what the paper does, and a structured abstract's verdict.
+_CONTRIBUTION = re.compile(
+    r"\b(?:we|this (?:paper|work|study|article)|our (?:method|approach|work|model|results?))\s+"
+    r"(?:\w+ly\s+|also\s+|then\s+|further\s+)?"
+    r"(?:propose|introduce|present|show|develop|design|demonstrate|find|found|report|describe"
+    r"|build|release|derive|prove|establish|identify|reveal|achieve|construct|train)",
+    re.IGNORECASE,
+)
+_CONCLUSION = re.compile(r"^(?:Conclusions?|Interpretation|Findings|Results)\s*:")
 
 
 @dataclass(frozen=True)
@@ -68,12 +79,20 @@ def page_rows(digest: Digest, links: PageLinks) -> list[Row]:
             shown.add(ranked.paper.id)
             top, end = card_values(ranked.paper)
             rows.append(("paper", top))
-            why = why_values(ranked.reasons)
+            # The trending figures are shown once, with the card's signals, not again in "Why".
+            why = why_values(tuple(r for r in ranked.reasons if r.kind != "trending"))
             if why["reasons"]:
                 rows.append(("why", why))
             rows.append(("paper_end", end))
     if digest.is_empty:
         rows.append(("empty", {"note": "Nothing new matched your topics today."}))
+    if digest.also:
+        note = "Just below today's cut: less clearly about your topics."
+        rows.append(("also_heading", {"title": "Also possibly relevant", "note": note}))
+        rows.extend(("also", also_values(r)) for r in digest.also)
+    for title, lines in digest.tuning:
+        rows.append(("near_heading", {"title": clean_text(title)}))
+        rows.append(("tuning", {"lines": [clean_text(line) for line in lines]}))
     if digest.near_misses:
         rows.append(("near_heading", {"title": "Just below the cut"}))
         rows.extend(("near", near_values(r)) for r in digest.near_misses)
@@ -86,16 +105,20 @@ def page_rows(digest: Digest, links: PageLinks) -> list[Row]:
 
 
 def subject_line(digest: Digest) -> str:
+    """What is inside, the best paper first: "Paper digest, Tue 1 Dec: Agentic Transaction:
+    ACID-Compliant… and 7 more"."""
     day = _day(digest.date)
     if digest.is_empty:
         return f"Paper digest, {day}: nothing new"
-    topics = [clean_text(g.topic) for g in digest.groups if g.papers]
-    about = f" on {_join(topics)}" if len(", ".join(topics)) <= 60 else ""
-    return f"Paper digest, {day}: {_papers(digest.count)}{about}"
+    best = max((r for g in digest.groups for r in g.papers), key=lambda r: r.score)
+    title = _shorten(latex_to_text(best.paper.title) or best.paper.id, SUBJECT_TITLE_CHARS)
+    more = f" and {digest.count - 1} more" if digest.count > 1 else ""
+    return f"Paper digest, {day}: {title}{more}"
 
 
 def header_values(digest: Digest) -> dict[str, Any]:
-    topics = [clean_text(t.name) for t in digest.subscriber.topics]
+    # Only the topics that have papers today: a topic named with nothing under it reads as noise.
+    topics = [clean_text(g.topic) for g in digest.groups if g.papers]
     titles = [latex_to_text(r.paper.title) for g in digest.groups for r in g.papers]
     return {
         "preheader": _shorten(" · ".join(titles[:3]), 140) if titles else "Nothing new today.",
@@ -135,7 +158,27 @@ def paper_values(paper: Paper) -> dict[str, Any]:
         "authors": ", ".join(authors[:AUTHORS_SHOWN]),
         "et_al": len(authors) > AUTHORS_SHOWN,
         "categories": [clean_text(c) for c in paper.categories[:CATEGORIES_SHOWN]],
+        "details": details(paper),
     }
+
+
+_ANNOUNCED = {"cross": "cross-list", "replace": "new version", "replace-cross": "new version"}
+
+
+def details(paper: Paper) -> str:
+    """What the sources say besides the abstract: organisation, new version or cross-list, the
+    date, Hugging Face comments ("DeepMind · cross-list · 18 Aug 2026 · 4 comments")."""
+    found = []
+    if paper.organization:
+        found.append(clean_text(paper.organization))
+    if paper.announce_type in _ANNOUNCED:
+        found.append(_ANNOUNCED[paper.announce_type])
+    when = paper.announced or (paper.published.date() if paper.published else None)
+    if when is not None:
+        found.append(f"{when.day} {when:%b %Y}")
+    if paper.comments:
+        found.append(_count(paper.comments, "comment"))
+    return " · ".join(found)
 
 
 def paper_end_values(paper: Paper, summary_chars: int | None = SUMMARY_CHARS) -> dict[str, Any]:
@@ -158,8 +201,17 @@ def signals(paper: Paper) -> list[str]:
 
 
 def summarize(paper: Paper, limit: int = SUMMARY_CHARS) -> str:
-    """The HF AI summary when there is one, else the abstract's first sentences, within limit."""
-    text = latex_to_text(paper.ai_summary or "") or latex_to_text(paper.abstract)
+    """The HF AI summary when there is one, else what the paper does: the abstract from the
+    sentence that states its contribution ("we propose…", "this paper introduces…", a
+    structured abstract's conclusions), or from its start when none does, within limit."""
+    if paper.ai_summary and latex_to_text(paper.ai_summary):
+        return shorten_summary(latex_to_text(paper.ai_summary), limit)
+    text = latex_to_text(paper.abstract)
+    sentences = _SENTENCE_END.split(text)
+    for pattern in (_CONTRIBUTION, _CONCLUSION):
+        start = next((i for i, s in enumerate(sentences) if pattern.search(s)), None)
+        if start is not None:
+            return shorten_summary(" ".join(sentences[start:]), limit)
     return shorten_summary(text, limit)
 
 
@@ -214,6 +266,18 @@ def trending_values(ranked: RankedPaper) -> dict[str, Any]:
         "url": _url(abs_url(paper)),
         "signals": signals(paper),
         "why": reason,
+        "summary": summarize(paper, TRENDING_SUMMARY_CHARS),
+    }
+
+
+@lru_cache(maxsize=4096)
+def also_values(ranked: RankedPaper) -> dict[str, Any]:
+    """A paper just below the cut: one line, its title and its first reason."""
+    paper = ranked.paper
+    return {
+        "title": latex_to_text(paper.title) or paper.id,
+        "url": _url(abs_url(paper)),
+        "why": next((clean_text(r.text) for r in ranked.reasons if clean_text(r.text)), ""),
     }
 
 

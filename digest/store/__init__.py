@@ -34,6 +34,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from digest.errors import StoreDamaged, StoreError
 from digest.models import REPLACEMENTS, Paper, merge_papers
 from digest.sources.http import Validators
+from digest.sources.tidy import tidy_paper
 from digest.store import schema
 from digest.store.clock import from_db, to_db, utcnow
 
@@ -222,7 +223,7 @@ class Store:
         let the next fetch skip what it has already stored."""
         now = now or utcnow()
         batch: dict[str, Paper] = {}
-        for paper in incoming:
+        for paper in map(tidy_paper, incoming):  # LaTeX names, dashes, ...: clean once, here
             batch[paper.id] = merge_papers(batch[paper.id], paper) if paper.id in batch else paper
         try:
             return self._save_papers(batch, now, validators or {})

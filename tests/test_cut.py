@@ -1,0 +1,185 @@
+"""Where the digest ends: a thin day gives a short digest, a rich day a full one, never more than
+max_papers; min_score still holds; the few just below the cut follow as "also" entries; and
+`digest rank --json` says which papers made it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+from click.testing import CliRunner
+
+from digest.cli import cli
+from digest.models import Keyword, Subscriber, Topic
+from digest.rank import rank_detailed
+from digest.rank.cut import cut_digest
+from digest.sources.arxiv import parse_listing
+
+RNG = np.random.default_rng(3)
+
+
+def day(background: int, standouts: list[float]) -> np.ndarray:
+    """A day: `background` papers scoring a little (most of a day is about something else),
+    plus the given stand-out scores."""
+    noise = np.clip(RNG.normal(0.08, 0.03, background), 0, None)
+    return np.concatenate([noise, np.asarray(standouts)])
+
+
+def test_a_thin_day_gives_a_short_digest() -> None:
+    scores = day(1000, [0.55, 0.52, 0.49])
+    cut = cut_digest(scores, max_papers=20)
+    assert cut.count == 3
+    assert set(np.flatnonzero(cut.digest)) == {1000, 1001, 1002}
+
+
+def test_a_rich_day_gives_a_full_digest_and_never_more_than_max_papers() -> None:
+    scores = day(1000, list(np.linspace(0.6, 0.5, 40)))
+    assert cut_digest(scores, max_papers=20).count == 20
+    assert cut_digest(scores, max_papers=7).count == 7
+
+
+def test_a_day_where_nothing_stands_out_gives_nothing() -> None:
+    assert cut_digest(day(1000, []), max_papers=20).count == 0
+    assert cut_digest(np.zeros(500), max_papers=20).count == 0
+    assert cut_digest(np.zeros(0), max_papers=20).count == 0
+
+
+def test_a_clear_drop_ends_the_digest_and_the_next_ones_are_also_entries() -> None:
+    scores = day(1000, [0.6, 0.58, 0.56, 0.42, 0.40, 0.39, 0.38, 0.37, 0.36, 0.35])
+    cut = cut_digest(scores, max_papers=20)
+    assert cut.count == 3  # 0.42 is below 0.75 x the best
+    also = sorted(scores[cut.also], reverse=True)
+    assert also == [0.42, 0.40, 0.39, 0.38, 0.37]  # the next, at most five
+    assert not (cut.digest & cut.also).any()
+
+
+def test_min_score_still_holds() -> None:
+    scores = day(1000, [0.6, 0.58, 0.56, 0.5])
+    cut = cut_digest(scores, max_papers=20, min_score=0.57)
+    assert sorted(scores[cut.digest]) == [0.58, 0.6]
+    assert cut_digest(scores, max_papers=20, min_score=2.0).count == 0
+
+
+def test_each_topic_is_cut_against_its_own_day() -> None:
+    """A strong topic does not silence a quieter one, and a broad one (matching most of the
+    day) does not raise the bar for a narrow one."""
+    narrow = day(1000, [0.69, 0.68, 0.0, 0.0])
+    quiet = np.zeros(narrow.size)
+    quiet[-2:] = [0.30, 0.29]
+    assert cut_digest(np.maximum(narrow, quiet), max_papers=20).count == 2  # as one topic
+    assert cut_digest(np.column_stack([narrow, quiet]), max_papers=20).count == 4
+    broad = np.clip(RNG.normal(0.3, 0.1, narrow.size), 0, None)  # most of the day matches
+    both = np.column_stack([narrow * 0.6, broad])
+    cut = cut_digest(both, max_papers=20)
+    picked = set(np.flatnonzero(cut.digest).tolist())
+    assert {1000, 1001} <= picked
+    # The broad topic is the day's whole field: nothing stands out from its median, so its bar
+    # is 0.9 of its best and only its very best come, a few, not 20.
+    broad_best = both[:, 1].max()
+    assert all(both[p, 1] >= 0.9 * broad_best for p in picked - {1000, 1001})
+    assert len(picked) <= 6
+
+
+def test_a_topic_that_is_the_whole_day_still_gets_its_best() -> None:
+    """An agents topic on an agents-heavy day: most papers match, none stands out from the
+    median, yet its best papers are what the reader wants."""
+    field = np.clip(RNG.normal(0.2, 0.12, 200), 0.01, None)
+    field[:3] = [0.58, 0.57, 0.55]
+    cut = cut_digest(field, max_papers=20)
+    assert 3 <= cut.count <= 6 and cut.digest[:3].all()
+    noise = np.clip(RNG.normal(0.1, 0.03, 200), 0, None)  # the top of noise is no match
+    assert cut_digest(noise, max_papers=20).count == 0
+
+
+def test_a_small_day_keeps_what_is_close_to_its_best() -> None:
+    assert cut_digest([0.5, 0.45, 0.1, 0.0], max_papers=20).count == 2
+    assert cut_digest([0.3], max_papers=20).count == 1
+
+
+def agents(max_papers: int) -> Subscriber:
+    keywords = tuple(Keyword(k) for k in ("multi-agent", "tool use", "agentic"))
+    return Subscriber(
+        "ada",
+        "ada@example.org",
+        max_papers=max_papers,
+        topics=(Topic("Agents", keywords=keywords),),
+    )
+
+
+def test_on_a_recorded_cs_ai_day_a_robotics_topic_gets_a_short_digest(real: Path) -> None:
+    papers = parse_listing(
+        (real / "arxiv_rss/rss.arxiv.org_atom_cs.AI_2025-08-20_86entries.xml").read_bytes()
+    )
+    robots = Subscriber(
+        "bo",
+        "bo@example.org",
+        topics=(Topic("Robots", keywords=(Keyword("robot"), Keyword("manipulation"))),),
+    )
+    ranking = rank_detailed(papers, robots)
+    assert 0 < len(ranking.picked) <= len(ranking.ranked) <= 3  # not 20: a thin day
+    assert all("robot" in (p.paper.title + p.paper.abstract).lower() for p in ranking.picked)
+    # Agents on a cs.AI day: many papers match, and the best stand out from the rest.
+    full = rank_detailed(papers, agents(20))
+    assert 3 <= len(full.picked) < 20 < len(full.ranked)  # the old cut filled all 20
+    assert full.picked == full.ranked[: len(full.picked)]
+    assert len(rank_detailed(papers, agents(3)).picked) == 3
+
+
+def test_digest_rank_json_says_in_digest(real: Path, write_config, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    feed = real / "arxiv_rss/rss.arxiv.org_atom_cs.AI_2025-08-20_86entries.xml"
+    lines = [
+        {"arxiv_id": p.arxiv_id, "title": p.title, "abstract": p.abstract}
+        for p in parse_listing(feed.read_bytes())
+    ]
+    papers = tmp_path / "day.jsonl"
+    papers.write_text("\n".join(json.dumps(line) for line in lines), encoding="utf-8")
+    config = write_config(
+        """
+data_dir: ./data
+subscribers:
+  - name: ada
+    email: ada@example.org
+    topics:
+      - name: Agents
+        keywords: ["multi-agent", "tool use", agentic]
+"""
+    )
+    result = CliRunner().invoke(
+        cli, ["--config", str(config), "rank", "ada", "--papers", str(papers), "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    ranked = json.loads(result.output)
+    flags = [r["in_digest"] for r in ranked]
+    count = sum(flags)
+    assert 0 < count < len(ranked) and flags == [True] * count + [False] * (len(flags) - count)
+    text = CliRunner().invoke(
+        cli, ["--config", str(config), "rank", "ada", "--papers", str(papers)]
+    )
+    assert f"the digest ends here ({count} papers)" in text.output
+
+
+def test_also_entries_are_drawn_apart_and_not_counted(real: Path) -> None:
+    from datetime import date
+
+    from digest.models import Digest, TopicGroup
+    from digest.render import render_digest
+
+    papers = parse_listing(
+        (real / "arxiv_rss/rss.arxiv.org_atom_cs.AI_2025-08-20_86entries.xml").read_bytes()
+    )
+    sub = agents(20)
+    ranking = rank_detailed(papers, sub)
+    assert ranking.also, "the recorded day has papers just below the cut"
+    digest = Digest(
+        sub, date(2025, 8, 20), (TopicGroup("Agents", ranking.picked),), also=ranking.also
+    )
+    rendered = render_digest(digest, base_url="https://digest.example.org")
+    assert rendered is not None
+    count = len(ranking.picked)
+    assert f"{count} new papers" in rendered.html and f"{count} new papers" in rendered.text
+    before, after = rendered.html.split("Also possibly relevant")
+    for r in ranking.also:
+        title = r.paper.title.split(":")[0]
+        assert title in after.split("Manage your topics")[0] and title not in before
+    assert "Also possibly relevant" in rendered.text
