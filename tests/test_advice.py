@@ -21,12 +21,14 @@ subscribers:
     email: ada@example.org
     topics:
       - name: Agents
-        keywords: ["multi-agent", "the of", " ", "tool use"]
+        keywords: ["multi-agent", "the of", "tool use"]
         exclude: ["and"]
 """
 
 
-def test_check_warns_about_blank_and_stop_word_keywords(write_config: Callable[..., Path]) -> None:
+def test_check_warns_about_stop_word_keywords_and_refuses_blank_ones(
+    write_config: Callable[..., Path],
+) -> None:
     path = write_config(CONFIG)
     result = CliRunner().invoke(cli, ["--config", str(path), "check"])
     assert result.exit_code == 0, result.output  # a warning, not a problem
@@ -35,12 +37,16 @@ def test_check_warns_about_blank_and_stop_word_keywords(write_config: Callable[.
         f"{path}: warning: subscribers.0.topics.0.keywords.1: 'the of' is made only of stop "
         "words and matches nothing (write the words that matter, e.g. a quoted phrase with a "
         "noun in it)",
-        f"{path}: warning: subscribers.0.topics.0.keywords.2: a blank keyword matches nothing "
-        "(remove it)",
         f"{path}: warning: subscribers.0.topics.0.exclude.0: 'and' is made only of stop words "
         "and matches nothing (write the words that matter, e.g. a quoted phrase with a noun in "
         "it)",
     ]
+    blank = write_config(CONFIG.replace('"tool use"]', '"tool use", " "]'), name="blank.yaml")
+    refused = CliRunner().invoke(cli, ["--config", str(blank), "check"])
+    assert refused.exit_code == 1
+    assert "subscribers.0.topics.0.keywords: item 4 is blank (remove it, or write the term)" in (
+        refused.output
+    )
 
 
 def test_tune_ignores_them_and_suggests_no_filler(

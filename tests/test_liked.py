@@ -40,7 +40,7 @@ subscribers:
     email: ada@example.org
     topics:
       - name: Software testing
-        keywords: [testing, test]
+        keywords: ["group testing", "metamorphic testing", "software testing"]
         papers: ["{liked}"]
 """,
         encoding="utf-8",

@@ -20,7 +20,8 @@ def test_a_dry_run_goes_on_past_a_broken_subscriber(tmp_path: Path, real: Path) 
     path = write_world(tmp_path, real, readers=2, smtp=None)
     broken = path.read_text(encoding="utf-8").replace(
         "  - name: Reader 0\n    email: r000@example.org\n    max_papers: 5\n    topics:\n"
-        "      - name: Software testing\n        keywords: [testing, test]\n",
+        "      - name: Software testing\n"
+        '        keywords: ["group testing", "metamorphic testing", "software testing"]\n',
         "  - name: Reader 0\n    email: r000@example.org\n    max_papers: 5\n    topics:\n"
         "      - name: Software testing\n        library: gone.bib\n",
     )

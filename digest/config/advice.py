@@ -8,7 +8,8 @@ from digest.rank.text import phrase_key
 
 
 def keyword_warnings(config: Config) -> list[str]:
-    """Keywords (and excludes) that are blank or made only of stop words: they match nothing."""
+    """Keywords (and excludes) made only of stop words: they match nothing. (A blank one is
+    refused when the config loads.)"""
     found = []
     for s, person in enumerate(config.subscribers):
         for t, topic in enumerate(person.topics):
@@ -22,8 +23,6 @@ def keyword_warnings(config: Config) -> list[str]:
 
 
 def _warning(path: str, text: str) -> list[str]:
-    if not text.strip():
-        return [f"{path}: a blank keyword matches nothing (remove it)"]
     if not phrase_key(text):
         return [
             f"{path}: {text!r} is made only of stop words and matches nothing "
