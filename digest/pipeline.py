@@ -16,14 +16,15 @@ import httpx
 
 from digest import subscribe as subscriptions
 from digest.config import ArxivApiSource, Config, load_config
+from digest.day import CANDIDATE_DAYS, DayRun, group_by_topic, plan_day
 from digest.errors import DigestError
 from digest.mail.ledger import Ledger
 from digest.mail.message import Links
 from digest.mail.run import Content, Progress, SendReport, send_run
 from digest.mail.transport import Transport
-from digest.models import Digest, Paper, RankedPaper, Subscriber, TopicGroup
-from digest.rank import Ranking, arxiv_lookup, load_libraries, rank_detailed, resolve_liked
-from digest.rank.resolve import ARXIV_API
+from digest.models import Digest, Paper, Subscriber
+from digest.rank import Ranking, arxiv_lookup, load_libraries, resolve_liked
+from digest.rank.resolve import ARXIV_API, FetchIds
 from digest.rank.semantic import Embedder
 from digest.render import RenderedDigest, render_digest
 from digest.sources import fetch_source
@@ -112,8 +113,6 @@ def fetch_all(
 
 # ---------------------------------------------------------------- ranking and the digest
 
-CANDIDATE_DAYS = 3  # a digest looks at most this far back for papers the store first saw
-TRENDING_PAPERS = 5
 NEAR_MISSES_SHOWN = 10
 
 
@@ -146,16 +145,35 @@ def rank_for_subscriber(
     client: httpx.Client | None = None,
     limit: int | None = None,
 ) -> Ranking:
-    """Rank `papers` (default: the store's candidates) for the subscriber. Liked papers are
-    looked up in the store, then in `papers`, then on the arXiv API (RankError if not found).
-    `limit`: give reasons to the first `limit` papers only (and always to the digest's cut)."""
-    if papers is None:
-        papers = candidate_papers(store, subscriber, now or utcnow(), day)
-    pool = list(papers)
-    liked, libraries = _profile_inputs(config, store, subscriber, pool, client)
-    embedder = _configured_embedder(config, store)
-    return rank_detailed(
-        pool, subscriber, liked, libraries=libraries, limit=limit, embedder=embedder
+    """Rank `papers` (default: the store's candidates) for the subscriber: the day plan with
+    one row. Liked papers are looked up in the store, then in `papers`, then on the arXiv API
+    (RankError if not found). `limit`: give reasons to the first `limit` papers only (and
+    always to the digest's cut)."""
+    now = now or utcnow()
+    run = plan_run(config, store, [subscriber], now=now, day=day, papers=papers, client=client)
+    return run.ranking(subscriber, day or subscriber.local_date(now), limit=limit, details=True)
+
+
+def plan_run(
+    config: Config,
+    store: Store,
+    people: Sequence[Subscriber],
+    *,
+    now: datetime,
+    day: date | None = None,
+    papers: Sequence[Paper] | None = None,
+    client: httpx.Client | None = None,
+) -> DayRun:
+    """One day plan for `people` (see digest.day): the candidates read, indexed and scored
+    once for all of them."""
+    return plan_day(
+        store,
+        people,
+        now,
+        day=day,
+        papers=papers,
+        fetch_ids=_liked_fetcher(config, store, client),
+        embedder=_configured_embedder(config, store),
     )
 
 
@@ -219,8 +237,15 @@ def _profile_inputs(
     pool: Sequence[Paper],
     client: httpx.Client | None,
 ) -> tuple[Mapping[str, Paper], Mapping[str, Sequence[Paper]]]:
-    """The liked papers (store, then pool, then the arXiv API) and libraries a profile names.
-    What the API returns is kept in the store, so each id is asked for once, not every day."""
+    """The liked papers (store, then pool, then the arXiv API) and libraries a profile names."""
+    fetch_ids = _liked_fetcher(config, store, client)
+    liked = resolve_liked(subscriber, store=store, papers=pool, fetch_ids=fetch_ids)
+    return liked, load_libraries(subscriber)
+
+
+def _liked_fetcher(config: Config, store: Store, client: httpx.Client | None) -> FetchIds:
+    """Liked papers the store has not got, from the arXiv API. What the API returns is kept in
+    the store, so each id is asked for once, not every day."""
 
     def fetch_ids(ids: Sequence[str]) -> Sequence[Paper]:
         kept = store.get_liked_papers(f"arxiv:{i}" for i in ids)
@@ -236,8 +261,7 @@ def _profile_inputs(
         store.save_liked_papers(fetched)
         return [*kept.values(), *fetched]
 
-    liked = resolve_liked(subscriber, store=store, papers=pool, fetch_ids=fetch_ids)
-    return liked, load_libraries(subscriber)
+    return fetch_ids
 
 
 def tune_subscriber(
@@ -265,14 +289,6 @@ def tune_subscriber(
     return tune_profile(pool, subscriber, liked, libraries, embedder)
 
 
-def group_by_topic(subscriber: Subscriber, picked: Sequence[RankedPaper]) -> tuple[TopicGroup, ...]:
-    """The digest's papers grouped under their topics, in the subscriber's topic order."""
-    by_topic: dict[str, list[RankedPaper]] = {t.name: [] for t in subscriber.topics}
-    for ranked in picked:
-        by_topic[ranked.topic].append(ranked)
-    return tuple(TopicGroup(name, tuple(found)) for name, found in by_topic.items() if found)
-
-
 def build_digest(
     config: Config,
     store: Store,
@@ -282,22 +298,15 @@ def build_digest(
     papers: Sequence[Paper] | None = None,
     *,
     client: httpx.Client | None = None,
+    run: DayRun | None = None,
 ) -> Digest:
     """The subscriber's digest for `day`: at most max_papers papers scoring at least min_score,
     grouped by topic in the subscriber's topic order, plus the most-upvoted papers that are at
-    least loosely relevant and did not make the cut (`trending`)."""
-    ranking = rank_for_subscriber(
-        config, store, subscriber, papers=papers, now=now, day=day, client=client
-    )
-    groups = group_by_topic(subscriber, ranking.picked)
-    picked = {r.paper.id for r in ranking.picked}
-    popular = [
-        r
-        for r in ranking.ranked
-        if r.paper.id not in picked and (r.paper.upvotes or r.paper.github_stars)
-    ]
-    popular.sort(key=lambda r: (-(r.paper.upvotes or 0), -(r.paper.github_stars or 0), -r.score))
-    return Digest(subscriber, day, groups, tuple(popular[:TRENDING_PAPERS]))
+    least loosely relevant and did not make the cut (`trending`). `run`: the day plan to take
+    it from (default: a plan of this subscriber alone)."""
+    if run is None or not run.has(subscriber, day):
+        run = plan_run(config, store, [subscriber], now=now, day=day, papers=papers, client=client)
+    return run.digest(subscriber, day)
 
 
 @dataclass(frozen=True)
@@ -397,9 +406,12 @@ def send_digests(
     now = now or utcnow()
     everyone = active_subscribers(config, store)
     chosen = [find_subscriber(config, store, subscriber)] if subscriber else everyone
+    people = [p for p in chosen if p.status == "active"]
+    # One day plan for everyone: scored in blocks as the senders ask for them, in this order.
+    run = plan_run(config, store, people, now=now, day=day)
 
     def write(person: Subscriber, d: date, links: Links) -> tuple[Content | None, int]:
-        digest = build_digest(config, store, person, d, now)
+        digest = build_digest(config, store, person, d, now, run=run)
         rendered = render_digest(
             digest,
             base_url=config.base_url,
@@ -409,7 +421,6 @@ def send_digests(
         )
         return rendered, digest.count
 
-    people = [p for p in chosen if p.status == "active"]
     return send_run(
         config,
         store,

@@ -191,6 +191,14 @@ class Store:
             return found
         return [p for p in found if p.announce_type not in REPLACEMENTS]
 
+    def first_seen_times(self, since: datetime, until: datetime) -> dict[str, datetime]:
+        """When the store first saw each paper it first saw in [since, until), by id."""
+        query = select(papers.c.id, papers.c.first_seen).where(
+            papers.c.first_seen >= to_db(since), papers.c.first_seen < to_db(until)
+        )
+        with self.engine.connect() as conn:
+            return {pid: from_db(seen) for pid, seen in conn.execute(query)}
+
     def iter_papers(self) -> Iterator[Paper]:
         with self.engine.connect() as conn:
             for row in conn.execute(select(papers).order_by(papers.c.id)).mappings():
