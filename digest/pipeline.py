@@ -393,6 +393,7 @@ def send_digests(
     store: Store,
     *,
     subscriber: str | None = None,
+    emails: Collection[str] | None = None,
     day: date | None = None,
     now: datetime | None = None,
     dry_run: bool = False,
@@ -401,11 +402,15 @@ def send_digests(
     stop: threading.Event | None = None,
 ) -> SendReport:
     """Send the day's digest (default: today in each subscriber's zone) to every active
-    subscriber, or the one named, who has not had it yet; exactly once, through the ledger.
+    subscriber, or the one named, or those of `emails`, who has not had it yet; exactly once,
+    through the ledger. All of them are ranked through one day plan.
     Setting `stop` finishes the messages in flight and leaves the rest planned."""
     now = now or utcnow()
     everyone = active_subscribers(config, store)
     chosen = [find_subscriber(config, store, subscriber)] if subscriber else everyone
+    if emails is not None:  # the daemon's batch: everyone due at one minute
+        wanted = set(emails)
+        chosen = [p for p in chosen if p.email in wanted]
     people = [p for p in chosen if p.status == "active"]
     # One day plan for everyone: scored in blocks as the senders ask for them, in this order.
     run = plan_run(config, store, people, now=now, day=day)
