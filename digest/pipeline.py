@@ -10,9 +10,8 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
-
-import httpx
 
 from digest import subscribe as subscriptions
 from digest.config import ArxivApiSource, Config, load_config
@@ -25,12 +24,14 @@ from digest.mail.transport import Transport
 from digest.models import Digest, Paper, Subscriber
 from digest.rank import Ranking, arxiv_lookup, load_libraries, resolve_liked
 from digest.rank.resolve import ARXIV_API, FetchIds
-from digest.rank.semantic import Embedder
 from digest.render import RenderedDigest, render_digest
-from digest.sources import fetch_source
-from digest.sources.http import Fetcher, make_client
 from digest.store import Store, open_store, utcnow
 from digest.tune import TuneReport, compare, format_report, tune_profile
+
+if TYPE_CHECKING:  # a send imports no HTTP client; fetching and liked-paper look-ups do
+    import httpx
+
+    from digest.rank.semantic import Embedder
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +83,9 @@ def fetch_all(
     """Fetch every enabled source (or those named in `only`) into the store. A failing source
     is reported and the others go on; what a source fetched is stored in one transaction, with
     its HTTP validators."""
+    from digest.sources import fetch_source
+    from digest.sources.http import Fetcher, make_client
+
     now = now or utcnow()
     today = today or now.date()
     own_client = client is None
@@ -248,6 +252,8 @@ def _liked_fetcher(config: Config, store: Store, client: httpx.Client | None) ->
     the store, so each id is asked for once, not every day."""
 
     def fetch_ids(ids: Sequence[str]) -> Sequence[Paper]:
+        from digest.sources.http import Fetcher, make_client
+
         kept = store.get_liked_papers(f"arxiv:{i}" for i in ids)
         missing = [i for i in ids if f"arxiv:{i}" not in kept]
         if not missing:

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     Engine,
@@ -29,12 +29,14 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from digest.errors import StoreError
 from digest.models import REPLACEMENTS, Paper, merge_papers
-from digest.sources.http import Validators
 from digest.store import schema
 from digest.store.clock import from_db, to_db, utcnow
 
 __all__ = ["SaveResult", "Store", "open_store", "utcnow"]
 from digest.store.schema import http_cache, papers, source_state
+
+if TYPE_CHECKING:
+    from digest.sources.http import Validators
 
 _PAPER_FIELDS = [f.name for f in fields(Paper)]
 _TUPLES = {"authors", "categories", "ai_keywords", "sources"}
@@ -276,6 +278,8 @@ class Store:
     def validators(self) -> dict[str, Validators]:
         with self.engine.connect() as conn:
             rows = conn.execute(select(http_cache)).mappings()
+            from digest.sources.http import Validators
+
             return {r["url"]: Validators(r["etag"], r["last_modified"]) for r in rows}
 
     def _save_validators(self, conn: Any, url: str, seen: Validators) -> None:
