@@ -418,11 +418,16 @@ def send_digests(
         wanted = set(emails)
         chosen = [p for p in chosen if p.email in wanted]
     people = [p for p in chosen if p.status == "active"]
-    # One day plan for everyone: scored in blocks as the senders ask for them, in this order.
-    run = plan_run(config, store, people, now=now, day=day)
+    # One day plan for everyone, made when the first digest is asked for (a run with nothing
+    # left to send ranks nothing) and scored in blocks as the senders ask, in this order.
+    plans: list[DayRun] = []
+    planning = threading.Lock()
 
     def write(person: Subscriber, d: date, links: Links) -> tuple[Content | None, int]:
-        digest = build_digest(config, store, person, d, now, run=run)
+        with planning:
+            if not plans:
+                plans.append(plan_run(config, store, people, now=now, day=day))
+        digest = build_digest(config, store, person, d, now, run=plans[0])
         rendered = render_digest(
             digest,
             base_url=config.base_url,
