@@ -11,40 +11,72 @@ import webbrowser
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import click
 
 from digest import __version__
-from digest import subscribe as subscriptions
-from digest.check import check_config, check_store
 from digest.config import Config, config_path, load_config
 from digest.config.advice import keyword_warnings
 from digest.config.arxiv import category_problems
 from digest.errors import ConfigError, DigestError
-from digest.mail.ledger import Ledger
-from digest.mail.report import ProgressBar, preview_lines, summary_lines
-from digest.mail.run import SendReport
-from digest.papers_file import read_papers
-from digest.pipeline import (
-    SourceReport,
-    active_subscribers,
-    fetch_all,
-    fetch_and_send,
-    find_subscriber,
-    open_configured_store,
-    pick_subscriber,
-    preview_digest,
-    rank_for_subscriber,
-    send_digests,
-    tune_subscriber,
-    watch_tuning,
-    write_tuning_page,
-)
-from digest.rank.report import ranking_json, ranking_text
-from digest.store import utcnow
-from digest.tune import format_report
+from digest.lazy import LazyModule as _LazyModule
+from digest.lazy import lazy as _lazy
+
+if TYPE_CHECKING:
+    from digest import subscribe as subscriptions
+    from digest.check import check_config, check_store
+    from digest.mail.ledger import Ledger
+    from digest.mail.report import ProgressBar, preview_lines, summary_lines
+    from digest.mail.run import SendReport
+    from digest.papers_file import read_papers
+    from digest.pipeline import (
+        SourceReport,
+        active_subscribers,
+        fetch_all,
+        fetch_and_send,
+        find_subscriber,
+        open_configured_store,
+        pick_subscriber,
+        preview_digest,
+        rank_for_subscriber,
+        send_digests,
+        tune_subscriber,
+        watch_tuning,
+        write_tuning_page,
+    )
+    from digest.rank.report import ranking_json, ranking_text
+    from digest.store import utcnow
+    from digest.tune import format_report
+else:
+    # Imported when a command first uses them: `digest --help` and `digest check` never load
+    # the store, ranking, rendering or mail (seconds of imports), and each command loads only
+    # what it runs.
+    subscriptions = _LazyModule("digest.subscribe")
+    check_config = _lazy("digest.check", "check_config")
+    check_store = _lazy("digest.check", "check_store")
+    Ledger = _lazy("digest.mail.ledger", "Ledger")
+    ProgressBar = _lazy("digest.mail.report", "ProgressBar")
+    preview_lines = _lazy("digest.mail.report", "preview_lines")
+    summary_lines = _lazy("digest.mail.report", "summary_lines")
+    read_papers = _lazy("digest.papers_file", "read_papers")
+    active_subscribers = _lazy("digest.pipeline", "active_subscribers")
+    fetch_all = _lazy("digest.pipeline", "fetch_all")
+    fetch_and_send = _lazy("digest.pipeline", "fetch_and_send")
+    find_subscriber = _lazy("digest.pipeline", "find_subscriber")
+    open_configured_store = _lazy("digest.pipeline", "open_configured_store")
+    pick_subscriber = _lazy("digest.pipeline", "pick_subscriber")
+    preview_digest = _lazy("digest.pipeline", "preview_digest")
+    rank_for_subscriber = _lazy("digest.pipeline", "rank_for_subscriber")
+    send_digests = _lazy("digest.pipeline", "send_digests")
+    tune_subscriber = _lazy("digest.pipeline", "tune_subscriber")
+    watch_tuning = _lazy("digest.pipeline", "watch_tuning")
+    write_tuning_page = _lazy("digest.pipeline", "write_tuning_page")
+    ranking_json = _lazy("digest.rank.report", "ranking_json")
+    ranking_text = _lazy("digest.rank.report", "ranking_text")
+    utcnow = _lazy("digest.store.clock", "utcnow")
+    format_report = _lazy("digest.tune", "format_report")
 
 
 class _State:

@@ -10,26 +10,28 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
-
-import httpx
 
 from digest import subscribe as subscriptions
 from digest.config import Config, load_config
+from digest.day import CANDIDATE_DAYS, DayRun, group_by_topic, plan_day
 from digest.errors import DigestError, StoreDamaged
 from digest.mail.ledger import Ledger
 from digest.mail.message import Links
 from digest.mail.run import Content, Progress, SendReport, send_run
 from digest.mail.transport import Transport
-from digest.models import Digest, Paper, RankedPaper, Subscriber, TopicGroup
-from digest.rank import Ranking, arxiv_lookup, load_libraries, rank_detailed, resolve_liked
-from digest.rank.resolve import without_unresolved
-from digest.rank.semantic import Embedder
+from digest.models import Digest, Paper, Subscriber
+from digest.rank import Ranking, arxiv_lookup, load_libraries, resolve_liked
+from digest.rank.resolve import FetchIds, without_unresolved
 from digest.render import RenderedDigest, render_digest
-from digest.sources import Tally, fetch_source
-from digest.sources.http import Fetcher, make_client
 from digest.store import Store, open_store, utcnow
 from digest.tune import TuneReport, compare, format_report, tune_profile, tuning_sections
+
+if TYPE_CHECKING:  # a send imports no HTTP client; fetching and liked-paper look-ups do
+    import httpx
+
+    from digest.rank.semantic import Embedder
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +97,9 @@ def fetch_all(
     """Fetch every enabled source (or those named in `only`) into the store. A failing source
     is reported and the others go on; what a source fetched is stored in one transaction, with
     its HTTP validators."""
+    from digest.sources import Tally, fetch_source
+    from digest.sources.http import Fetcher, make_client
+
     now = now or utcnow()
     today = today or now.date()
     known = store.validators()
@@ -140,8 +145,6 @@ def fetch_all(
 
 # ---------------------------------------------------------------- ranking and the digest
 
-CANDIDATE_DAYS = 3  # a digest looks at most this far back for papers the store first saw
-TRENDING_PAPERS = 5
 NEAR_MISSES_SHOWN = 10
 
 
@@ -174,17 +177,35 @@ def rank_for_subscriber(
     client: httpx.Client | None = None,
     limit: int | None = None,
 ) -> Ranking:
-    """Rank `papers` (default: the store's candidates) for the subscriber. Liked papers are
-    looked up in the store, then in `papers`, then on the arXiv API (left out with a warning
-    when not found).
-    `limit`: give reasons to the first `limit` papers only (and always to the digest's cut)."""
-    if papers is None:
-        papers = candidate_papers(store, subscriber, now or utcnow(), day)
-    pool = list(papers)
-    subscriber, liked, libraries = _profile_inputs(config, store, subscriber, pool, client)
-    embedder = _configured_embedder(config, store)
-    return rank_detailed(
-        pool, subscriber, liked, libraries=libraries, limit=limit, embedder=embedder
+    """Rank `papers` (default: the store's candidates) for the subscriber: the day plan with
+    one row. Liked papers are looked up in the store, then in `papers`, then on the arXiv API
+    (left out with a warning when not found). `limit`: give reasons to the first `limit` papers
+    only (and always to the digest's cut)."""
+    now = now or utcnow()
+    run = plan_run(config, store, [subscriber], now=now, day=day, papers=papers, client=client)
+    return run.ranking(subscriber, day or subscriber.local_date(now), limit=limit, details=True)
+
+
+def plan_run(
+    config: Config,
+    store: Store,
+    people: Sequence[Subscriber],
+    *,
+    now: datetime,
+    day: date | None = None,
+    papers: Sequence[Paper] | None = None,
+    client: httpx.Client | None = None,
+) -> DayRun:
+    """One day plan for `people` (see digest.day): the candidates read, indexed and scored
+    once for all of them."""
+    return plan_day(
+        store,
+        people,
+        now,
+        day=day,
+        papers=papers,
+        fetch_ids=_liked_fetcher(config, store, client),
+        embedder=_configured_embedder(config, store),
     )
 
 
@@ -251,8 +272,18 @@ def _profile_inputs(
     """The liked papers (store, then pool, then the arXiv API) and libraries a profile names,
     and the subscriber without the liked ids not found (left out with a warning). What the API
     returns is kept in the store, so each id is asked for once, not every day."""
+    fetch_ids = _liked_fetcher(config, store, client)
+    liked = resolve_liked(subscriber, store=store, papers=pool, fetch_ids=fetch_ids)
+    return without_unresolved(subscriber, liked), liked, load_libraries(subscriber)
+
+
+def _liked_fetcher(config: Config, store: Store, client: httpx.Client | None) -> FetchIds:
+    """Liked papers the store has not got, from the arXiv API. What the API returns is kept in
+    the store, so each id is asked for once, not every day."""
 
     def fetch_ids(ids: Sequence[str]) -> Sequence[Paper]:
+        from digest.sources.http import Fetcher, make_client
+
         kept = store.get_liked_papers(f"arxiv:{i}" for i in ids)
         missing = [i for i in ids if f"arxiv:{i}" not in kept]
         if not missing:
@@ -267,8 +298,7 @@ def _profile_inputs(
         store.save_liked_papers(fetched)
         return [*kept.values(), *fetched]
 
-    liked = resolve_liked(subscriber, store=store, papers=pool, fetch_ids=fetch_ids)
-    return without_unresolved(subscriber, liked), liked, load_libraries(subscriber)
+    return fetch_ids
 
 
 def tune_subscriber(
@@ -296,14 +326,6 @@ def tune_subscriber(
     return tune_profile(pool, subscriber, liked, libraries, embedder)
 
 
-def group_by_topic(subscriber: Subscriber, picked: Sequence[RankedPaper]) -> tuple[TopicGroup, ...]:
-    """The digest's papers grouped under their topics, in the subscriber's topic order."""
-    by_topic: dict[str, list[RankedPaper]] = {t.name: [] for t in subscriber.topics}
-    for ranked in picked:
-        by_topic[ranked.topic].append(ranked)
-    return tuple(TopicGroup(name, tuple(found)) for name, found in by_topic.items() if found)
-
-
 def build_digest(
     config: Config,
     store: Store,
@@ -313,23 +335,16 @@ def build_digest(
     papers: Sequence[Paper] | None = None,
     *,
     client: httpx.Client | None = None,
+    run: DayRun | None = None,
 ) -> Digest:
     """The subscriber's digest for `day`: the papers that stand out from the day (at most
     max_papers, none below min_score; see `rank.cut`), grouped by topic in the subscriber's topic
     order, the few just below the cut (`also`), plus the most-upvoted papers that are at least
-    loosely relevant and did not make the cut (`trending`)."""
-    ranking = rank_for_subscriber(
-        config, store, subscriber, papers=papers, now=now, day=day, client=client
-    )
-    groups = group_by_topic(subscriber, ranking.picked)
-    picked = {r.paper.id for r in (*ranking.picked, *ranking.also)}
-    popular = [
-        r
-        for r in ranking.ranked
-        if r.paper.id not in picked and (r.paper.upvotes or r.paper.github_stars)
-    ]
-    popular.sort(key=lambda r: (-(r.paper.upvotes or 0), -(r.paper.github_stars or 0), -r.score))
-    return Digest(subscriber, day, groups, tuple(popular[:TRENDING_PAPERS]), also=ranking.also)
+    loosely relevant and did not make the cut (`trending`). `run`: the day plan to take it from
+    (default: a plan of this subscriber alone)."""
+    if run is None or not run.has(subscriber, day):
+        run = plan_run(config, store, [subscriber], now=now, day=day, papers=papers, client=client)
+    return run.digest(subscriber, day)
 
 
 @dataclass(frozen=True)
@@ -443,6 +458,7 @@ def send_digests(
     store: Store,
     *,
     subscriber: str | None = None,
+    emails: Collection[str] | None = None,
     day: date | None = None,
     now: datetime | None = None,
     dry_run: bool = False,
@@ -451,14 +467,26 @@ def send_digests(
     stop: threading.Event | None = None,
 ) -> SendReport:
     """Send the day's digest (default: today in each subscriber's zone) to every active
-    subscriber, or the one named, who has not had it yet; exactly once, through the ledger.
+    subscriber, or the one named, or those of `emails`, who has not had it yet; exactly once,
+    through the ledger. All of them are ranked through one day plan.
     Setting `stop` finishes the messages in flight and leaves the rest planned."""
     now = now or utcnow()
     everyone = active_subscribers(config, store)
     chosen = [find_subscriber(config, store, subscriber)] if subscriber else everyone
+    if emails is not None:  # the daemon's batch: everyone due at one minute
+        wanted = set(emails)
+        chosen = [p for p in chosen if p.email in wanted]
+    people = [p for p in chosen if p.status == "active"]
+    # One day plan for everyone, made when the first digest is asked for (a run with nothing
+    # left to send ranks nothing) and scored in blocks as the senders ask, in this order.
+    plans: list[DayRun] = []
+    planning = threading.Lock()
 
     def write(person: Subscriber, d: date, links: Links) -> tuple[Content | None, int]:
-        digest = build_digest(config, store, person, d, now)
+        with planning:
+            if not plans:
+                plans.append(plan_run(config, store, people, now=now, day=day))
+        digest = build_digest(config, store, person, d, now, run=plans[0])
         rendered = render_digest(
             digest,
             base_url=config.base_url,
@@ -468,7 +496,6 @@ def send_digests(
         )
         return rendered, digest.count
 
-    people = [p for p in chosen if p.status == "active"]
     return send_run(
         config,
         store,

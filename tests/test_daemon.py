@@ -88,16 +88,21 @@ def test_reload_keeps_the_old_config_when_the_new_one_is_broken(
     thread.start()
     try:
         _wait(lambda: daemon.scheduler.running)
-        assert daemon.scheduler.get_job("send:p00@example.org") is not None
+        assert daemon.send_job_for("p00@example.org") is not None
         config.write_text("subscribers: [{name: x, email: nope}]\n")
         _wait(lambda: "reload-failed" in caplog.text)
         assert "subscribers.0.email: is not an email address" in caplog.text
         assert daemon.config.subscribers[0].name == "p00"
-        assert daemon.scheduler.get_job("send:p00@example.org") is not None
+        assert daemon.send_job_for("p00@example.org") is not None
         config.write_text(
             f"data_dir: ./data\nschedule: {{fetch: []}}\nsubscribers:{people(2, '06:00')}\n"
         )
-        _wait(lambda: daemon.scheduler.get_job("send:p01@example.org") is not None)
+        _wait(lambda: daemon.send_job_for("p01@example.org") is not None)
+        # Both are due at 06:00 in the same zone: one batch job sends to both.
+        both = daemon.send_job_for("p00@example.org")
+        assert both.id == daemon.send_job_for("p01@example.org").id
+        assert set(both.args[0]) == {"p00@example.org", "p01@example.org"}
+        assert len([j for j in daemon.scheduler.get_jobs() if j.id.startswith("send:")]) == 1
     finally:
         daemon.request_stop()
         thread.join(timeout=10)
@@ -271,16 +276,16 @@ def test_a_new_subscription_is_scheduled_while_the_daemon_runs(real: Path, write
     thread.start()
     try:
         _wait(lambda: daemon.scheduler.running)
-        assert daemon.scheduler.get_job("send:new@example.org") is None
+        assert daemon.send_job_for("new@example.org") is None
         added = CliRunner().invoke(
             cli,
             ["--config", str(config), "subscribe", "new@example.org", "--topic", "Agents: agent"],
         )
         assert added.exit_code == 0, added.output
-        _wait(lambda: daemon.scheduler.get_job("send:new@example.org") is not None)
+        _wait(lambda: daemon.send_job_for("new@example.org") is not None)
         gone = CliRunner().invoke(cli, ["--config", str(config), "unsubscribe", "new@example.org"])
         assert gone.exit_code == 0, gone.output
-        _wait(lambda: daemon.scheduler.get_job("send:new@example.org") is None)
+        _wait(lambda: daemon.send_job_for("new@example.org") is None)
     finally:
         daemon.request_stop()
         thread.join(timeout=10)

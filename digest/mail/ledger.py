@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -103,6 +103,26 @@ class Ledger:
         with self._connect() as conn:
             sent_at = conn.scalar(query)
         return from_db(sent_at)
+
+    def previous_digests(self, days: Mapping[str, date], look_back: int) -> dict[str, datetime]:
+        """`previous_digest` for many people at once (email: the day their next digest is for),
+        in one query; digests more than `look_back` days before the earliest day are not read."""
+        if not days:
+            return {}
+        earliest = min(days.values()) - timedelta(days=look_back)
+        query = select(deliveries.c.email, deliveries.c.day, deliveries.c.sent_at).where(
+            deliveries.c.day >= earliest, deliveries.c.status == SENT
+        )
+        found: dict[str, datetime] = {}
+        with self._connect() as conn:
+            for email, day, sent_at in conn.execute(query):
+                before = days.get(email)
+                when = from_db(sent_at)
+                if before is None or when is None or day >= before:
+                    continue
+                if email not in found or when > found[email]:
+                    found[email] = when
+        return found
 
     def suspended(self) -> dict[str, str]:
         """Suspended addresses, each with the last refusal that counted towards it."""

@@ -125,6 +125,8 @@ def send_run(
         else:
             todo.append(row)
     by_email = {p.email: p for p in people}
+    position = {p.email: i for i, p in enumerate(people)}
+    todo.sort(key=lambda row: (row.day, position[row.email]))  # the order `write` ranks them in
     compose_lock = threading.Lock()
 
     def compose(row: Delivery) -> Outgoing:

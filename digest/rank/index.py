@@ -60,6 +60,21 @@ class PaperIndex:
         return np.asarray([trending_strength(p) for p in self.papers], dtype=np.float32)
 
     @cached_property
+    def row_of(self) -> dict[str, int]:
+        """Each paper's row, by id."""
+        return {p.id: row for row, p in enumerate(self.papers)}
+
+    @cached_property
+    def popular(self) -> list[int]:
+        """Rows of the papers with upvotes or GitHub stars (candidates to trend)."""
+        return [row for row, p in enumerate(self.papers) if p.upvotes or p.github_stars]
+
+    @cached_property
+    def document_frequency(self) -> npt.NDArray[np.intp]:
+        """How many papers hold each column."""
+        return np.bincount(self.counts.indices, minlength=len(self.vocab))
+
+    @cached_property
     def authors(self) -> AuthorIndex:
         """The papers' authors, to find a followed name's papers."""
         return AuthorIndex([p.authors for p in self.papers])
@@ -109,16 +124,24 @@ def build_index(papers: Sequence[Paper], phrases: Iterable[str] = ()) -> PaperIn
     """Index papers; `phrases` are phrase keys (see `text.phrase_key`) to count as columns."""
     vocab: dict[str, int] = {}
     starts = _phrase_starts(phrases)
-    rows = []
+    found_in: list[Counter[str]] = []
     for paper in papers:
         title, abstract = terms(paper.title), terms(paper.abstract)
         found = Counter(abstract)
-        found.update(_phrases_in(abstract, starts))
-        for key in (*title, *_phrases_in(title, starts)):
+        for key in title:
             found[key] += TITLE_REPEAT
-        rows.append({vocab.setdefault(key, len(vocab)): float(n) for key, n in found.items()})
+        for key in found:
+            vocab.setdefault(key, len(vocab))
+        found.update(_phrases_in(abstract, starts))
+        for key in _phrases_in(title, starts):
+            found[key] += TITLE_REPEAT
+        found_in.append(found)
+    # Phrases after every single term: a word's column (and so the order sums are taken in)
+    # is the same whoever asked for which phrase, so one subscriber ranked alone and in a batch
+    # of thousands gets the very same scores.
     for key in sorted({" ".join(p) for ps in starts.values() for p in ps}):
         vocab.setdefault(key, len(vocab))  # a phrase no paper holds still gets a (zero) column
+    rows = [{vocab[key]: float(n) for key, n in found.items()} for found in found_in]
     counts = _to_matrix(rows, len(vocab))
     n = max(len(papers), 1)
     df = np.bincount(counts.indices, minlength=len(vocab)).astype(np.float64)

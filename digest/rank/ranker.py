@@ -24,7 +24,7 @@ from digest.models import Paper, RankedPaper, Reason, Subscriber
 from digest.rank.authors import AuthorMatcher
 from digest.rank.categories import category_match
 from digest.rank.cut import ALSO_MAX, cut_digest
-from digest.rank.index import PaperIndex, build_index
+from digest.rank.index import PaperIndex
 from digest.rank.scoring import (
     Floats,
     Keyterm,
@@ -34,8 +34,6 @@ from digest.rank.scoring import (
     combine,
     compile_topic,
     liked_by_topic,
-    profile_phrases,
-    topic_signals,
 )
 from digest.rank.text import fold, raw_words
 from digest.rank.trending import trending_text
@@ -45,6 +43,7 @@ if TYPE_CHECKING:
     from digest.rank.semantic import Embedder
 
 NEAR_MISSES = 10
+TRENDING_PAPERS = 5
 SIMILAR_REASON = 0.08  # below this cosine a liked paper is not worth naming
 SIMILAR_MEANING = 0.35  # ... and below this sentence-embedding cosine (the semantic extra)
 MAX_TERMS = 6
@@ -71,6 +70,9 @@ class Ranking:
     keyword_hits: dict[str, dict[str, int]] = field(default_factory=dict)  # topic: term: papers
     also: tuple[RankedPaper, ...] = ()  # just below the cut: "also possibly relevant"
     floors: dict[str, float] = field(default_factory=dict)  # topic: the score needed (`cut`)
+    # The most-upvoted papers above zero that did not make the cut, explained: the digest's
+    # trending section.
+    trending: tuple[RankedPaper, ...] = ()
 
 
 def rank_subscriber(
@@ -102,50 +104,140 @@ def rank_detailed(
     """The ranking with its cut, near misses and exclusions. Papers the subscriber already
     liked are left out. `limit`: explain only the first `limit` ranked papers, for speed (the
     cut and the near misses are always explained). `embedder`: add sentence-embedding
-    similarity (the semantic extra)."""
-    profiles = compile_profiles(subscriber, liked or {}, libraries or {})
-    already_liked = {p.id for profile in profiles for p in profile.liked}
-    unique = list({p.id: p for p in papers if p.id not in already_liked}.values())
-    index = build_index(unique, profile_phrases(profiles))
-    vectors = LikedVectors(index, profiles)
-    signals = topic_signals(index, profiles, vectors)
-    if embedder is not None:
-        from digest.rank.semantic import add_semantics  # the extra is imported only when used
+    similarity (the semantic extra). This is the day plan (`batch.DayPlan`) with one row."""
+    from digest.rank.batch import DayPlan, Reader
 
-        signals = add_semantics(signals, unique, profiles, embedder)
-    scores = combine(signals, profiles, subscriber.trending_weight)
-    best_topic = scores.argmax(axis=1) if profiles else np.zeros(len(unique), dtype=np.int64)
-    best = scores.max(axis=1) if profiles else np.zeros(len(unique), dtype=np.float32)
-    order = sorted((r for r in range(len(unique)) if best[r] > 0), key=lambda r: (-best[r], r))
+    profiles = compile_profiles(subscriber, liked or {}, libraries or {})
+    plan = DayPlan(papers, [Reader(subscriber, tuple(profiles))], embedder=embedder)
+    return plan.ranking(0, near_misses=near_misses, limit=limit, details=True)
+
+
+def rank_row(
+    index: PaperIndex,
+    subscriber: Subscriber,
+    profiles: Sequence[TopicProfile],
+    signals: Signals,
+    scores: Floats,
+    vectors: LikedVectors,
+    *,
+    candidates: npt.NDArray[np.bool_] | None = None,
+    near_misses: int = NEAR_MISSES,
+    limit: int | None = None,
+    details: bool = True,
+) -> Ranking:
+    """One subscriber's ranking from their columns of the day's scores (papers x their topics):
+    the best topic wins, the cut, the near misses and the trending papers, each explained.
+
+    `candidates`: the papers in this subscriber's window (None: all), liked ones left out here.
+    `details`: every paper above zero in `ranked`, the exclusions and keyword counts (for
+    `digest rank` and `tune`); without, `ranked` holds only the cut, the near misses and the
+    trending papers, which is all a digest needs and keeps thousands of subscribers cheap."""
+    n = len(index)
+    if profiles:
+        best_topic = scores.argmax(axis=1)
+        best = scores[np.arange(n), best_topic]
+    else:
+        best_topic = np.zeros(n, dtype=np.int64)
+        best = np.zeros(n, dtype=np.float32)
+    if candidates is not None:
+        best = np.where(candidates, best, 0.0).astype(np.float32)
+    liked_rows = [index.row_of[p.id] for pr in profiles for p in pr.liked if p.id in index.row_of]
+    if liked_rows:
+        best = best.copy()
+        best[liked_rows] = 0.0
+    # The cut sees the subscriber's own day: the papers of their window, liked ones left out.
+    window = np.ones(n, dtype=np.bool_) if candidates is None else candidates.copy()
+    window[liked_rows] = False
+    rows = np.flatnonzero(window)
+    cut = cut_digest(scores[rows], max_papers=subscriber.max_papers, min_score=subscriber.min_score)
+    in_cut = np.zeros(n, dtype=np.bool_)
+    in_cut[rows[cut.digest]] = True
+    picked_rows = _best_first(best, rows[cut.digest])
+    also_rows = _best_first(best, rows[cut.also])
+    last = float(best[picked_rows[-1]]) if picked_rows else math.inf
+    below = np.flatnonzero((best > 0) & ~in_cut & (best <= last))
+    miss_rows = _best_first(best, below)[: max(near_misses, len(also_rows))]
     explain_upto = max(limit or 0, subscriber.max_papers + max(near_misses, ALSO_MAX))
+    if details:
+        order = _best_first(best, np.flatnonzero(best > 0))
+    else:  # a digest needs only its cut, the "also" lines and the near misses
+        order = _best_first(best, np.array(sorted({*picked_rows, *also_rows, *miss_rows}), np.intp))
     explainer = _Explainer(index, profiles, signals, vectors)
-    ranked = tuple(
-        RankedPaper(
-            paper=unique[r],
+
+    def ranked_paper(r: int, explain: bool) -> RankedPaper:
+        t = int(best_topic[r])
+        return RankedPaper(
+            paper=index.papers[r],
             score=round(float(best[r]), 6),
-            topic=profiles[best_topic[r]].topic.name,
-            reasons=explainer.reasons(r, int(best_topic[r]))
-            if (limit is None or i < explain_upto)
-            else (),
+            topic=profiles[t].topic.name,
+            reasons=explainer.reasons(r, t) if explain else (),
         )
-        for i, r in enumerate(order)
+
+    if details:
+        explain = {r for i, r in enumerate(order) if limit is None or i < explain_upto}
+    else:  # a digest shows its cut and "also" lines (and trending papers): only they need reasons
+        explain = {*picked_rows, *also_rows}
+    by_row = {r: ranked_paper(r, r in explain) for r in order}
+    ranked = tuple(by_row[r] for r in order)
+    picked = tuple(by_row[r] for r in picked_rows)
+    also = tuple(by_row[r] for r in also_rows)
+    misses = tuple(by_row[r] for r in miss_rows)
+    in_digest = {*picked_rows, *also_rows}  # trending shows neither again
+    trending = tuple(
+        ranked_paper(r, True) for r in _trending_rows(index, best, in_digest)[:TRENDING_PAPERS]
     )
-    cut = cut_digest(scores, max_papers=subscriber.max_papers, min_score=subscriber.min_score)
-    picked = tuple(p for r, p in zip(order, ranked, strict=True) if cut.digest[r])
-    also = tuple(p for r, p in zip(order, ranked, strict=True) if cut.also[r])
-    below = [p for r, p in zip(order, ranked, strict=True) if not cut.digest[r]]
-    last = picked[-1].score if picked else math.inf
-    misses = tuple(p for p in below if p.score <= last)[: max(near_misses, len(also))]
+    floors = {p.topic.name: float(f) for p, f in zip(profiles, cut.floors, strict=True)}
+    if not details:
+        return Ranking(
+            ranked=ranked,
+            picked=picked,
+            near_misses=misses,
+            excluded=(),
+            also=also,
+            floors=floors,
+            trending=trending,
+        )
     would = combine(signals, profiles, subscriber.trending_weight, exclude=False)
+    if candidates is not None:
+        would = np.where(candidates[:, None], would, 0.0).astype(np.float32)
+    if liked_rows:
+        would[liked_rows] = 0.0
     return Ranking(
         ranked=ranked,
         picked=picked,
         near_misses=misses,
         also=also,
-        floors={p.topic.name: float(f) for p, f in zip(profiles, cut.floors, strict=True)},
-        excluded=_excluded(unique, profiles, signals, would, best, explainer),
+        floors=floors,
+        excluded=_excluded(index.papers, profiles, signals, would, best, explainer),
         keyword_hits=_keyword_hits(index, profiles),
+        trending=trending,
     )
+
+
+def _top(best: Floats, k: int) -> npt.NDArray[np.intp]:
+    """The rows of the `k` best scores above zero (ties at the edge all kept)."""
+    positive = np.flatnonzero(best > 0)
+    if len(positive) <= k:
+        return positive
+    edge = np.partition(best[positive], len(positive) - k)[len(positive) - k]
+    kept: npt.NDArray[np.intp] = positive[best[positive] >= edge]
+    return kept
+
+
+def _best_first(best: Floats, rows: npt.NDArray[np.intp]) -> list[int]:
+    """Rows by score, best first; equal scores in row order."""
+    return sorted(rows.tolist(), key=lambda r: (-best[r], r))
+
+
+def _trending_rows(index: PaperIndex, best: Floats, picked: set[int]) -> list[int]:
+    """The most-upvoted papers (then GitHub stars, then score) at least loosely relevant
+    (scoring above zero) that did not make the cut: the digest's trending section."""
+    found = [r for r in index.popular if best[r] > 0 and r not in picked]
+    papers = index.papers
+    found.sort(
+        key=lambda r: (-(papers[r].upvotes or 0), -(papers[r].github_stars or 0), -best[r], r)
+    )
+    return found
 
 
 def compile_profiles(
@@ -217,7 +309,7 @@ class _Explainer:
         if self.signals.category[row, t] > 0:
             _, category = category_match(profile.topic.categories, paper.categories)
             reasons.append(Reason("category", f"in {category}", (category or "",)))
-        authors = self._matchers[t].matches(paper.authors)
+        authors = self._matchers[t].matches(paper.authors) if self._matchers[t] else []
         if authors:
             names = tuple(dict.fromkeys(_unlatex(written) for _, written in authors))
             reasons.append(Reason("author", f"by {', '.join(names)}", names))
@@ -301,7 +393,7 @@ def _excluded(
 
 
 def _keyword_hits(index: PaperIndex, profiles: Sequence[TopicProfile]) -> dict[str, dict[str, int]]:
-    df = np.diff(index.counts.tocsc().indptr)
+    df = index.document_frequency
     hits: dict[str, dict[str, int]] = {}
     for profile in profiles:
         mine = hits.setdefault(profile.topic.name, {})

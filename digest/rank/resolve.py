@@ -12,15 +12,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from digest.config import ArxivApiSource
 from digest.errors import SourceError
 from digest.models import Paper, Subscriber
 from digest.papers_file import paper_key
 from digest.rank.library import read_library
-from digest.sources.arxiv import fetch_api
-from digest.sources.http import Fetcher
+
+if TYPE_CHECKING:  # the sources (httpx, lxml) are imported only when the API is asked
+    from digest.sources.http import Fetcher
 
 log = logging.getLogger(__name__)
 FetchIds = Callable[[Sequence[str]], Sequence[Paper]]
@@ -110,6 +111,8 @@ def arxiv_lookup(fetcher: Fetcher, url: str = ARXIV_API) -> FetchIds:
     """A `fetch_ids` that asks the arXiv API for papers by id (`id_list`), 100 at a time."""
 
     def fetch_ids(ids: Sequence[str]) -> list[Paper]:
+        from digest.sources.arxiv import fetch_api
+
         found: list[Paper] = []
         for start in range(0, len(ids), _API_BATCH):
             chunk = list(ids[start : start + _API_BATCH])

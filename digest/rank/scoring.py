@@ -233,8 +233,12 @@ def _with_meaning(content: Floats, signals: Signals) -> Floats:
 def standardise(values: Floats, min_spread: float = 1e-6) -> Floats:
     """Each column as z-scores over the day's papers: how far above the day's usual a paper
     is. A column spread less than `min_spread` is treated as spread that much."""
-    spread = np.maximum(values.std(axis=0), min_spread)
-    return np.asarray((values - values.mean(axis=0)) / spread, dtype=np.float32)
+    # Each column reduced as its own contiguous row: numpy sums a contiguous run pairwise but
+    # strided columns one by one, so this keeps a column's z-scores to the last bit whatever
+    # the other columns (one subscriber ranked alone or among thousands).
+    columns = np.ascontiguousarray(values.T)
+    spread = np.maximum(columns.std(axis=1), min_spread)
+    return np.asarray((values - columns.mean(axis=1)) / spread, dtype=np.float32)
 
 
 def lexical_strength(raw: Floats) -> Floats:

@@ -171,6 +171,9 @@ def add_semantics(
     papers: Sequence[Paper],
     profiles: Sequence[TopicProfile],
     embedder: Embedder,
+    *,
+    paper_vectors: Floats | None = None,
+    graph: Any = None,
 ) -> Signals:
     """The signals with a semantic column per topic, and the papers' nearest neighbours by
     meaning instead of by shared words.
@@ -179,8 +182,11 @@ def add_semantics(
     same scale for a liked-papers centroid and for a few words, whose cosines differ):
     each paper's cosine to the centroid of the topic's liked papers, and to the topic's words
     (`topic_sentence`); a topic with only one of them has that one.
+
+    `paper_vectors` and `graph`: the papers' vectors and `nearest_by_meaning` graph, when the
+    day plan already has them (they depend on the papers only, not on the topics).
     """
-    vectors = embedder.embed_papers(papers)
+    vectors = embedder.embed_papers(papers) if paper_vectors is None else paper_vectors
     liked = list({p.id: p for profile in profiles for p in profile.liked}.values())
     liked_vectors = embedder.embed_papers(liked) if liked else None
     liked_row = {p.id: i for i, p in enumerate(liked)}
@@ -206,7 +212,8 @@ def add_semantics(
         if parts:
             semantic[:, t] = np.mean(standardise(np.stack(parts, axis=1), MIN_SPREAD), axis=1)
             speaks[t] = True
-    graph = nearest_by_meaning(vectors)
+    if paper_vectors is None:
+        graph = nearest_by_meaning(vectors)
     return replace(
         signals,
         semantic=semantic,

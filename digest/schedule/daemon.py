@@ -2,14 +2,16 @@
 subscriber's digest at their hour, calling exactly the pipeline code of `digest fetch` and
 `digest send`.
 
-Sends run one at a time on the scheduler's worker; fetches run one at a time on their own
-worker (digest.schedule.fetcher) with their own store connection, so a slow source never holds
-back a due send: a send that finds a planned fetch missing starts it and waits at most
-FETCH_WAIT_SECONDS, then goes on with what is stored (what the fetch brings in goes out with the
-next digest). On start the daemon takes the store's lock (a second daemon refuses to start),
-catches up on digests still within `schedule.catch_up_hours` and records older missed ones as
-skipped. SIGTERM/SIGINT finish the message in flight and exit 0 without waiting for a fetch;
-SIGHUP or an edited config.yaml reloads it (an invalid one is reported and the old one kept).
+Everyone due at the same minute (same zone, time and days) is one send job, ranked through one
+day plan; send jobs run one at a time on the scheduler's worker. Fetches run one at a time on
+their own worker (digest.schedule.fetcher) with their own store connection, so a slow source
+never holds back a due send: a send that finds a planned fetch missing starts it and waits at
+most FETCH_WAIT_SECONDS, then goes on with what is stored (what the fetch brings in goes out
+with the next digest). On start the daemon takes the store's lock (a second daemon refuses to
+start), catches up on digests still within `schedule.catch_up_hours` (one batch per day) and
+records older missed ones as skipped. SIGTERM/SIGINT finish the message in flight and exit 0
+without waiting for a fetch; SIGHUP or an edited config.yaml reloads it (an invalid one is
+reported and the old one kept).
 """
 
 from __future__ import annotations
@@ -222,15 +224,27 @@ class Daemon:
                 name=f"fetch {name}",
                 misfire_grace_time=grace,
             )
+        groups: dict[tuple[str, str, tuple[str, ...]], list[Subscriber]] = {}
         for person in self.subscribers():
+            key = (person.timezone, person.send_at.strftime("%H:%M"), tuple(person.days))
+            groups.setdefault(key, []).append(person)
+        # One job per send time: everyone due at the same minute is one batch (one day plan).
+        for (zone, at, days), people in groups.items():
             self.scheduler.add_job(
                 self.send_job,
-                send_trigger(person),
-                args=[person.email],
-                id=f"send:{person.email}",
-                name=f"send {person.name}",
+                send_trigger(people[0]),
+                args=[tuple(p.email for p in people)],
+                id=f"send:{zone}:{at}:{','.join(days)}",
+                name=f"send {len(people)} at {at} {zone}",
                 misfire_grace_time=grace,
             )
+
+    def send_job_for(self, email: str) -> Any:
+        """The scheduled job that sends this person's digest (an APScheduler Job), or None."""
+        for job in self.scheduler.get_jobs():
+            if job.id.startswith("send:") and email in job.args[0]:
+                return job
+        return None
 
     def fetch_job(self, name: str, only: tuple[str, ...] = ()) -> None:
         """The scheduled fetch: handed to the fetch worker, so the scheduler never waits on it."""
@@ -260,35 +274,38 @@ class Daemon:
             failed=",".join(failed) or 0,
         )
 
-    def send_job(self, email: str) -> None:
+    def send_job(self, emails: tuple[str, ...]) -> None:
         if self.stop.is_set():
             return
-        person = next((p for p in self.subscribers() if p.email == email), None)
-        if person is None:
-            return  # unsubscribed or paused since the job was planned
-        now = self.clock()
-        self._send(person, person.local_date(now), now)
+        wanted = set(emails)
+        # Unsubscribed or paused since the job was planned: left out.
+        people = [p for p in self.subscribers() if p.email in wanted]
+        if people:
+            now = self.clock()
+            self._send(people, people[0].local_date(now), now)
 
-    def _send(self, person: Subscriber, day: Any, now: datetime) -> None:
+    def _send(self, people: list[Subscriber], day: Any, now: datetime) -> None:
+        """Send `day`'s digest to `people` in one run (one day plan for all of them)."""
         self.ensure_fetched(now)
+        who = people[0].name if len(people) == 1 else f"{len(people)} subscribers"
         try:
             report = send_digests(
                 self.config,
                 self.store,
-                subscriber=person.email,
+                emails=[p.email for p in people],
                 day=day,
                 now=now,
                 transport=self.transport,
                 stop=self.stop,
             )
         except DigestError as e:
-            log_event("send", logging.ERROR, subscriber=person.name, day=day, error=str(e))
+            log_event("send", logging.ERROR, subscriber=who, day=day, error=str(e))
             return
         d = report.delivery
         log_event(
             "send",
             logging.INFO if report.ok else logging.WARNING,
-            subscriber=person.name,
+            subscriber=who,
             day=day,
             sent=d.sent,
             skipped=d.skipped + report.already,
@@ -328,11 +345,14 @@ class Daemon:
         owed = catch_up(self.subscribers(), now, window, delivered, since)
         for missed in owed.missed:
             self._skip(ledger, missed, now)
+        by_day: dict[Any, list[Subscriber]] = {}
         for due in owed.due:
+            log_event("catch-up", subscriber=due.subscriber.name, day=due.day)
+            by_day.setdefault(due.day, []).append(due.subscriber)
+        for day, people in sorted(by_day.items()):
             if self.stop.is_set():
                 break
-            log_event("catch-up", subscriber=due.subscriber.name, day=due.day)
-            self._send(due.subscriber, due.day, self.clock())
+            self._send(people, day, self.clock())
 
     def _skip(self, ledger: Ledger, missed: Owed, now: datetime) -> None:
         person = missed.subscriber

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     Engine,
@@ -33,13 +33,15 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from digest.errors import StoreDamaged, StoreError
 from digest.models import REPLACEMENTS, Paper, merge_papers
-from digest.sources.http import Validators
 from digest.sources.tidy import tidy_paper
 from digest.store import schema
 from digest.store.clock import from_db, to_db, utcnow
 
 __all__ = ["SaveResult", "Store", "open_store", "utcnow"]
 from digest.store.schema import http_cache, papers, source_state
+
+if TYPE_CHECKING:
+    from digest.sources.http import Validators
 
 _PAPER_FIELDS = [f.name for f in fields(Paper)]
 _TUPLES = {"authors", "categories", "ai_keywords", "sources"}
@@ -291,6 +293,14 @@ class Store:
             return found
         return [p for p in found if p.announce_type not in REPLACEMENTS]
 
+    def first_seen_times(self, since: datetime, until: datetime) -> dict[str, datetime]:
+        """When the store first saw each paper it first saw in [since, until), by id."""
+        query = select(papers.c.id, papers.c.first_seen).where(
+            papers.c.first_seen >= to_db(since), papers.c.first_seen < to_db(until)
+        )
+        with self.engine.connect() as conn:
+            return {pid: from_db(seen) for pid, seen in conn.execute(query)}
+
     def iter_papers(self) -> Iterator[Paper]:
         with self.engine.connect() as conn:
             for row in conn.execute(select(papers).order_by(papers.c.id)).mappings():
@@ -368,6 +378,8 @@ class Store:
     def validators(self) -> dict[str, Validators]:
         with self.engine.connect() as conn:
             rows = conn.execute(select(http_cache)).mappings()
+            from digest.sources.http import Validators
+
             return {r["url"]: Validators(r["etag"], r["last_modified"]) for r in rows}
 
     def _save_validators(self, conn: Any, url: str, seen: Validators) -> None:

@@ -1,0 +1,481 @@
+"""The daily run as the product runs it: the real `digest send` command, for N subscribers and
+2,000 papers of one day, against a fast local SMTP sink in its own process.
+
+The store holds 2,000 real titles and abstracts from the labelled file (1,500 first seen three
+hours ago, 500 a day earlier) and N subscribers kept in the store, with varied profiles: 1 to 3
+topics of keywords (some phrases, some weighted) taken from real titles, categories, followed
+authors, liked papers through `library:` JSONL files, an exclude for some; several time zones,
+and a fifth of them had yesterday's digest (so their window holds only the newer papers).
+
+It runs `digest send` as a subprocess and prints its wall time, CPU time (user + system) and
+peak RSS, and checks the sink received exactly one message per subscriber the ledger says was
+sent (and that sent + "nothing new" = everyone). Then, in the same run, the naive pipeline on a
+sample of the same subscribers: per-subscriber TF-IDF cosine against the day's papers, Jinja +
+premailer per email, smtplib with a connection per message; its per-email figures are scaled up.
+
+Run: `python benchmarks/daily_run.py [--subscribers 1000,3000,10000] [--naive-sample 100]
+[--semantic]` (`--semantic`: ranking.semantic on, the vectors cached by a dry run first).
+Targets (2 cores): 10,000 x 2,000 in <= 60 s wall, >= 10x less CPU per email than naive, linear
+in subscribers, peak RSS <= 1 GB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import random
+import smtplib
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+REAL = Path(__file__).resolve().parents[2] / "shared/data/real"
+LABELLED = REAL / "labelled/arxiv_staeiou_2016-2018_stratified_250_per_primary.jsonl.gz"
+PAPERS = 2000
+SEED = 16
+ZONES = ("UTC", "Europe/London", "Europe/Berlin", "America/New_York", "Asia/Tokyo")
+
+
+# ---------------------------------------------------------------- the SMTP sink
+
+
+class Sink:
+    """Accepts every message at once and counts them per recipient."""
+
+    def __init__(self) -> None:
+        self.count: Counter[str] = Counter()
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        for rcpt in envelope.rcpt_tos:
+            self.count[rcpt.lower()] += 1
+        return "250 2.0.0 OK"
+
+
+def serve_sink(port: int, out: str, ready: Any, stop: Any) -> None:
+    """The sink runs in its own process, as a real relay would: it must not share our CPU
+    accounting or our GIL. On stop it writes what it received to `out` (JSON)."""
+    from aiosmtpd.controller import Controller
+
+    sink = Sink()
+    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller.start()
+    ready.set()
+    stop.wait()
+    controller.stop()
+    Path(out).write_text(json.dumps(sink.count), encoding="utf-8")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class RunningSink:
+    def __init__(self, root: Path) -> None:
+        self.port = free_port()
+        self.out = root / f"sink-{self.port}.json"
+        self.ready, self.stop = multiprocessing.Event(), multiprocessing.Event()
+        self.process = multiprocessing.Process(
+            target=serve_sink, args=(self.port, str(self.out), self.ready, self.stop), daemon=True
+        )
+
+    def __enter__(self) -> RunningSink:
+        self.process.start()
+        if not self.ready.wait(20):
+            raise RuntimeError("the SMTP sink did not start")
+        return self
+
+    def received(self) -> Counter[str]:
+        """Stop the sink and return what it received."""
+        self.stop.set()
+        self.process.join(20)
+        return Counter(json.loads(self.out.read_text(encoding="utf-8")))
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.process.join(20)
+
+
+# ---------------------------------------------------------------- the world
+
+
+def load_papers() -> tuple[list[Any], list[Any]]:
+    """Today's 2,000 papers (some with upvotes, to trend) and the earlier ones, seeded."""
+    from digest.papers_file import read_papers
+
+    everything = read_papers(LABELLED)
+    rng = random.Random(SEED)
+    rng.shuffle(everything)
+    today = [
+        replace(p, upvotes=rng.randint(1, 120)) if rng.random() < 0.05 else p
+        for p in everything[:PAPERS]
+    ]
+    return today, everything[PAPERS:]
+
+
+def make_profiles(
+    rng: random.Random, today: list[Any], earlier: list[Any], n: int, libraries: Path
+) -> list[dict[str, Any]]:
+    """N subscribers as store rows' fields: name, email, timezone, topics (TopicConfig dicts)."""
+    from digest.rank.text import terms
+
+    titles = [t for t in (terms(p.title) for p in today) if t]
+    authors = [p.authors[0] for p in today if p.authors]
+    categories = sorted({c for p in today for c in p.categories[:1]})
+    people = []
+    for s in range(n):
+        topics = []
+        for t in range(rng.choice((1, 1, 2, 2, 3))):
+            words = rng.choice(titles)
+            keywords: list[Any] = []
+            for _ in range(rng.randint(2, 5)):
+                if len(words) > 1 and rng.random() < 0.3:
+                    i = rng.randrange(len(words) - 1)
+                    keywords.append(f"{words[i]} {words[i + 1]}")
+                elif rng.random() < 0.2:
+                    keywords.append({"term": rng.choice(words), "weight": rng.choice((2.0, 0.5))})
+                else:
+                    keywords.append(rng.choice(words))
+                if rng.random() < 0.3:
+                    words = rng.choice(titles)
+            topic: dict[str, Any] = {"name": f"Topic {t + 1}", "keywords": keywords}
+            if rng.random() < 0.2:
+                topic["exclude"] = [rng.choice(rng.choice(titles))]
+            if rng.random() < 0.3:
+                topic["categories"] = [rng.choice(categories)]
+            if rng.random() < 0.15:
+                topic["authors"] = [rng.choice(authors)]
+            if rng.random() < 0.25:
+                library = libraries / f"s{s:05d}t{t}.jsonl"
+                with library.open("w", encoding="utf-8") as f:
+                    for p in rng.sample(earlier, rng.randint(3, 12)):
+                        line = {"arxiv_id": p.id.removeprefix("arxiv:"), "title": p.title}
+                        f.write(json.dumps(line | {"abstract": p.abstract}) + "\n")
+                topic["library"] = str(library)
+            topics.append(topic)
+        people.append(
+            {
+                "name": f"Reader {s}",
+                "email": f"r{s:05d}@example.org",
+                "timezone": rng.choice(ZONES),
+                "max_papers": rng.choice((10, 20, 20, 30)),
+                "topics": topics,
+            }
+        )
+    return people
+
+
+def build_world(
+    root: Path, n: int, port: int, now: datetime, semantic: bool = False
+) -> tuple[Path, list[dict[str, Any]]]:
+    """config.yaml, the store (papers, N subscribers, yesterday's ledger) and library files."""
+    from sqlalchemy import insert
+
+    from digest.config import load_config
+    from digest.store import open_store
+    from digest.store.schema import deliveries, subscribers
+    from digest.store.subscribers import StoredSubscriber
+    from digest.store.subscribers import _to_row as subscriber_row
+
+    rng = random.Random(SEED + n)
+    today, earlier = load_papers()
+    (root / "libraries").mkdir(parents=True, exist_ok=True)
+    people = make_profiles(rng, today, earlier, n, root / "libraries")
+    config_file = root / "config.yaml"
+    config_file.write_text(
+        "\n".join(
+            [
+                "data_dir: ./data",
+                f"ranking: {{semantic: {'true' if semantic else 'false'}}}",
+                "base_url: https://digest.example.org",
+                "smtp:",
+                "  host: 127.0.0.1",
+                f"  port: {port}",
+                "  security: none",
+                '  from: "Paper Digest <digest@example.org>"',
+                "  max_connections: 4",
+                "subscribers:",
+                "  - name: Config Person",
+                "    email: config.person@example.org",
+                "    topics:",
+                "      - name: Language models",
+                '        keywords: ["language model", transformer, attention]',
+                "        categories: [cs.CL]",
+            ]
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+    config = load_config(config_file)
+    store = open_store(config.store_url)
+    try:
+        store.save_papers(today[500:], now=now - timedelta(hours=3))
+        store.save_papers(today[:500], now=now - timedelta(hours=27))
+        rows = []
+        for person in people:
+            record = StoredSubscriber(
+                email=person["email"],
+                name=person["name"],
+                status="active",
+                origin="cli",
+                timezone=person["timezone"],
+                max_papers=person["max_papers"],
+                topics=tuple(person["topics"]),
+                created_at=now - timedelta(days=30),
+                confirmed_at=now - timedelta(days=30),
+                updated_at=now - timedelta(days=30),
+            )
+            rows.append(subscriber_row(record))
+        yesterday = now - timedelta(hours=26)
+        sent = []
+        for person in people[::5]:  # a fifth had yesterday's digest: a narrower window
+            day = yesterday.astimezone(ZoneInfo(person["timezone"])).date()
+            sent.append(
+                {
+                    "email": person["email"],
+                    "day": day,
+                    "subscriber": person["name"],
+                    "status": "sent",
+                    "attempts": 1,
+                    "papers": 10,
+                    "planned_at": yesterday.replace(tzinfo=None),
+                    "updated_at": yesterday.replace(tzinfo=None),
+                    "sent_at": yesterday.replace(tzinfo=None),
+                }
+            )
+        with store.engine.begin() as conn:
+            conn.execute(insert(subscribers), rows)
+            if sent:
+                conn.execute(insert(deliveries), sent)
+    finally:
+        store.close()
+    return config_file, people
+
+
+# ---------------------------------------------------------------- ours: the real command
+
+
+@dataclass(frozen=True)
+class Figures:
+    emails: int
+    wall: float
+    cpu: float
+    peak_mb: float
+
+    @property
+    def cpu_per_email_ms(self) -> float:
+        return 1000 * self.cpu / max(self.emails, 1)
+
+
+def run_send(config_file: Path, *args: str) -> tuple[float, float, float, str]:
+    """`digest send` (or another command) as a subprocess: wall, CPU (user + system), peak RSS
+    in MB, its output."""
+    digest = Path(sys.executable).with_name("digest")
+    command = [str(digest)] if digest.exists() else [sys.executable, "-m", "digest"]
+    start = time.perf_counter()
+    process = subprocess.Popen(
+        [*command, "--config", str(config_file), *(args or ("send",))],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        cwd=config_file.parent,
+    )
+    assert process.stdout is not None
+    output = process.stdout.read().decode("utf-8", "replace")
+    _, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - start
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        raise SystemExit(f"digest send failed ({process.returncode}):\n{output[-3000:]}")
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, output
+
+
+def ledger_counts(config_file: Path, since: datetime) -> Counter[str]:
+    """The ledger rows this run planned (at or after `since`), by status."""
+    from sqlalchemy import func, select
+
+    from digest.config import load_config
+    from digest.store import open_store
+    from digest.store.schema import deliveries
+
+    store = open_store(load_config(config_file).store_url)
+    try:
+        query = (
+            select(deliveries.c.status, func.count())
+            .where(deliveries.c.planned_at >= since.astimezone(UTC).replace(tzinfo=None))
+            .group_by(deliveries.c.status)
+        )
+        with store.engine.connect() as conn:
+            return Counter({status: int(count) for status, count in conn.execute(query)})
+    finally:
+        store.close()
+
+
+def ours(
+    root: Path, n: int, now: datetime, semantic: bool = False
+) -> tuple[Figures, str, Path, list[dict[str, Any]]]:
+    with RunningSink(root) as sink:
+        config_file, people = build_world(root, n, sink.port, now, semantic)
+        if semantic:  # vectors cached first: a dry run embeds the day's and liked papers
+            warm = run_send(config_file, "send", "--dry-run")
+            print(f"semantic: papers embedded and cached by a dry run in {warm[0]:.0f} s")
+        wall, cpu, peak, output = run_send(config_file)
+        received = sink.received()
+    everyone = {p["email"] for p in people} | {"config.person@example.org"}
+    twice = [r for r, c in received.items() if c != 1]
+    strangers = set(received) - everyone
+    statuses = ledger_counts(config_file, now - timedelta(minutes=5))
+    sent_today = statuses["sent"]
+    assert not twice, f"{len(twice)} recipients got more than one message: {twice[:5]}"
+    assert not strangers, f"messages to unknown recipients: {sorted(strangers)[:5]}"
+    assert len(received) == sent_today, f"sink got {len(received)}, ledger says {sent_today} sent"
+    assert sent_today + statuses["skipped"] == len(everyone), (statuses, len(everyone))
+    summary = output.strip().splitlines()[-1] if output.strip() else ""
+    return Figures(len(received), wall, cpu, peak), summary, config_file, people
+
+
+# ---------------------------------------------------------------- naive: one at a time
+
+
+NAIVE_TEMPLATE = """<html><head><style>
+body { font-family: Georgia, serif; color: #222; } h2 { color: #333; font-size: 18px; }
+.paper { margin: 0 0 16px 0; } .title { font-weight: bold; color: #1a0dab; }
+.score { color: #888; font-size: 12px; } .abstract { font-size: 14px; line-height: 1.4; }
+</style></head><body><h1>Your papers, {{ day }}</h1>
+{% for p, score in papers %}<div class="paper"><a class="title" href="https://arxiv.org/abs/{{
+p.id[6:] }}">{{ p.title }}</a> <span class="score">{{ '%.3f' % score }}</span>
+<div>{{ p.authors | join(', ') }}</div><div class="abstract">{{ p.abstract[:600] }}</div></div>
+{% endfor %}</body></html>"""
+
+
+def naive(
+    config_file: Path, people: list[dict[str, Any]], sample: int, port: int, now: datetime
+) -> Figures:
+    """The textbook pipeline for `sample` subscribers: the day's papers read once and TF-IDF
+    vectorised once (generously), then per subscriber a cosine of their profile's words (and
+    library) against every paper, the top max_papers, Jinja + premailer, smtplib."""
+    import jinja2
+    import numpy as np
+    import premailer
+
+    from digest.config import load_config
+    from digest.papers_file import read_papers
+    from digest.rank.index import build_index, paper_text
+    from digest.store import open_store
+
+    start, cpu0 = time.perf_counter(), time.process_time()
+    store = open_store(load_config(config_file).store_url)
+    papers = store.papers_first_seen(now - timedelta(days=3), now)
+    store.close()
+    index = build_index(papers)
+    template = jinja2.Environment(autoescape=True).from_string(NAIVE_TEMPLATE)
+    for person in people[:sample]:
+        texts = []
+        for topic in person["topics"]:
+            words = [k if isinstance(k, str) else k["term"] for k in topic["keywords"]]
+            texts.append(" ".join(words))
+            if "library" in topic:
+                texts.extend(paper_text(p) for p in read_papers(Path(topic["library"])))
+        query = index.vectorise([" ".join(texts)])
+        cosine = np.asarray((index.tfidf @ query.T).toarray()).ravel()
+        top = np.argsort(-cosine)[: person["max_papers"]]
+        html = template.render(
+            day=now.date().isoformat(), papers=[(papers[i], float(cosine[i])) for i in top]
+        )
+        inlined = premailer.transform(html)
+        message = EmailMessage()
+        message["From"] = "digest@example.org"
+        message["To"] = person["email"]
+        message["Subject"] = "Your papers"
+        message.set_content("\n".join(papers[i].title for i in top))
+        message.add_alternative(inlined, subtype="html")
+        with smtplib.SMTP("127.0.0.1", port) as smtp:
+            smtp.send_message(message)
+    count = min(sample, len(people))
+    return Figures(count, time.perf_counter() - start, time.process_time() - cpu0, 0.0)
+
+
+# ---------------------------------------------------------------- the report
+
+
+def load() -> str:
+    return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument(
+        "--subscribers", default="1000,3000,10000", help="comma-separated N (default: %(default)s)"
+    )
+    parser.add_argument("--naive-sample", type=int, default=100)
+    parser.add_argument(
+        "--semantic",
+        action="store_true",
+        help="ranking.semantic on (needs the semantic extra), the papers' vectors cached first",
+    )
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.subscribers.split(",") if s.strip()]
+    now = datetime.now(UTC).replace(microsecond=0)
+    print(f"{PAPERS} papers of one day; real `digest send` against a local SMTP sink; {load()}")
+    print(f"cores: {os.cpu_count()}")
+    rows = []
+    naive_figures: Figures | None = None
+    for n in sizes:
+        with tempfile.TemporaryDirectory(prefix="daily_run-") as tmp:
+            root = Path(tmp)
+            before = load()
+            figures, summary, config_file, people = ours(root, n, now, args.semantic)
+            rows.append((n, figures, before))
+            print(
+                f"ours  N={n:>6}: {figures.emails} emails in {figures.wall:6.1f} s wall, "
+                f"{figures.cpu:6.1f} s CPU ({figures.cpu_per_email_ms:.1f} ms/email), "
+                f"peak RSS {figures.peak_mb:.0f} MB  [{before}]  | {summary}"
+            )
+            if naive_figures is None and args.naive_sample > 0:
+                with RunningSink(root) as sink:
+                    naive_figures = naive(config_file, people, args.naive_sample, sink.port, now)
+                    got = sink.received()
+                assert sum(got.values()) == naive_figures.emails, got
+                print(
+                    f"naive sample of {naive_figures.emails}: {naive_figures.wall:.1f} s wall, "
+                    f"{naive_figures.cpu:.1f} s CPU ({naive_figures.cpu_per_email_ms:.1f} "
+                    f"ms/email)  [{load()}]"
+                )
+    print()
+    print("| subscribers | emails | wall (s) | CPU (s) | CPU/email (ms) | peak RSS (MB) |")
+    print("|---:|---:|---:|---:|---:|---:|")
+    for n, f, _ in rows:
+        print(
+            f"| {n:,} | {f.emails:,} | {f.wall:.1f} | {f.cpu:.1f} | "
+            f"{f.cpu_per_email_ms:.1f} | {f.peak_mb:.0f} |"
+        )
+    if naive_figures is not None:
+        nf = naive_figures
+        for n, _f, _ in rows:
+            scale = n / max(nf.emails, 1)
+            print(
+                f"| naive x {n:,} (scaled from {nf.emails}) | {n:,} | {nf.wall * scale:.1f} | "
+                f"{nf.cpu * scale:.1f} | {nf.cpu_per_email_ms:.1f} | - |"
+            )
+        best = rows[-1][1]
+        ratio = nf.cpu_per_email_ms / max(best.cpu_per_email_ms, 1e-9)
+        print(f"\nCPU per email, naive / ours at N={rows[-1][0]:,}: {ratio:.1f}x (target >= 10x)")
+    if rows:
+        n, f, _ = rows[-1]
+        print(f"wall at N={n:,}: {f.wall:.1f} s (target <= 60 s at 10,000)")
+        print(f"peak RSS at N={n:,}: {f.peak_mb:.0f} MB (target <= 1024 MB)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,174 @@
+"""A run's day plan: what the store, the ledger and the profiles hold for one day, read once.
+
+`plan_day` reads the day's candidate papers once (those first seen up to CANDIDATE_DAYS before
+each reader's end of day), each reader's window (after their previous digest) as a mask over
+them, every liked paper and library once, and hands them to `rank.batch.DayPlan`, which indexes
+the papers once and scores the readers together in blocks. The send run, the daemon, preview
+and `digest rank` all rank through it; one subscriber is a plan with one row. A reader whose
+profile cannot be resolved (an unknown liked paper, an unreadable library) gets their error
+back when their digest is asked for; the others are ranked.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import numpy.typing as npt
+
+from digest.errors import DigestError
+from digest.mail.ledger import Ledger
+from digest.models import Digest, Paper, RankedPaper, Subscriber, TopicGroup
+from digest.rank.batch import DayPlan, Reader
+from digest.rank.library import read_library
+from digest.rank.ranker import Ranking, compile_profiles
+from digest.rank.resolve import FetchIds, resolve_liked, without_unresolved
+from digest.store import Store
+
+if TYPE_CHECKING:
+    from digest.rank.semantic import Embedder
+
+CANDIDATE_DAYS = 3  # a digest looks at most this far back for papers the store first saw
+
+
+def window_end(subscriber: Subscriber, day: date, now: datetime) -> datetime:
+    """The end of a digest's window: the end of `day` where the subscriber lives, or now."""
+    zone = ZoneInfo(subscriber.timezone)
+    end_of_day = datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=zone)
+    return min(now, end_of_day)
+
+
+class DayRun:
+    """The rankings of one run's readers, from one `DayPlan`; thread-safe."""
+
+    def __init__(
+        self,
+        plan: DayPlan | None,
+        rows: Mapping[tuple[str, date], int],
+        errors: Mapping[str, DigestError],
+    ) -> None:
+        self.plan, self.rows, self.errors = plan, dict(rows), dict(errors)
+        self._lock = threading.Lock()
+
+    def has(self, subscriber: Subscriber, day: date) -> bool:
+        return (subscriber.email, day) in self.rows or subscriber.email in self.errors
+
+    def ranking(
+        self, subscriber: Subscriber, day: date, *, limit: int | None = None, details: bool = False
+    ) -> Ranking:
+        """The subscriber's ranking for `day` (their profile's error, if it had one)."""
+        if subscriber.email in self.errors:
+            raise self.errors[subscriber.email]
+        row = self.rows[(subscriber.email, day)]
+        assert self.plan is not None
+        with self._lock:
+            return self.plan.ranking(row, limit=limit, details=details)
+
+    def digest(self, subscriber: Subscriber, day: date) -> Digest:
+        """The subscriber's digest for `day`: the cut grouped by topic, and the trending papers."""
+        ranking = self.ranking(subscriber, day)
+        groups = group_by_topic(subscriber, ranking.picked)
+        return Digest(subscriber, day, groups, ranking.trending, also=ranking.also)
+
+
+def group_by_topic(subscriber: Subscriber, picked: Sequence[RankedPaper]) -> tuple[TopicGroup, ...]:
+    """The digest's papers grouped under their topics, in the subscriber's topic order."""
+    by_topic: dict[str, list[RankedPaper]] = {t.name: [] for t in subscriber.topics}
+    for ranked in picked:
+        by_topic[ranked.topic].append(ranked)
+    return tuple(TopicGroup(name, tuple(found)) for name, found in by_topic.items() if found)
+
+
+class _LikedLookup:
+    """The store's papers that profiles name, read in one query for the whole run."""
+
+    def __init__(self, store: Store, people: Sequence[Subscriber]) -> None:
+        from digest.papers_file import paper_key
+
+        wanted = {paper_key(given) for p in people for t in p.topics for given in t.papers}
+        self.found = store.get_papers(wanted) if wanted else {}
+
+    def get_papers(self, ids: Iterable[str]) -> dict[str, Paper]:
+        return {i: self.found[i] for i in ids if i in self.found}
+
+
+def plan_day(
+    store: Store,
+    people: Sequence[Subscriber],
+    now: datetime,
+    *,
+    day: date | None = None,
+    papers: Sequence[Paper] | None = None,
+    fetch_ids: FetchIds | None = None,
+    embedder: Embedder | None = None,
+) -> DayRun:
+    """The day plan for `people` (each for `day`, default today where they live): the store's
+    candidates and each one's window, or the given `papers` for all. `fetch_ids`: how to look up
+    liked papers the store does not hold (the arXiv API, through the caller)."""
+    days = {p.email: day or p.local_date(now) for p in people}
+    windows: dict[str, tuple[datetime, datetime]] = {}
+    if papers is None:
+        ends = {p.email: window_end(p, days[p.email], now) for p in people}
+        starts = {e: end - timedelta(days=CANDIDATE_DAYS) for e, end in ends.items()}
+        previous = Ledger(store).previous_digests(days, CANDIDATE_DAYS + 1)
+        for email, end in ends.items():
+            since = starts[email]
+            before = previous.get(email)
+            windows[email] = (max(since, before) if before is not None else since, end)
+        if people:
+            pool = store.papers_first_seen(min(starts.values()), max(ends.values()))
+            seen = store.first_seen_times(min(starts.values()), max(ends.values()))
+        else:
+            pool, seen = [], {}
+    else:
+        pool, seen = list(papers), {}
+    pool = list({p.id: p for p in pool}.values())
+    masks = _masks(pool, seen, windows)
+    lookup = _LikedLookup(store, people)
+    libraries: dict[str, list[Paper]] = {}
+    readers: list[Reader] = []
+    rows: dict[tuple[str, date], int] = {}
+    errors: dict[str, DigestError] = {}
+    # Readers in the order a send run asks for them (by day, then as given): blocks are scored
+    # once each, in turn.
+    ordered = sorted(range(len(people)), key=lambda i: (days[people[i].email], i))
+    for person in (people[i] for i in ordered):
+        try:
+            liked = resolve_liked(person, store=lookup, papers=pool, fetch_ids=fetch_ids)
+            person = without_unresolved(person, liked)  # a liked id not found is left out
+            for topic in person.topics:
+                if topic.library is not None and topic.library not in libraries:
+                    libraries[topic.library] = read_library(topic.library)
+            profiles = compile_profiles(person, liked, libraries)
+        except DigestError as e:
+            errors[person.email] = e
+            continue
+        rows[(person.email, days[person.email])] = len(readers)
+        readers.append(Reader(person, tuple(profiles), masks.get(person.email)))
+    plan = DayPlan(pool, readers, embedder=embedder) if readers else None
+    return DayRun(plan, rows, errors)
+
+
+def _masks(
+    pool: Sequence[Paper],
+    seen: Mapping[str, datetime],
+    windows: Mapping[str, tuple[datetime, datetime]],
+) -> dict[str, npt.NDArray[np.bool_]]:
+    """Each reader's window as a mask over the pool; readers with the same window share one."""
+    if not windows:
+        return {}
+    epoch = datetime(1970, 1, 1, tzinfo=ZoneInfo("UTC"))
+    at = np.asarray([(seen[p.id] - epoch).total_seconds() for p in pool], dtype=np.float64)
+    shared: dict[tuple[datetime, datetime], npt.NDArray[np.bool_]] = {}
+    out = {}
+    for email, (since, until) in windows.items():
+        mask = shared.get((since, until))
+        if mask is None:
+            low, high = (since - epoch).total_seconds(), (until - epoch).total_seconds()
+            mask = shared[(since, until)] = (at >= low) & (at < high)
+        out[email] = mask
+    return out

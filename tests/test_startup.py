@@ -1,0 +1,48 @@
+"""Start-up: `digest --help` and `digest check` load the config and nothing of the store,
+ranking, rendering or mail (seconds of imports a command that does not use them should not pay).
+Each runs in a fresh interpreter, as a user's command does."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+HEAVY = ("digest.pipeline", "digest.store", "digest.rank", "digest.render", "digest.mail")
+PROBE = """
+import sys
+from digest.cli import main
+try:
+    main({args!r})
+except SystemExit:
+    pass
+print("LOADED", " ".join(sorted(m for m in sys.modules if m.startswith(("digest", "httpx", "scipy", "sqlalchemy", "premailer")))))
+"""
+
+
+def loaded(*args: str, cwd: Path) -> set[str]:
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE.format(args=list(args))],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=120,
+    )
+    line = next(x for x in result.stdout.splitlines() if x.startswith("LOADED"))
+    return set(line.split()[1:])
+
+
+def test_help_and_check_import_no_pipeline_store_ranking_or_mail(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "subscribers:\n  - name: ada\n    email: ada@example.org\n"
+        "    topics: [{name: T, keywords: [retrieval]}]\n",
+        encoding="utf-8",
+    )
+    for args in (["--help"], ["--config", str(config), "check"], ["send", "--help"]):
+        modules = loaded(*args, cwd=tmp_path)
+        assert "digest.cli" in modules and "digest.config" in modules
+        heavy = sorted(
+            m for m in modules if m.startswith(HEAVY) or ("." not in m and m != "digest")
+        )
+        assert heavy == [], f"digest {' '.join(args)} imported {heavy}"
