@@ -10,9 +10,6 @@ from urllib.parse import urlsplit
 
 from digest.config import Config
 from digest.errors import DigestError
-from digest.mail.tokens import SECRET_ENV, load_secret_key
-from digest.rank.library import read_library
-from digest.store import open_store
 
 SEMANTIC_EXTRA = "pip install torch==2.13.0 && pip install '.[semantic]'"
 
@@ -36,7 +33,11 @@ def _secret_problems(config: Config) -> list[str]:
                 problems.append(f"smtp.password_file: {config.smtp.password_file} is empty")
         except DigestError as e:
             problems.append(str(e))
-    if config.secret_key_file is not None and not os.environ.get(SECRET_ENV):
+    if config.secret_key_file is not None:
+        from digest.mail.tokens import SECRET_ENV, load_secret_key  # only when there is a file
+
+        if os.environ.get(SECRET_ENV):
+            return problems
         try:
             load_secret_key(config)
         except DigestError as e:
@@ -73,6 +74,8 @@ def _library_problems(config: Config) -> list[str]:
         for j, topic in enumerate(person.topics):
             if topic.library is None:
                 continue
+            from digest.rank.library import read_library  # only when there is a library
+
             where = f"subscribers.{i}.topics.{j}.library"
             try:
                 papers = read_library(topic.library)
@@ -106,6 +109,8 @@ def _semantic_problems(config: Config) -> list[str]:
 def check_store(config: Config) -> list[str]:
     """`digest check --store`: open the store (creating and migrating nothing) and, on SQLite,
     run PRAGMA integrity_check."""
+    from digest.store import open_store
+
     try:
         with open_store(config.store_url, create=False) as store:
             return store.integrity_problems()

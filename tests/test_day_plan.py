@@ -101,9 +101,20 @@ def same_digest(together: Ranking, alone: Ranking) -> None:
     """The digest's cut and trending papers equal, reasons and all; near misses by score."""
     assert together.picked == alone.picked
     assert together.trending == alone.trending
-    assert [(r.paper.id, r.score, r.topic) for r in together.near_misses] == [
-        (r.paper.id, r.score, r.topic) for r in alone.near_misses
+    # Below the cut the lists reach far down the day, where a score computed in a block of
+    # other readers' topics may differ from the one computed alone in its last float32 bit
+    # (1e-6 once rounded): the same papers, topics and reasons, scores within 2e-6.
+    assert [(r.paper.id, r.topic, r.reasons) for r in together.also] == [
+        (r.paper.id, r.topic, r.reasons) for r in alone.also
     ]
+    assert [(r.paper.id, r.topic) for r in together.near_misses] == [
+        (r.paper.id, r.topic) for r in alone.near_misses
+    ]
+    below = zip(
+        (*together.also, *together.near_misses), (*alone.also, *alone.near_misses), strict=True
+    )
+    for a, b in below:
+        assert abs(a.score - b.score) <= 2e-6, (a.paper.id, a.score, b.score)
 
 
 def test_a_few_hundred_subscribers_ranked_together_get_the_digest_they_get_alone() -> None:
@@ -121,7 +132,9 @@ def test_a_few_hundred_subscribers_ranked_together_get_the_digest_they_get_alone
         together = plan.ranking(i)
         same_digest(together, alone)
         picked += len(alone.picked)
-    assert picked > 200 * 4  # the profiles do pick papers: the comparison is not of empty lists
+    # The profiles do pick papers (the cut keeps only those that stand out: a few each), so the
+    # comparison is not of empty lists.
+    assert picked > 200 * 2
 
 
 def test_readers_whose_windows_differ_share_the_scores_and_get_their_own_candidates() -> None:
