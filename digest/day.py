@@ -42,6 +42,17 @@ def window_end(subscriber: Subscriber, day: date, now: datetime) -> datetime:
     return min(now, end_of_day)
 
 
+def previous_window_end(subscriber: Subscriber, previous: tuple[date, datetime]) -> datetime:
+    """Where the window of a digest already sent ended, from its day and when its row was
+    planned (the clock of the run that planned it, which ranked up to then): the next digest
+    starts there. Not its sent time: papers first seen between the ranking and the sending
+    (a fetch running meanwhile) would fall between two windows and never be sent. A digest
+    retried in a later run ranked up to that run's clock, so the few papers first seen between
+    the two runs may come again in the next digest: shown twice, never lost."""
+    day, planned = previous
+    return window_end(subscriber, day, planned)
+
+
 class DayRun:
     """The rankings of one run's readers, from one `DayPlan`; thread-safe."""
 
@@ -115,10 +126,13 @@ def plan_day(
         ends = {p.email: window_end(p, days[p.email], now) for p in people}
         starts = {e: end - timedelta(days=CANDIDATE_DAYS) for e, end in ends.items()}
         previous = Ledger(store).previous_digests(days, CANDIDATE_DAYS + 1)
+        by_email = {p.email: p for p in people}
         for email, end in ends.items():
             since = starts[email]
             before = previous.get(email)
-            windows[email] = (max(since, before) if before is not None else since, end)
+            if before is not None:
+                since = max(since, previous_window_end(by_email[email], before))
+            windows[email] = (since, end)
         if people:
             pool = store.papers_first_seen(min(starts.values()), max(ends.values()))
             seen = store.first_seen_times(min(starts.values()), max(ends.values()))

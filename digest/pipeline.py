@@ -11,11 +11,17 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo
 
 from digest import subscribe as subscriptions
 from digest.config import Config, load_config
-from digest.day import CANDIDATE_DAYS, DayRun, group_by_topic, plan_day
+from digest.day import (
+    CANDIDATE_DAYS,
+    DayRun,
+    group_by_topic,
+    plan_day,
+    previous_window_end,
+    window_end,
+)
 from digest.errors import DigestError, StoreDamaged
 from digest.mail.ledger import Ledger
 from digest.mail.message import Links
@@ -93,14 +99,18 @@ def fetch_all(
     now: datetime | None = None,
     sleep: Callable[[float], None] = time.sleep,
     only: Collection[str] = (),
+    clock: Callable[[], datetime] = utcnow,
 ) -> list[SourceReport]:
     """Fetch every enabled source (or those named in `only`) into the store. A failing source
     is reported and the others go on; what a source fetched is stored in one transaction, with
-    its HTTP validators."""
+    its HTTP validators. Papers are first seen when their source is saved (`clock()` then), not
+    when the fetch began: a digest ranked while a long fetch ran must not have their time fall
+    inside its window unseen. A given `now` stamps everything with that time instead."""
     from digest.sources import Tally, fetch_source
     from digest.sources.http import Fetcher, make_client
 
-    now = now or utcnow()
+    fixed = now
+    now = now or clock()
     today = today or now.date()
     known = store.validators()
     reports = []
@@ -115,7 +125,7 @@ def fetch_all(
             tally = Tally()
             try:
                 papers = fetch_source(source, fetcher, today, tally)
-                saved = store.save_papers(papers, now=now, validators=fetcher.seen)
+                saved = store.save_papers(papers, now=fixed or clock(), validators=fetcher.seen)
             except StoreDamaged:
                 raise  # not this source's fault: no source can be stored
             except DigestError as e:
@@ -152,17 +162,15 @@ def candidate_papers(
     store: Store, subscriber: Subscriber, now: datetime, day: date | None = None
 ) -> list[Paper]:
     """The papers `subscriber`'s digest for `day` (default: today where they live) may hold:
-    those the store first saw after their previous digest was sent, and at most CANDIDATE_DAYS
-    before the end of that day (or now, if that is earlier). Replacements of older papers are
-    left out."""
+    those the store first saw after their previous digest's window ended, and at most
+    CANDIDATE_DAYS before the end of that day (or now, if that is earlier). Replacements of
+    older papers are left out."""
     day = day or subscriber.local_date(now)
-    zone = ZoneInfo(subscriber.timezone)
-    end_of_day = datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=zone)
-    until = min(now, end_of_day)
+    until = window_end(subscriber, day, now)
     since = until - timedelta(days=CANDIDATE_DAYS)
     previous = Ledger(store).previous_digest(subscriber.email, day)
-    if previous is not None and previous > since:
-        since = previous
+    if previous is not None:
+        since = max(since, previous_window_end(subscriber, previous))
     return store.papers_first_seen(since, until)
 
 

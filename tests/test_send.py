@@ -308,6 +308,33 @@ def test_the_next_digest_holds_only_papers_first_seen_since_the_last_one(
     store.close()
 
 
+def test_a_paper_first_seen_while_a_digest_was_being_sent_comes_in_the_next_one(
+    tmp_path: Path, real: Path
+) -> None:
+    from digest.pipeline import candidate_papers, send_digests
+
+    stored = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)
+    ranked_at = stored + timedelta(hours=1)
+    with time_machine.travel(stored, tick=False):
+        path = write_world(tmp_path, real, readers=1, smtp=None)
+    config = load_config(path)
+    store = open_store(config.store_url)
+    reader = config.subscriber("Reader 0")
+    with time_machine.travel(ranked_at, tick=True):
+        sent = send_digests(config, store, subscriber=reader.email, day=ranked_at.date())
+    assert sent.delivery.sent == 1
+    # A fetch that ran meanwhile saved its papers after the ranking and before the digest was
+    # marked sent: they were not in this digest, so they belong to the next one.
+    during, _ = parse_api(
+        (real / "arxiv_api/legacy2016_search_query_au-del_maestro.xml").read_bytes()
+    )
+    store.save_papers(during, now=ranked_at + timedelta(microseconds=1))
+    next_day = ranked_at + timedelta(days=1)
+    fresh = candidate_papers(store, reader, next_day, next_day.date())
+    assert fresh and {p.id for p in fresh} == {p.id for p in during}
+    store.close()
+
+
 def test_a_suspended_address_is_shown_skipped_and_sent_again_once_reactivated(
     tmp_path: Path, real: Path, smtp: FaultySmtp
 ) -> None:

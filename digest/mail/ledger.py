@@ -87,41 +87,44 @@ class Ledger:
                 found.extend(_to_delivery(r) for r in conn.execute(query).mappings())
         return found
 
-    def previous_digest(self, email: str, before: date) -> datetime | None:
-        """When this person's last digest before `before` was sent: the start of the next one's
-        candidate window. None if they never had one."""
+    def previous_digest(self, email: str, before: date) -> tuple[date, datetime] | None:
+        """This person's last digest sent before `before`: its day and when its row was planned
+        (see digest.day.previous_window_end). None if they never had one."""
         query = (
-            select(deliveries.c.sent_at)
+            select(deliveries.c.day, deliveries.c.planned_at)
             .where(
                 deliveries.c.email == email,
                 deliveries.c.day < before,
                 deliveries.c.status == SENT,
             )
-            .order_by(deliveries.c.sent_at.desc())
+            .order_by(deliveries.c.day.desc(), deliveries.c.planned_at.desc())
             .limit(1)
         )
         with self._connect() as conn:
-            sent_at = conn.scalar(query)
-        return from_db(sent_at)
+            row = conn.execute(query).first()
+        planned = from_db(row.planned_at) if row is not None else None
+        return (row.day, planned) if row is not None and planned is not None else None
 
-    def previous_digests(self, days: Mapping[str, date], look_back: int) -> dict[str, datetime]:
+    def previous_digests(
+        self, days: Mapping[str, date], look_back: int
+    ) -> dict[str, tuple[date, datetime]]:
         """`previous_digest` for many people at once (email: the day their next digest is for),
         in one query; digests more than `look_back` days before the earliest day are not read."""
         if not days:
             return {}
         earliest = min(days.values()) - timedelta(days=look_back)
-        query = select(deliveries.c.email, deliveries.c.day, deliveries.c.sent_at).where(
+        query = select(deliveries.c.email, deliveries.c.day, deliveries.c.planned_at).where(
             deliveries.c.day >= earliest, deliveries.c.status == SENT
         )
-        found: dict[str, datetime] = {}
+        found: dict[str, tuple[date, datetime]] = {}
         with self._connect() as conn:
-            for email, day, sent_at in conn.execute(query):
+            for email, day, planned_at in conn.execute(query):
                 before = days.get(email)
-                when = from_db(sent_at)
+                when = from_db(planned_at)
                 if before is None or when is None or day >= before:
                     continue
-                if email not in found or when > found[email]:
-                    found[email] = when
+                if email not in found or (day, when) > found[email]:
+                    found[email] = (day, when)
         return found
 
     def suspended(self) -> dict[str, str]:

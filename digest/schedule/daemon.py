@@ -258,7 +258,7 @@ class Daemon:
         config = self.config
         try:
             with open_store(config.store_url) as store:
-                reports = fetch_all(config, store, now=self.clock(), only=only)
+                reports = fetch_all(config, store, clock=self.clock, only=only)
         except DigestError as e:
             log_event("fetch", logging.ERROR, job=name, error=str(e))
             return
@@ -287,6 +287,7 @@ class Daemon:
     def _send(self, people: list[Subscriber], day: Any, now: datetime) -> None:
         """Send `day`'s digest to `people` in one run (one day plan for all of them)."""
         self.ensure_fetched(now)
+        now = self.clock()  # what the wait for a fetch brought in belongs to this digest
         who = people[0].name if len(people) == 1 else f"{len(people)} subscribers"
         try:
             report = send_digests(
