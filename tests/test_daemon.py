@@ -310,7 +310,7 @@ def test_a_digest_another_sender_delivered_meanwhile_is_not_logged_as_a_warning(
     caplog.set_level(logging.INFO, logger="digest.daemon")
     finish.start()
     try:
-        daemon.send_job(person.email)
+        daemon.send_job((person.email,))
     finally:
         finish.join()
         daemon.store.close()
@@ -334,7 +334,7 @@ def test_a_send_the_smtp_server_never_answered_is_logged_with_its_reason(
     caplog.set_level(logging.INFO, logger="digest.daemon")
     started = time.monotonic()
     try:
-        daemon.send_job("p00@example.org")
+        daemon.send_job(("p00@example.org",))
     finally:
         daemon.store.close()
     assert time.monotonic() - started < 10  # not retry_wait (300 s)

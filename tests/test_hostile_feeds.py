@@ -38,10 +38,17 @@ class Run:
 
 
 def run_fetch(config: Path, *args: str, timeout: float = 60.0) -> Run:
-    """`digest fetch` in a child with a capped address space; its own peak RSS via wait4."""
+    """`digest fetch` in a child with a capped address space, and its own peak RSS: VmHWM,
+    which the kernel keeps per address space and so starts afresh at exec (wait4's ru_maxrss
+    would count the pages the child shared with pytest before its exec)."""
     code = (
-        "import resource, sys\n"
+        "import atexit, resource, sys\n"
         f"resource.setrlimit(resource.RLIMIT_AS, ({ADDRESS_SPACE}, {ADDRESS_SPACE}))\n"
+        "def peak():\n"
+        "    for line in open('/proc/self/status'):\n"
+        "        if line.startswith('VmHWM:'):\n"
+        "            sys.stderr.write('\\nPEAK_KB ' + line.split()[1] + '\\n')\n"
+        "atexit.register(peak)\n"
         "from digest.cli import main\n"
         "main(sys.argv[1:])\n"
     )
@@ -71,12 +78,13 @@ def run_fetch(config: Path, *args: str, timeout: float = 60.0) -> Run:
         reader.join()
     child.stdout.close()  # type: ignore[union-attr]
     child.stderr.close()  # type: ignore[union-attr]
+    errors, _, peak = b"".join(err).decode(errors="replace").partition("\nPEAK_KB ")
     return Run(
         child.returncode,
         b"".join(out).decode(errors="replace"),
-        b"".join(err).decode(errors="replace"),
+        errors,
         time.monotonic() - started,
-        usage.ru_maxrss / 1024,
+        int(peak) / 1024 if peak.strip() else usage.ru_maxrss / 1024,
     )
 
 
