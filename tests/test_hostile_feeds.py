@@ -45,9 +45,9 @@ def run_fetch(config: Path, *args: str, timeout: float = 60.0) -> Run:
         "import atexit, resource, sys\n"
         f"resource.setrlimit(resource.RLIMIT_AS, ({ADDRESS_SPACE}, {ADDRESS_SPACE}))\n"
         "def peak():\n"
-        "    for line in open('/proc/self/status'):\n"
-        "        if line.startswith('VmHWM:'):\n"
-        "            sys.stderr.write('\\nPEAK_KB ' + line.split()[1] + '\\n')\n"
+        "    with open('/proc/self/status') as status:\n"
+        "        kb = next(x for x in status if x.startswith('VmHWM:')).split()[1]\n"
+        "    sys.stderr.write('\\nPEAK_KB ' + kb + '\\n')\n"
         "atexit.register(peak)\n"
         "from digest.cli import main\n"
         "main(sys.argv[1:])\n"
@@ -84,7 +84,7 @@ def run_fetch(config: Path, *args: str, timeout: float = 60.0) -> Run:
         b"".join(out).decode(errors="replace"),
         errors,
         time.monotonic() - started,
-        int(peak) / 1024 if peak.strip() else usage.ru_maxrss / 1024,
+        int(peak.split()[0]) / 1024 if peak.strip() else usage.ru_maxrss / 1024,
     )
 
 
