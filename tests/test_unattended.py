@@ -39,7 +39,12 @@ def digest(path: Path, *args: str) -> list[str]:
     return [sys.executable, "-m", "digest", "--config", str(path), *args]
 
 
-ENV = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONWARNINGS": "error"}
+# PYTHONPATH keeps what is already there (`pytest --fake-now` puts the shared clock on it).
+ENV = {
+    **os.environ,
+    "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p),
+    "PYTHONWARNINGS": "error",
+}
 
 
 def send(path: Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
