@@ -200,18 +200,25 @@ def format_report(report: TuneReport, near_misses: int = 10) -> str:
     for topic in report.topics:
         lines.append("")
         lines.append(f"topic {topic.name}: {topic.caught} papers in the digest")
-        if topic.matched:
-            terms_text = ", ".join(f"{k} ({n})" for k, n in topic.matched[:8])
-            lines.append(f"  matched: {terms_text}")
-        if topic.unmatched:
-            lines.append(f"  matched nothing: {', '.join(topic.unmatched)}")
-        if topic.ignored:
-            lines.append(f"  ignored (only stop words): {', '.join(topic.ignored)}")
-        if topic.suggestions:
-            lines.append(f"  try adding: {', '.join(topic.suggestions)}")
-        for other, share in topic.overlaps:
-            lines.append(f"  overlaps with {other}: {share:.0%} of the best papers are shared")
+        lines += [f"  {line}" for line in _topic_lines(topic, most=8)]
     return "\n".join(lines)
+
+
+def _topic_lines(topic: TopicReport, *, most: int | None = None) -> list[str]:
+    """What a topic matched and did not, what to try and what it overlaps (the first `most`
+    matched keywords): the same lines for the terminal and the page."""
+    lines = []
+    if topic.matched:
+        lines.append("matched: " + ", ".join(f"{k} ({n})" for k, n in topic.matched[:most]))
+    if topic.unmatched:
+        lines.append(f"matched nothing: {', '.join(topic.unmatched)}")
+    if topic.ignored:
+        lines.append(f"ignored (only stop words): {', '.join(topic.ignored)}")
+    if topic.suggestions:
+        lines.append(f"try adding: {', '.join(topic.suggestions)}")
+    for other, share in topic.overlaps:
+        lines.append(f"overlaps with {other}: {share:.0%} of the best papers are shared")
+    return lines
 
 
 def tuning_sections(report: TuneReport) -> tuple[tuple[str, tuple[str, ...]], ...]:
@@ -224,16 +231,7 @@ def tuning_sections(report: TuneReport) -> tuple[tuple[str, tuple[str, ...]], ..
         floor = ranking.floors.get(topic.name)
         if floor is not None and math.isfinite(floor):
             lines[0] += f"; today's bar: score {floor:.3f}"
-        if topic.matched:
-            lines.append("matched: " + ", ".join(f"{k} ({n})" for k, n in topic.matched))
-        if topic.unmatched:
-            lines.append(f"matched nothing: {', '.join(topic.unmatched)}")
-        if topic.ignored:
-            lines.append(f"ignored (only stop words): {', '.join(topic.ignored)}")
-        if topic.suggestions:
-            lines.append(f"try adding: {', '.join(topic.suggestions)}")
-        for other, share in topic.overlaps:
-            lines.append(f"overlaps with {other}: {share:.0%} of the best papers are shared")
+        lines += _topic_lines(topic)
         sections.append((f"Topic {topic.name}", tuple(lines)))
     if ranking.excluded:
         removed = tuple(

@@ -24,7 +24,7 @@ from digest.mail.message import Links
 from digest.mail.transport import Transport
 from digest.models import Subscriber
 from digest.store import Store, utcnow
-from digest.store.subscribers import SubscriberStore
+from digest.store.subscribers import SubscriberStore, email_key
 
 SUSPENDED_NOTE = "suspended after repeated permanent failures"
 log = logging.getLogger(__name__)
@@ -128,10 +128,12 @@ def send_run(
     position = {p.email: i for i, p in enumerate(people)}
     todo.sort(key=lambda row: (row.day, position[row.email]))  # the order `write` ranks them in
     compose_lock = threading.Lock()
+    # The generation each manage link is signed with, read once for the run (not per email).
+    generations = {r.key: r.link_generation for r in SubscriberStore(store).all()}
 
     def compose(row: Delivery) -> Outgoing:
         person = by_email[row.email]
-        links = head.links(person.email, SubscriberStore(store).link_generation(person.email))
+        links = head.links(person.email, generations.get(email_key(person.email), 0))
         # Ranking and rendering are CPU-bound: one at a time, while other threads do SMTP.
         with compose_lock:
             content, papers = write(person, row.day, links)
