@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -31,20 +31,50 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "find tests that mix fixed dates with the real clock. The `digest` subprocesses that "
         "tests start run on the same faked clock.",
     )
+    parser.addoption(
+        "--fake-now-each",
+        action="store_true",
+        help="With --fake-now: restart the faked clock at that time for every test, so each "
+        "test (not only the one running when the clock gets there) meets it, e.g. midnight.",
+    )
+
+
+def _fake_start(config: pytest.Config) -> datetime | None:
+    when = config.getoption("--fake-now")
+    if not when:
+        return None
+    start = datetime.fromisoformat(when)
+    return start if start.tzinfo else start.replace(tzinfo=UTC)
+
+
+def _travel(start: datetime) -> Callable[[], None]:
+    """Start the faked clock at `start` (ticking), here and in the subprocesses tests start;
+    return what stops it."""
+    # Subprocesses pick the offset up through tests/fakeclock/sitecustomize.py.
+    os.environ["DIGEST_TEST_CLOCK_OFFSET"] = str(start.timestamp() - time.time())
+    traveller = time_machine.travel(start)
+    traveller.start()
+    return traveller.stop
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    when = config.getoption("--fake-now")
-    if when:
-        start = datetime.fromisoformat(when)
-        start = start if start.tzinfo else start.replace(tzinfo=UTC)
-        # Subprocesses pick the offset up through tests/fakeclock/sitecustomize.py.
-        os.environ["DIGEST_TEST_CLOCK_OFFSET"] = str(start.timestamp() - time.time())
+    start = _fake_start(config)
+    if start is not None:
         path = [str(Path(__file__).parent / "fakeclock"), os.environ.get("PYTHONPATH", "")]
         os.environ["PYTHONPATH"] = os.pathsep.join(p for p in path if p)
-        traveller = time_machine.travel(start)
-        traveller.start()
-        config.add_cleanup(traveller.stop)
+        if not config.getoption("--fake-now-each"):
+            config.add_cleanup(_travel(start))
+
+
+@pytest.fixture(autouse=True)
+def _fake_clock_each(request: pytest.FixtureRequest) -> Iterator[None]:
+    start = _fake_start(request.config)
+    if start is None or not request.config.getoption("--fake-now-each"):
+        yield
+        return
+    stop = _travel(start)
+    yield
+    stop()
 
 
 @pytest.fixture

@@ -296,7 +296,9 @@ def test_a_digest_another_sender_delivered_meanwhile_is_not_logged_as_a_warning(
 ) -> None:  # type: ignore[no-untyped-def]
     now = datetime.now(UTC)
     body = f"data_dir: ./data\nschedule: {{fetch: []}}\nsubscribers:{people(1, '06:00')}\n"
-    daemon = Daemon(make_config(write_config, real, body, now))
+    # The daemon's clock stands at the test's `now`: a run that crossed midnight would plan
+    # the next day's digest, not the one the other sender holds.
+    daemon = Daemon(make_config(write_config, real, body, now), clock=lambda: now)
     person = daemon.subscribers()[0]
     ledger = Ledger(daemon.store)
     ledger.plan([(person.email, person.name)], person.local_date(now), now)

@@ -121,7 +121,8 @@ def test_digest_send_delivers_once_with_every_header_and_a_second_run_sends_noth
     tmp_path: Path, real: Path, smtp: FaultySmtp
 ) -> None:
     path = write_world(tmp_path, real, readers=6, smtp=smtp)
-    first = run(path)
+    day = utcnow().date().isoformat()  # both runs on one day, even if midnight falls between
+    first = run(path, "--date", day)
     assert first.exit_code == 0, first.output
     assert "sent 6, skipped 1, retried 0, failed 0" in first.output
     assert sorted(smtp.handler.per_recipient().values()) == [1] * 6
@@ -148,7 +149,7 @@ def test_digest_send_delivers_once_with_every_header_and_a_second_run_sends_noth
     assert msg.get_body(("html",)).get_content_charset() == "utf-8"  # type: ignore[union-attr]
     assert len({r.message["Message-ID"] for r in smtp.received}) == 6
 
-    second = run(path)
+    second = run(path, "--date", day)
     assert second.exit_code == 0, second.output
     assert "sent 0" in second.output and "7 already done" in second.output
     assert len(smtp.received) == 6
@@ -218,7 +219,8 @@ def test_sigkill_mid_run_then_restart_everyone_gets_it_at_most_max_connections_t
     readers = 40
     path = write_world(tmp_path, real, readers=readers, smtp=smtp)
     smtp.handler.latency = 0.1  # slow enough for the kill to land mid-run
-    command = [sys.executable, "-m", "digest", "--config", str(path), "send"]
+    day = utcnow().date().isoformat()  # the restart finishes this day's run, past midnight too
+    command = [sys.executable, "-m", "digest", "--config", str(path), "send", "--date", day]
     root = str(Path(__file__).resolve().parents[1])
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
     sender = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
