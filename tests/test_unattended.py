@@ -39,18 +39,17 @@ def digest(path: Path, *args: str) -> list[str]:
     return [sys.executable, "-m", "digest", "--config", str(path), *args]
 
 
-# PYTHONPATH keeps what is already there (`pytest --fake-now` puts the shared clock on it).
-ENV = {
-    **os.environ,
-    "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p),
-    "PYTHONWARNINGS": "error",
-}
+def env() -> dict[str, str]:
+    """The environment of a `digest` child, read when it starts: PYTHONPATH keeps what is
+    already there and the clock's offset comes along (`pytest --fake-now` shares its clock)."""
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
+    return {**os.environ, "PYTHONPATH": path, "PYTHONWARNINGS": "error"}
 
 
 def send(path: Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     try:
         return subprocess.run(
-            digest(path, "send"), env=ENV, capture_output=True, text=True, timeout=timeout
+            digest(path, "send"), env=env(), capture_output=True, text=True, timeout=timeout
         )
     except subprocess.TimeoutExpired as e:
         pytest.fail(f"digest send still running after {timeout} s: {e.stdout!r} {e.stderr!r}")
@@ -58,7 +57,7 @@ def send(path: Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
 
 def start_send(path: Path) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        digest(path, "send"), env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        digest(path, "send"), env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
 
 
