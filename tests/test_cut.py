@@ -8,13 +8,15 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 from click.testing import CliRunner
 
 from digest.cli import cli
-from digest.models import Keyword, Subscriber, Topic
+from digest.models import Keyword, Paper, Subscriber, Topic
 from digest.rank import rank_detailed
 from digest.rank.cut import cut_digest
 from digest.sources.arxiv import parse_listing
+from digest.sources.hf import parse_daily
 
 RNG = np.random.default_rng(3)
 
@@ -183,3 +185,46 @@ def test_also_entries_are_drawn_apart_and_not_counted(real: Path) -> None:
         title = r.paper.title.split(":")[0]
         assert title in after.split("Manage your topics")[0] and title not in before
     assert "Also possibly relevant" in rendered.text
+
+
+@pytest.fixture(scope="module")
+def recorded_day(real: Path) -> list[Paper]:
+    """A real day: the cs.AI feed of 2025-08-20 and the Hugging Face daily papers of
+    2026-08-18 (with their upvotes)."""
+    feed = real / "arxiv_rss/rss.arxiv.org_atom_cs.AI_2025-08-20_86entries.xml"
+    hf = real / "hf_daily_papers/daily_papers_2026-08-18.json"
+    return parse_listing(feed.read_bytes()) + parse_daily(hf.read_bytes())
+
+
+def robotics() -> Subscriber:
+    keywords = ("robot", "manipulation", "vision-language-action", "locomotion")
+    return Subscriber(
+        "bo",
+        "bo@example.org",
+        topics=(
+            Topic(
+                "Robotics",
+                keywords=tuple(Keyword(k) for k in keywords),
+                categories=("cs.RO",),
+            ),
+        ),
+    )
+
+
+def test_trending_papers_are_on_topic_with_a_reason_a_reader_can_check(
+    recorded_day: list[Paper],
+) -> None:
+    """The day's most upvoted papers are mostly about agents: for a robotics reader none is
+    trending "in" their topic. Not "Agentic Transaction" because it mentions data
+    manipulation, nor papers "close to your Robotics topic" by a word of the description."""
+    ranking = rank_detailed(recorded_day, robotics())
+    titles = [r.paper.title for r in ranking.trending]
+    assert not any(t.startswith("Agentic Transaction") for t in titles), titles
+    assert all(why.kind != "topic" for r in ranking.trending for why in r.reasons), titles
+    also_bar = 0.6 * ranking.picked[0].score  # ALSO_NEAR_BEST of the best: the "also" bar
+    assert all(r.score >= also_bar for r in ranking.trending)
+    # An agents reader's trending papers are agent papers, each matched by a keyword.
+    trending = rank_detailed(recorded_day, agents(20)).trending
+    assert trending, "the recorded day's upvoted papers are about agents"
+    for r in trending:
+        assert r.paper.upvotes and any(why.kind == "keyword" for why in r.reasons), r

@@ -55,6 +55,8 @@ class Cut:
     digest: npt.NDArray[np.bool_]
     also: npt.NDArray[np.bool_]
     floors: npt.NDArray[np.float64]  # per topic: the score a paper needed to make the digest
+    # per topic: the score an "also" entry needs (a trending paper too: see `ranker`)
+    also_floors: npt.NDArray[np.float64]
 
     @property
     def count(self) -> int:
@@ -75,7 +77,8 @@ def cut_digest(
     n = matrix.shape[0]
     none = np.zeros(n, dtype=np.bool_)
     if n == 0 or matrix.shape[1] == 0 or max_papers <= 0 or float(matrix.max()) <= 0.0:
-        return Cut(none, none.copy(), np.full(matrix.shape[1], math.inf))
+        never = np.full(matrix.shape[1], math.inf)
+        return Cut(none, none.copy(), never, never.copy())
     best_topic = matrix.argmax(axis=1)
     values = matrix[np.arange(n), best_topic]
     tops = np.minimum(matrix.max(axis=0), BEST_CAP)
@@ -94,7 +97,8 @@ def cut_digest(
     also_floors = np.maximum(np.minimum(also_floors, cap), max(min_score, 1e-9))
     bars = np.maximum(floors, NEAR_BEST * tops)
     passes = values >= bars[best_topic]
-    near = values >= np.maximum(also_floors, ALSO_NEAR_BEST * tops)[best_topic]
+    also_bars = np.maximum(also_floors, ALSO_NEAR_BEST * tops)
+    near = values >= also_bars[best_topic]
     order = np.argsort(-values, kind="stable")
     digest, also = none.copy(), none.copy()
     picked = order[passes[order]][:max_papers]
@@ -104,4 +108,4 @@ def cut_digest(
     if picked.size:
         after = after[values[after] <= values[picked[-1]]]
     also[after[:also_max]] = True
-    return Cut(digest, also, bars)
+    return Cut(digest, also, bars, also_bars)

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import islice
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -47,6 +48,7 @@ TRENDING_PAPERS = 5
 SIMILAR_REASON = 0.08  # below this cosine a liked paper is not worth naming
 SIMILAR_MEANING = 0.35  # ... and below this sentence-embedding cosine (the semantic extra)
 MAX_TERMS = 6
+VAGUE = frozenset({"topic", "trending"})  # reasons that do not say why a paper is on topic
 
 
 @dataclass(frozen=True)
@@ -70,8 +72,8 @@ class Ranking:
     keyword_hits: dict[str, dict[str, int]] = field(default_factory=dict)  # topic: term: papers
     also: tuple[RankedPaper, ...] = ()  # just below the cut: "also possibly relevant"
     floors: dict[str, float] = field(default_factory=dict)  # topic: the score needed (`cut`)
-    # The most-upvoted papers above zero that did not make the cut, explained: the digest's
-    # trending section.
+    # The most-upvoted papers that did not make the cut but would pass as "also" entries, each
+    # with a reason besides its upvotes: the digest's trending section.
     trending: tuple[RankedPaper, ...] = ()
 
 
@@ -183,8 +185,10 @@ def rank_row(
     also = tuple(by_row[r] for r in also_rows)
     misses = tuple(by_row[r] for r in miss_rows)
     in_digest = {*picked_rows, *also_rows}  # trending shows neither again
-    trending = tuple(
-        ranked_paper(r, True) for r in _trending_rows(index, best, in_digest)[:TRENDING_PAPERS]
+    also_bar = cut.also_floors[best_topic] if profiles else np.full(n, math.inf)
+    trending = _trending(
+        (ranked_paper(r, True) for r in _trending_rows(index, best, in_digest, also_bar)),
+        TRENDING_PAPERS,
     )
     floors = {p.topic.name: float(f) for p, f in zip(profiles, cut.floors, strict=True)}
     if not details:
@@ -229,15 +233,27 @@ def _best_first(best: Floats, rows: npt.NDArray[np.intp]) -> list[int]:
     return sorted(rows.tolist(), key=lambda r: (-best[r], r))
 
 
-def _trending_rows(index: PaperIndex, best: Floats, picked: set[int]) -> list[int]:
-    """The most-upvoted papers (then GitHub stars, then score) at least loosely relevant
-    (scoring above zero) that did not make the cut: the digest's trending section."""
-    found = [r for r in index.popular if best[r] > 0 and r not in picked]
+def _trending_rows(
+    index: PaperIndex, best: Floats, picked: set[int], bars: npt.NDArray[np.float64]
+) -> list[int]:
+    """The most-upvoted papers (then GitHub stars, then score) that did not make the cut but
+    score as an "also" entry would (`bars`: the "also" bar of each paper's best topic): the
+    candidates of the digest's trending section. A paper that merely scores above zero is no
+    candidate: a word shared with the topic is not a reason to show it."""
+    found = [r for r in index.popular if best[r] > 0 and best[r] >= bars[r] and r not in picked]
     papers = index.papers
     found.sort(
         key=lambda r: (-(papers[r].upvotes or 0), -(papers[r].github_stars or 0), -best[r], r)
     )
     return found
+
+
+def _trending(candidates: Iterable[RankedPaper], count: int) -> tuple[RankedPaper, ...]:
+    """The first `count` candidates with a reason a reader can check besides their upvotes:
+    never one only "close to your topic" (words of the description or of a phrase found
+    apart)."""
+    real = (r for r in candidates if any(why.kind not in VAGUE for why in r.reasons))
+    return tuple(islice(real, count))
 
 
 def compile_profiles(
