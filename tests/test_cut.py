@@ -228,3 +228,42 @@ def test_trending_papers_are_on_topic_with_a_reason_a_reader_can_check(
     assert trending, "the recorded day's upvoted papers are about agents"
     for r in trending:
         assert r.paper.upvotes and any(why.kind == "keyword" for why in r.reasons), r
+
+
+def test_a_topic_that_is_the_days_field_gets_its_close_seconds_too(
+    recorded_day: list[Paper],
+) -> None:
+    """An agents topic in cs.AI on a cs.AI day: most papers score, spread over the whole range,
+    so the bar from the median is far above even the best. The papers close to the best (all
+    agent papers, each matching a keyword) make the digest, not the three at 0.9 of the best;
+    the narrow robotics and retrieval topics keep their short digests."""
+    keywords = ("LLM agents", "tool use", "agentic", "multi-agent")
+    field = Subscriber(
+        "ada",
+        "ada@example.org",
+        topics=(
+            Topic(
+                "LLM agents",
+                keywords=tuple(Keyword(k) for k in keywords),
+                categories=("cs.AI", "cs.CL"),
+            ),
+        ),
+    )
+    ranking = rank_detailed(recorded_day, field)
+    assert 7 <= len(ranking.picked) <= 12, [r.score for r in ranking.ranked[:15]]
+    assert all(r.reasons[0].kind == "keyword" for r in ranking.picked)
+    assert len(ranking.also) == 5 and len(rank_detailed(recorded_day, robotics()).picked) <= 2
+    retrieval = Subscriber(
+        "rae",
+        "rae@example.org",
+        topics=(
+            Topic(
+                "Retrieval",
+                keywords=tuple(
+                    Keyword(k) for k in ("retrieval augmented generation", "RAG", "dense retrieval")
+                ),
+                categories=("cs.IR",),
+            ),
+        ),
+    )
+    assert 1 <= len(rank_detailed(recorded_day, retrieval).picked) <= 4
