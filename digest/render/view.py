@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
+from itertools import islice
 from typing import Any
 
 from digest.models import Digest, Paper, RankedPaper, Reason, Subscriber
@@ -28,9 +29,13 @@ CATEGORIES_SHOWN = 3
 SUBJECT_TITLE_CHARS = 60
 SUMMARY_CHARS = 320
 TRENDING_SUMMARY_CHARS = 160  # one line  # about two sentences: enough to decide whether to click
+MAX_SUMMARY_HITS = 2  # places a matched keyword is marked in a summary
 MIN_SUMMARY_CHARS = 60  # below this a trimmed summary is dropped rather than kept as a stub
 
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(“\"'])")
+_SENTENCE_END = re.compile(
+    r"(?<=[.!?])(?<!\bet al\.)(?<!\be\.g\.)(?<!\bi\.e\.)(?<!\bFig\.)(?<!\bcf\.)(?<!\bvs\.)"
+    r"\s+(?=[A-Z0-9(“\"'])"
+)
 _UNSAFE_URL = re.compile(r"[\x00-\x20\x7f]")
 # The sentence of an abstract that says what the paper does, and a structured abstract's verdict.
 _CONTRIBUTION = re.compile(
@@ -77,7 +82,7 @@ def page_rows(digest: Digest, links: PageLinks) -> list[Row]:
         rows.append(("topic", {"name": clean_text(group.topic), "count": count}))
         for ranked in group.papers:
             shown.add(ranked.paper.id)
-            top, end = card_values(ranked.paper)
+            top, end = card_values(ranked.paper, matched_terms(ranked))
             rows.append(("paper", top))
             # The trending figures are shown once, with the card's signals, not again in "Why".
             why = why_values(tuple(r for r in ranked.reasons if r.kind != "trending"))
@@ -143,10 +148,16 @@ def footer_values(subscriber: Subscriber, links: PageLinks) -> dict[str, Any]:
 
 
 @lru_cache(maxsize=16384)
-def card_values(paper: Paper) -> tuple[dict[str, Any], dict[str, Any]]:
-    """A paper's card: its `paper` and `paper_end` rows (one cache lookup: hashing a paper is
-    not free, and the same papers recur in many digests)."""
-    return paper_values(paper), paper_end_values(paper)
+def card_values(paper: Paper, terms: tuple[str, ...] = ()) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A paper's card: its `paper` and `paper_end` rows, the summary showing `terms` (the
+    keywords it matched) where it can (one cache lookup: hashing a paper is not free, and the
+    same papers recur in many digests)."""
+    return paper_values(paper), paper_end_values(paper, terms=terms)
+
+
+def matched_terms(ranked: RankedPaper) -> tuple[str, ...]:
+    """The keywords a paper matched, as the subscriber wrote them."""
+    return tuple(t for r in ranked.reasons if r.kind == "keyword" for t in r.terms)
 
 
 def paper_values(paper: Paper) -> dict[str, Any]:
@@ -181,10 +192,13 @@ def details(paper: Paper) -> str:
     return " · ".join(found)
 
 
-def paper_end_values(paper: Paper, summary_chars: int | None = SUMMARY_CHARS) -> dict[str, Any]:
-    """The rest of a card: the summary (None drops it), popularity signals and links."""
+def paper_end_values(
+    paper: Paper, summary_chars: int | None = SUMMARY_CHARS, terms: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """The rest of a card: the summary with the matched `terms` marked (None drops it),
+    popularity signals and links."""
     return {
-        "summary": summarize(paper, summary_chars) if summary_chars else "",
+        "summary": summary_segments(paper, summary_chars, terms) if summary_chars else [],
         "signals": signals(paper),
         "links": paper_links(paper),
     }
@@ -200,19 +214,53 @@ def signals(paper: Paper) -> list[str]:
     return found
 
 
-def summarize(paper: Paper, limit: int = SUMMARY_CHARS) -> str:
+def summary_segments(
+    paper: Paper, limit: int = SUMMARY_CHARS, terms: tuple[str, ...] = ()
+) -> list[dict[str, Any]]:
+    """The summary (see `summarize`) as `highlight` segments, the first MAX_SUMMARY_HITS
+    places a matched term is written marked."""
+    text = summarize(paper, limit, terms)
+    if not text:
+        return []
+    return _mark(text, terms)
+
+
+def summarize(paper: Paper, limit: int = SUMMARY_CHARS, terms: Sequence[str] = ()) -> str:
     """The HF AI summary when there is one, else what the paper does: the abstract from the
     sentence that states its contribution ("we propose…", "this paper introduces…", a
-    structured abstract's conclusions), or from its start when none does, within limit."""
+    structured abstract's conclusions), or from its start when none does, within limit.
+
+    `terms`: the keywords the paper matched. When the summary from the abstract holds none of
+    them, the first sentence that does joins it (after "…", the contribution's first sentence
+    kept when both fit) or, when they do not fit together, the summary starts there: the
+    reader sees why the paper is here."""
     if paper.ai_summary and latex_to_text(paper.ai_summary):
         return shorten_summary(latex_to_text(paper.ai_summary), limit)
     text = latex_to_text(paper.abstract)
     sentences = _SENTENCE_END.split(text)
+    start = 0
     for pattern in (_CONTRIBUTION, _CONCLUSION):
-        start = next((i for i, s in enumerate(sentences) if pattern.search(s)), None)
-        if start is not None:
-            return shorten_summary(" ".join(sentences[start:]), limit)
-    return shorten_summary(text, limit)
+        found = next((i for i, s in enumerate(sentences) if pattern.search(s)), None)
+        if found is not None:
+            start = found
+            break
+    summary = shorten_summary(" ".join(sentences[start:]), limit)
+    wanted = _summary_pattern(tuple(t for t in terms if t.strip()))
+    if wanted is None or not summary or wanted.search(summary):
+        return summary
+    where = next((i for i, s in enumerate(sentences) if wanted.search(s)), None)
+    if where is None:
+        return summary
+    first, term = sentences[start], sentences[where]
+    pair = f"{term} … {first}" if where < start else f"{first} … {term}"
+    if where == start + 1:
+        pair = f"{first} {term}"
+    if len(pair) <= limit:
+        return pair
+    cut = _shorten(pair, limit)  # the contribution whole, the term's sentence cut short ...
+    if wanted.search(cut) and where > start:
+        return cut
+    return shorten_summary(" ".join(sentences[where:]), limit)  # ... or from the term on
 
 
 def shorten_summary(text: str, limit: int) -> str:
@@ -266,7 +314,7 @@ def trending_values(ranked: RankedPaper) -> dict[str, Any]:
         "url": _url(abs_url(paper)),
         "signals": signals(paper),
         "why": reason,
-        "summary": summarize(paper, TRENDING_SUMMARY_CHARS),
+        "summary": summary_segments(paper, TRENDING_SUMMARY_CHARS, matched_terms(ranked)),
     }
 
 
@@ -312,6 +360,39 @@ def highlight(text: str, terms: Sequence[str]) -> list[dict[str, Any]]:
     if at < len(text):
         segments.append({"text": text[at:], "hit": False})
     return segments
+
+
+def _mark(text: str, terms: tuple[str, ...]) -> list[dict[str, Any]]:
+    """`text` as segments with the first MAX_SUMMARY_HITS places a term is written marked (a
+    bounded number: each count of marks is a row shape to inline)."""
+    pattern = _summary_pattern(tuple(t for t in terms if t.strip()))
+    if pattern is None:
+        return [{"text": text, "hit": False}]
+    segments: list[dict[str, Any]] = []
+    at = 0
+    for match in islice(pattern.finditer(text), MAX_SUMMARY_HITS):
+        if match.start() > at:
+            segments.append({"text": text[at : match.start()], "hit": False})
+        segments.append({"text": match.group(0), "hit": True})
+        at = match.end()
+    if at < len(text):
+        segments.append({"text": text[at:], "hit": False})
+    return segments
+
+
+@lru_cache(maxsize=4096)
+def _summary_pattern(terms: tuple[str, ...]) -> re.Pattern[str] | None:
+    """Where a summary writes one of the keywords: its words in order, case, plurals, hyphens
+    and spaces aside ("LLM agents" finds "LLM agent", "multi-agent" finds "multi agent"), longest
+    keyword first; None without keywords."""
+    parts = []
+    for term in sorted(set(terms), key=len, reverse=True):
+        words = re.findall(r"\w+", term)
+        if not words:
+            continue
+        body = r"[\s\-\u2010\u2011\u2013]*".join(rf"{re.escape(w)}(?:e?s)?" for w in words)
+        parts.append(rf"(?<!\w){body}(?!\w)")
+    return re.compile("|".join(parts), re.IGNORECASE) if parts else None
 
 
 @lru_cache(maxsize=4096)
