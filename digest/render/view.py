@@ -231,26 +231,28 @@ def summarize(paper: Paper, limit: int = SUMMARY_CHARS, terms: Sequence[str] = (
     structured abstract's conclusions), or from its start when none does, within limit.
 
     `terms`: the keywords the paper matched. When the summary from the abstract holds none of
-    them, the first sentence that does joins it (after "…", the contribution's first sentence
-    kept when both fit) or, when they do not fit together, the summary starts there: the
-    reader sees why the paper is here."""
+    them, the first sentence that does joins the contribution's (after "…"; cut short when
+    both do not fit), or the summary starts there (when no sentence states the contribution,
+    or the keyword's sentence cannot be shown with it): the reader sees why the paper is
+    here."""
     if paper.ai_summary and latex_to_text(paper.ai_summary):
         return shorten_summary(latex_to_text(paper.ai_summary), limit)
     text = latex_to_text(paper.abstract)
     sentences = _SENTENCE_END.split(text)
-    start = 0
+    start = None
     for pattern in (_CONTRIBUTION, _CONCLUSION):
-        found = next((i for i, s in enumerate(sentences) if pattern.search(s)), None)
-        if found is not None:
-            start = found
+        start = next((i for i, s in enumerate(sentences) if pattern.search(s)), None)
+        if start is not None:
             break
-    summary = shorten_summary(" ".join(sentences[start:]), limit)
+    summary = shorten_summary(" ".join(sentences[start or 0 :]), limit)
     wanted = _summary_pattern(tuple(t for t in terms if t.strip()))
     if wanted is None or not summary or wanted.search(summary):
         return summary
     where = next((i for i, s in enumerate(sentences) if wanted.search(s)), None)
     if where is None:
         return summary
+    if start is None:  # no sentence states the contribution: the keyword's is the best start
+        return shorten_summary(" ".join(sentences[where:]), limit)
     first, term = sentences[start], sentences[where]
     pair = f"{term} … {first}" if where < start else f"{first} … {term}"
     if where == start + 1:
