@@ -13,7 +13,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
-from itertools import islice
 from typing import Any
 
 from digest.models import Digest, Paper, RankedPaper, Reason, Subscriber
@@ -147,17 +146,42 @@ def footer_values(subscriber: Subscriber, links: PageLinks) -> dict[str, Any]:
 # ---------------------------------------------------------------- one paper
 
 
-@lru_cache(maxsize=16384)
 def card_values(paper: Paper, terms: tuple[str, ...] = ()) -> tuple[dict[str, Any], dict[str, Any]]:
     """A paper's card: its `paper` and `paper_end` rows, the summary showing `terms` (the
-    keywords it matched) where it can (one cache lookup: hashing a paper is not free, and the
-    same papers recur in many digests)."""
-    return paper_values(paper), paper_end_values(paper, terms=terms)
+    keywords it matched) where it can (both cached: the same papers recur in many digests, and
+    the same content is the same dict)."""
+    return _card_top(paper), _card_end(paper, _written(paper, terms))
+
+
+@lru_cache(maxsize=16384)
+def _card_top(paper: Paper) -> dict[str, Any]:
+    return paper_values(paper)
+
+
+@lru_cache(maxsize=16384)
+def _card_end(paper: Paper, terms: tuple[str, ...]) -> dict[str, Any]:
+    return paper_end_values(paper, terms=terms)
 
 
 def matched_terms(ranked: RankedPaper) -> tuple[str, ...]:
     """The keywords a paper matched, as the subscriber wrote them."""
     return tuple(t for r in ranked.reasons if r.kind == "keyword" for t in r.terms)
+
+
+def _written(paper: Paper, terms: tuple[str, ...]) -> tuple[str, ...]:
+    """The terms a summary of the paper could show (written in its abstract or AI summary):
+    a keyword found only in the title changes nothing, so many readers share one card."""
+    if not terms:
+        return ()
+    lower = _lower_text(paper)
+    return tuple(
+        t for t in terms if any(w in lower and p.search(lower) for w, p in _patterns((t,)))
+    )
+
+
+@lru_cache(maxsize=16384)
+def _lower_text(paper: Paper) -> str:
+    return f"{paper.ai_summary or ''} {paper.abstract}".lower()
 
 
 def paper_values(paper: Paper) -> dict[str, Any]:
@@ -214,11 +238,13 @@ def signals(paper: Paper) -> list[str]:
     return found
 
 
+@lru_cache(maxsize=16384)
 def summary_segments(
     paper: Paper, limit: int = SUMMARY_CHARS, terms: tuple[str, ...] = ()
 ) -> list[dict[str, Any]]:
     """The summary (see `summarize`) as `highlight` segments, the first MAX_SUMMARY_HITS
-    places a matched term is written marked."""
+    places a matched term is written marked (cached: the same papers recur in many digests;
+    the list is shared, never changed)."""
     text = summarize(paper, limit, terms)
     if not text:
         return []
@@ -235,20 +261,14 @@ def summarize(paper: Paper, limit: int = SUMMARY_CHARS, terms: Sequence[str] = (
     both do not fit), or the summary starts there (when no sentence states the contribution,
     or the keyword's sentence cannot be shown with it): the reader sees why the paper is
     here."""
-    if paper.ai_summary and latex_to_text(paper.ai_summary):
-        return shorten_summary(latex_to_text(paper.ai_summary), limit)
-    text = latex_to_text(paper.abstract)
-    sentences = _SENTENCE_END.split(text)
-    start = None
-    for pattern in (_CONTRIBUTION, _CONCLUSION):
-        start = next((i for i, s in enumerate(sentences) if pattern.search(s)), None)
-        if start is not None:
-            break
-    summary = shorten_summary(" ".join(sentences[start or 0 :]), limit)
-    wanted = _summary_pattern(tuple(t for t in terms if t.strip()))
-    if wanted is None or not summary or wanted.search(summary):
+    summary = _plain_summary(paper, limit)
+    patterns = _patterns(tuple(terms))
+    if paper.ai_summary or not patterns or not summary or _says(patterns, summary):
         return summary
-    where = next((i for i, s in enumerate(sentences) if wanted.search(s)), None)
+    sentences, start, lower = _abstract(paper)
+    if not any(word in lower for word, _ in patterns):  # none written anywhere: the usual
+        return summary
+    where = next((i for i, s in enumerate(sentences) if _says(patterns, s)), None)
     if where is None:
         return summary
     if start is None:  # no sentence states the contribution: the keyword's is the best start
@@ -260,9 +280,31 @@ def summarize(paper: Paper, limit: int = SUMMARY_CHARS, terms: Sequence[str] = (
     if len(pair) <= limit:
         return pair
     cut = _shorten(pair, limit)  # the contribution whole, the term's sentence cut short ...
-    if wanted.search(cut) and where > start:
+    if where > start and _says(patterns, cut):
         return cut
     return shorten_summary(" ".join(sentences[where:]), limit)  # ... or from the term on
+
+
+@lru_cache(maxsize=16384)
+def _plain_summary(paper: Paper, limit: int) -> str:
+    """The summary whatever matched: the AI summary, or the abstract from its contribution."""
+    if paper.ai_summary and latex_to_text(paper.ai_summary):
+        return shorten_summary(latex_to_text(paper.ai_summary), limit)
+    sentences, start, _ = _abstract(paper)
+    return shorten_summary(" ".join(sentences[start or 0 :]), limit)
+
+
+@lru_cache(maxsize=16384)
+def _abstract(paper: Paper) -> tuple[tuple[str, ...], int | None, str]:
+    """The abstract's sentences, the one stating the contribution (None: none does) and the
+    whole in lower case."""
+    text = latex_to_text(paper.abstract)
+    sentences = tuple(_SENTENCE_END.split(text))
+    for pattern in (_CONTRIBUTION, _CONCLUSION):
+        start = next((i for i, s in enumerate(sentences) if pattern.search(s)), None)
+        if start is not None:
+            return sentences, start, text.lower()
+    return sentences, None, text.lower()
 
 
 def shorten_summary(text: str, limit: int) -> str:
@@ -316,7 +358,9 @@ def trending_values(ranked: RankedPaper) -> dict[str, Any]:
         "url": _url(abs_url(paper)),
         "signals": signals(paper),
         "why": reason,
-        "summary": summary_segments(paper, TRENDING_SUMMARY_CHARS, matched_terms(ranked)),
+        "summary": summary_segments(
+            paper, TRENDING_SUMMARY_CHARS, _written(paper, matched_terms(ranked))
+        ),
     }
 
 
@@ -366,35 +410,49 @@ def highlight(text: str, terms: Sequence[str]) -> list[dict[str, Any]]:
 
 def _mark(text: str, terms: tuple[str, ...]) -> list[dict[str, Any]]:
     """`text` as segments with the first MAX_SUMMARY_HITS places a term is written marked (a
-    bounded number: each count of marks is a row shape to inline)."""
-    pattern = _summary_pattern(tuple(t for t in terms if t.strip()))
-    if pattern is None:
-        return [{"text": text, "hit": False}]
+    bounded number: each count of marks is a row shape to inline), the longest term first
+    where two overlap."""
+    found: list[tuple[int, int]] = []
+    for _, pattern in _patterns(terms):  # longest term first
+        for match in pattern.finditer(text):
+            if all(match.end() <= a or match.start() >= b for a, b in found):
+                found.append(match.span())
     segments: list[dict[str, Any]] = []
     at = 0
-    for match in islice(pattern.finditer(text), MAX_SUMMARY_HITS):
-        if match.start() > at:
-            segments.append({"text": text[at : match.start()], "hit": False})
-        segments.append({"text": match.group(0), "hit": True})
-        at = match.end()
+    for a, b in sorted(found)[:MAX_SUMMARY_HITS]:
+        if a > at:
+            segments.append({"text": text[at:a], "hit": False})
+        segments.append({"text": text[a:b], "hit": True})
+        at = b
     if at < len(text):
         segments.append({"text": text[at:], "hit": False})
     return segments
 
 
+Keyterm = tuple[str, re.Pattern[str]]  # a keyword's first word, lower case, and its pattern
+
+
+def _says(patterns: Sequence[Keyterm], text: str) -> bool:
+    lower = text.lower()  # a plain substring test first: most sentences lack every keyword
+    return any(word in lower and p.search(text) for word, p in patterns)
+
+
 @lru_cache(maxsize=4096)
-def _summary_pattern(terms: tuple[str, ...]) -> re.Pattern[str] | None:
-    """Where a summary writes one of the keywords: its words in order, case, plurals, hyphens
-    and spaces aside ("LLM agents" finds "LLM agent", "multi-agent" finds "multi agent"), longest
-    keyword first; None without keywords."""
-    parts = []
-    for term in sorted(set(terms), key=len, reverse=True):
-        words = re.findall(r"\w+", term)
-        if not words:
-            continue
-        body = r"[\s\-\u2010\u2011\u2013]*".join(rf"{re.escape(w)}(?:e?s)?" for w in words)
-        parts.append(rf"(?<!\w){body}(?!\w)")
-    return re.compile("|".join(parts), re.IGNORECASE) if parts else None
+def _patterns(terms: tuple[str, ...]) -> list[Keyterm]:
+    """Each keyword's pattern (see `_keyword_pattern`), the longest keyword first."""
+    unique = sorted({t.strip() for t in terms if t.strip()}, key=lambda t: (-len(t), t))
+    return [p for p in map(_keyword_pattern, unique) if p is not None]
+
+
+@lru_cache(maxsize=4096)
+def _keyword_pattern(term: str) -> Keyterm | None:
+    """Where a text writes a keyword: its words in order, case, plurals, hyphens and spaces
+    aside ("LLM agents" finds "LLM agent", "multi-agent" finds "multi agent")."""
+    words = re.findall(r"\w+", term)
+    if not words:
+        return None
+    body = r"[\s\-\u2010\u2011\u2013]*".join(rf"{re.escape(w)}(?:e?s)?" for w in words)
+    return words[0].lower(), re.compile(rf"(?<!\w){body}(?!\w)", re.IGNORECASE)
 
 
 @lru_cache(maxsize=4096)
