@@ -72,8 +72,8 @@ class Ranking:
     keyword_hits: dict[str, dict[str, int]] = field(default_factory=dict)  # topic: term: papers
     also: tuple[RankedPaper, ...] = ()  # just below the cut: "also possibly relevant"
     floors: dict[str, float] = field(default_factory=dict)  # topic: the score needed (`cut`)
-    # The most-upvoted papers that did not make the cut but would pass as "also" entries, each
-    # with a reason besides its upvotes: the digest's trending section.
+    # The most-upvoted papers that did not make the cut, each on topic by a reason besides its
+    # upvotes (see `_trending`): the digest's trending section.
     trending: tuple[RankedPaper, ...] = ()
 
 
@@ -187,7 +187,10 @@ def rank_row(
     in_digest = {*picked_rows, *also_rows}  # trending shows neither again
     also_bar = cut.also_floors[best_topic] if profiles else np.full(n, math.inf)
     trending = _trending(
-        (ranked_paper(r, True) for r in _trending_rows(index, best, in_digest, also_bar)),
+        (
+            (ranked_paper(r, True), bool(best[r] >= also_bar[r]))
+            for r in _trending_rows(index, best, in_digest)
+        ),
         TRENDING_PAPERS,
     )
     floors = {p.topic.name: float(f) for p, f in zip(profiles, cut.floors, strict=True)}
@@ -233,14 +236,10 @@ def _best_first(best: Floats, rows: npt.NDArray[np.intp]) -> list[int]:
     return sorted(rows.tolist(), key=lambda r: (-best[r], r))
 
 
-def _trending_rows(
-    index: PaperIndex, best: Floats, picked: set[int], bars: npt.NDArray[np.float64]
-) -> list[int]:
-    """The most-upvoted papers (then GitHub stars, then score) that did not make the cut but
-    score as an "also" entry would (`bars`: the "also" bar of each paper's best topic): the
-    candidates of the digest's trending section. A paper that merely scores above zero is no
-    candidate: a word shared with the topic is not a reason to show it."""
-    found = [r for r in index.popular if best[r] > 0 and best[r] >= bars[r] and r not in picked]
+def _trending_rows(index: PaperIndex, best: Floats, picked: set[int]) -> list[int]:
+    """The most-upvoted papers (then GitHub stars, then score) scoring above zero that did not
+    make the cut: the candidates of the digest's trending section (see `_trending`)."""
+    found = [r for r in index.popular if best[r] > 0 and r not in picked]
     papers = index.papers
     found.sort(
         key=lambda r: (-(papers[r].upvotes or 0), -(papers[r].github_stars or 0), -best[r], r)
@@ -248,12 +247,42 @@ def _trending_rows(
     return found
 
 
-def _trending(candidates: Iterable[RankedPaper], count: int) -> tuple[RankedPaper, ...]:
-    """The first `count` candidates with a reason a reader can check besides their upvotes:
-    never one only "close to your topic" (words of the description or of a phrase found
-    apart)."""
-    real = (r for r in candidates if any(why.kind not in VAGUE for why in r.reasons))
-    return tuple(islice(real, count))
+def _trending(
+    candidates: Iterable[tuple[RankedPaper, bool]], count: int
+) -> tuple[RankedPaper, ...]:
+    """The first `count` candidates (each with whether it scores as an "also" entry would)
+    that are on topic by a reason a reader can check besides their upvotes: scoring as an
+    "also" entry would, or with one of the topic's keywords in the title. A keyword found once
+    in an abstract is not enough ("Agentic Transaction" mentions data manipulation, which
+    makes no robotics paper), and "close to your topic" (words of the description or of a
+    phrase found apart) never is."""
+    shown = (
+        ranked
+        for ranked, near in candidates
+        if any(why.kind not in VAGUE for why in ranked.reasons)
+        and (near or _keyword_in_title(ranked))
+    )
+    return tuple(islice(shown, count))
+
+
+def _keyword_in_title(ranked: RankedPaper) -> bool:
+    title = fold(ranked.paper.title)
+    return any(
+        _title_pattern(term).search(title) is not None
+        for why in ranked.reasons
+        if why.kind == "keyword"
+        for term in why.terms
+    )
+
+
+@lru_cache(maxsize=4096)
+def _title_pattern(keyword: str) -> re.Pattern[str]:
+    """A keyword's words in order (plurals and hyphens allowed), single words too."""
+    words = raw_words(keyword)
+    if not words:
+        return re.compile(r"(?!)")  # matches nothing
+    body = r"[\W_]*".join(rf"{re.escape(w)}(?:e?s)?" for w in words)
+    return re.compile(rf"(?<![a-z0-9]){body}(?![a-z0-9])")
 
 
 def compile_profiles(
