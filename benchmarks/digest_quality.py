@@ -16,7 +16,8 @@ included / min(relevant, 20): what a 20-paper digest could hold at best), the me
 the share of empty digests. "best possible" is an oracle that knows the labels and picks, per
 profile, the k <= 20 with the best precision at recall >= 0.7: the ceiling the ranking's order
 leaves to any cut. nDCG@10 does not depend on the cut (it keeps the ranking's order): see
-`benchmarks/ranking.py`. Run: `python benchmarks/digest_quality.py [--seeds N]`.
+`benchmarks/ranking.py`. Last, the lengths of three profiles' digests on a recorded real day.
+Run: `python benchmarks/digest_quality.py [--seeds N]`.
 """
 
 from __future__ import annotations
@@ -136,6 +137,40 @@ def days(everything: Sequence[Paper], seed: int) -> list[tuple[str, str, np.ndar
     return out
 
 
+RECORDED_PROFILES = {  # name: (keywords, categories)
+    "LLM agents": (("LLM agents", "tool use", "agentic", "multi-agent"), ("cs.AI", "cs.CL")),
+    "Robotics": (("robot", "manipulation", "vision-language-action", "locomotion"), ("cs.RO",)),
+    "Retrieval": (
+        ("retrieval augmented generation", "RAG", "dense retrieval", "reranking"),
+        ("cs.IR",),
+    ),
+}
+
+
+def recorded_day() -> None:
+    """The digests of three profiles on a real day (the recorded cs.AI feed of 2025-08-20 and
+    the Hugging Face daily papers of 2026-08-18, categories kept): no labels, so only their
+    lengths, to read beside the digests themselves."""
+    from digest.models import Subscriber
+    from digest.rank import rank_detailed
+    from digest.sources.arxiv import parse_listing
+    from digest.sources.hf import parse_daily
+
+    real = LABELLED.parents[1]
+    day = parse_listing(
+        (real / "arxiv_rss/rss.arxiv.org_atom_cs.AI_2025-08-20_86entries.xml").read_bytes()
+    ) + parse_daily((real / "hf_daily_papers/daily_papers_2026-08-18.json").read_bytes())
+    print(f"\nrecorded day: {len(day)} papers (cs.AI 2025-08-20 + Hugging Face 2026-08-18)")
+    print(f"  {'profile':11} {'digest':>6} {'also':>5} {'trending':>8} {'scoring > 0':>11}")
+    for name, (keywords, categories) in RECORDED_PROFILES.items():
+        topic = Topic(name, keywords=tuple(Keyword(k) for k in keywords), categories=categories)
+        ranking = rank_detailed(day, Subscriber(name, "x@example.org", topics=(topic,)))
+        print(
+            f"  {name:11} {len(ranking.picked):6} {len(ranking.also):5} "
+            f"{len(ranking.trending):8} {len(ranking.ranked):11}"
+        )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=SEEDS, help=f"default {SEEDS}")
@@ -182,6 +217,7 @@ def main() -> int:
                     f"{statistics.mean(v[3] for v in values):7.1f} "
                     f"{sum(v[3] == 0 for v in values) / len(values):6.0%}"
                 )
+    recorded_day()
     print(f"\ntotal {time.perf_counter() - started:.1f} s")
     return 0
 

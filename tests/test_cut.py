@@ -8,13 +8,15 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 from click.testing import CliRunner
 
 from digest.cli import cli
-from digest.models import Keyword, Subscriber, Topic
+from digest.models import Keyword, Paper, Subscriber, Topic
 from digest.rank import rank_detailed
 from digest.rank.cut import cut_digest
 from digest.sources.arxiv import parse_listing
+from digest.sources.hf import parse_daily
 
 RNG = np.random.default_rng(3)
 
@@ -183,3 +185,88 @@ def test_also_entries_are_drawn_apart_and_not_counted(real: Path) -> None:
         title = r.paper.title.split(":")[0]
         assert title in after.split("Manage your topics")[0] and title not in before
     assert "Also possibly relevant" in rendered.text
+
+
+@pytest.fixture(scope="module")
+def recorded_day(real: Path) -> list[Paper]:
+    """A real day: the cs.AI feed of 2025-08-20 and the Hugging Face daily papers of
+    2026-08-18 (with their upvotes)."""
+    feed = real / "arxiv_rss/rss.arxiv.org_atom_cs.AI_2025-08-20_86entries.xml"
+    hf = real / "hf_daily_papers/daily_papers_2026-08-18.json"
+    return parse_listing(feed.read_bytes()) + parse_daily(hf.read_bytes())
+
+
+def robotics() -> Subscriber:
+    keywords = ("robot", "manipulation", "vision-language-action", "locomotion")
+    return Subscriber(
+        "bo",
+        "bo@example.org",
+        topics=(
+            Topic(
+                "Robotics",
+                keywords=tuple(Keyword(k) for k in keywords),
+                categories=("cs.RO",),
+            ),
+        ),
+    )
+
+
+def llm_agents() -> Subscriber:
+    keywords = ("LLM agents", "tool use", "agentic", "multi-agent")
+    return Subscriber(
+        "ada",
+        "ada@example.org",
+        topics=(
+            Topic(
+                "LLM agents",
+                keywords=tuple(Keyword(k) for k in keywords),
+                categories=("cs.AI", "cs.CL"),
+            ),
+        ),
+    )
+
+
+def test_trending_papers_are_on_topic_with_a_reason_a_reader_can_check(
+    recorded_day: list[Paper],
+) -> None:
+    """The day's most upvoted papers are mostly about agents: for a robotics reader none is
+    trending "in" their topic. Not "Agentic Transaction" because its abstract mentions data
+    manipulation, nor papers "close to your Robotics topic" by a word of the description. An
+    agents reader's trending papers say a keyword in their titles."""
+    ranking = rank_detailed(recorded_day, robotics())
+    titles = [r.paper.title for r in ranking.trending]
+    assert not any(t.startswith("Agentic Transaction") for t in titles), titles
+    assert all(why.kind != "topic" for r in ranking.trending for why in r.reasons), titles
+    trending = rank_detailed(recorded_day, llm_agents()).trending
+    titles = [r.paper.title for r in trending]
+    assert any(t.startswith("GenRouter: Unified Workflow Routing for Agentic") for t in titles)
+    for r in trending:
+        assert r.paper.upvotes and any(why.kind == "keyword" for why in r.reasons), r
+        assert all(why.kind != "topic" for why in r.reasons), r
+
+
+def test_a_topic_that_is_the_days_field_gets_its_close_seconds_too(
+    recorded_day: list[Paper],
+) -> None:
+    """An agents topic in cs.AI on a cs.AI day: most papers score, spread over the whole range,
+    so the bar from the median is far above even the best. The papers close to the best (all
+    agent papers, each matching a keyword) make the digest, not the three at 0.9 of the best;
+    the narrow robotics and retrieval topics keep their short digests."""
+    ranking = rank_detailed(recorded_day, llm_agents())
+    assert 7 <= len(ranking.picked) <= 12, [r.score for r in ranking.ranked[:15]]
+    assert all(r.reasons[0].kind == "keyword" for r in ranking.picked)
+    assert len(ranking.also) == 5 and len(rank_detailed(recorded_day, robotics()).picked) <= 2
+    retrieval = Subscriber(
+        "rae",
+        "rae@example.org",
+        topics=(
+            Topic(
+                "Retrieval",
+                keywords=tuple(
+                    Keyword(k) for k in ("retrieval augmented generation", "RAG", "dense retrieval")
+                ),
+                categories=("cs.IR",),
+            ),
+        ),
+    )
+    assert 1 <= len(rank_detailed(recorded_day, retrieval).picked) <= 4

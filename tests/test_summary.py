@@ -52,4 +52,46 @@ def test_a_card_says_what_the_sources_give() -> None:
     assert details(paper) == "DeepMind · cross-list · 18 Aug 2026 · 4 comments"
     assert details(Paper(id="x:1", title="T")) == ""
     trending = trending_values(RankedPaper(paper, 0.1, "Agents"))
-    assert trending["summary"] == "We propose a thing that works."
+    assert trending["summary"] == [{"text": "We propose a thing that works.", "hit": False}]
+
+
+def test_a_summary_shows_the_keyword_that_matched_marked(real: Path) -> None:
+    """The contribution sentence may not say the matched keyword: the sentence that does joins
+    it, and the keyword is marked (in the HTML part, escaped; plain in the text part)."""
+    from datetime import date
+
+    from digest.models import Digest, RankedPaper, Reason, Subscriber, TopicGroup
+    from digest.render import render_digest
+    from digest.render.view import summary_segments
+
+    listing = parse_listing(
+        (real / "arxiv_rss/rss.arxiv.org_atom_cs.AI_2025-08-20_86entries.xml").read_bytes()
+    )
+    bench = next(p for p in listing if p.arxiv_id == "2508.13201")
+    alone = summarize(bench)
+    assert alone.startswith("We introduce a novel benchmarking evaluation system")
+    assert "multi-agent" not in alone.lower()  # matched in the abstract's fifth sentence
+    shown = summarize(bench, terms=("multi-agent",))
+    assert shown.startswith("We introduce a novel benchmarking evaluation system")
+    assert " … Multi-agent frameworks significantly enhance" in shown and len(shown) <= 320
+    marked = [s["text"] for s in summary_segments(bench, terms=("multi-agent",)) if s["hit"]]
+    assert marked == ["Multi-agent"]
+    # A keyword the summary already says is marked where it is, the summary unchanged.
+    chain = next(p for p in listing if p.arxiv_id == "2508.13167")
+    assert summarize(chain, terms=("multi-agent",)) == summarize(chain)
+    marked = [s["text"] for s in summary_segments(chain, terms=("multi-agent",)) if s["hit"]]
+    assert marked == ["multi-agent"]
+    hostile = Paper(
+        id="x:3",
+        title="T",
+        abstract="Background <b>words</b>. We propose a <i>thing</i>. It uses RAG & friends.",
+    )
+    ranked = RankedPaper(hostile, 0.5, "T", (Reason("keyword", "matches RAG", ("RAG",)),))
+    sub = Subscriber("a", "a@example.org")
+    page = render_digest(
+        Digest(sub, date(2026, 8, 18), (TopicGroup("T", (ranked,)),)),
+        base_url="https://digest.example.org",
+    )
+    assert page is not None
+    assert ">RAG</mark> &amp; friends" in page.html and "&lt;i&gt;thing&lt;/i&gt;" in page.html
+    assert "<mark" not in page.text and "It uses RAG & friends." in page.text

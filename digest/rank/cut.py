@@ -18,7 +18,9 @@ possibly relevant" entries. Each paper counts in its best topic, and makes the d
 and it scores at least `min_score` (when set). A thin day gives a short digest, a rich day a
 full one, never more than `max_papers` (the best first). When a topic is the day's whole field
 (most papers match it, so none stands out from the median), its bar is lowered to FLOOR_CAP of
-its best, if that best is a real match (at least CAP_FROM): its best papers still come. The next
+its best, if that best is a real match (at least CAP_FROM): its best papers still come; and when
+that bar is far above even its best (more than FIELD times it: many papers spread over the whole
+range), only closeness to the best counts, as on a small day. The next
 papers that stand out half as far and score at least ALSO_NEAR_BEST x their topic's best are
 the "also" entries (at most ALSO_MAX).
 
@@ -44,6 +46,7 @@ ALSO_MAX = 5
 BEST_CAP = 0.7
 FLOOR_CAP = 0.9  # share of a topic's best above which its bar never goes ...
 CAP_FROM = 0.4  # ... when that best scores at least this
+FIELD = 1.2  # a bar above this many times the best: the topic is the day's field (no cap then)
 MIN_DAY = 50  # papers: below this the day's spread says nothing
 
 
@@ -55,6 +58,8 @@ class Cut:
     digest: npt.NDArray[np.bool_]
     also: npt.NDArray[np.bool_]
     floors: npt.NDArray[np.float64]  # per topic: the score a paper needed to make the digest
+    # per topic: the score an "also" entry needs (a trending paper too: see `ranker`)
+    also_floors: npt.NDArray[np.float64]
 
     @property
     def count(self) -> int:
@@ -75,7 +80,8 @@ def cut_digest(
     n = matrix.shape[0]
     none = np.zeros(n, dtype=np.bool_)
     if n == 0 or matrix.shape[1] == 0 or max_papers <= 0 or float(matrix.max()) <= 0.0:
-        return Cut(none, none.copy(), np.full(matrix.shape[1], math.inf))
+        never = np.full(matrix.shape[1], math.inf)
+        return Cut(none, none.copy(), never, never.copy())
     best_topic = matrix.argmax(axis=1)
     values = matrix[np.arange(n), best_topic]
     tops = np.minimum(matrix.max(axis=0), BEST_CAP)
@@ -86,15 +92,21 @@ def cut_digest(
         also_floors = np.maximum(median + ALSO_STAND_OUT * spread, min_score)
     else:
         floors = also_floors = np.full(matrix.shape[1], min_score, dtype=np.float64)
-    # A topic most of the day matches (the day *is* its field) lifts none above the median: its
-    # bar is then at most FLOOR_CAP of its best, so its best papers still make the digest, as
-    # long as that best is a real match (CAP_FROM), not the top of the noise.
-    cap = np.where(tops >= CAP_FROM, FLOOR_CAP * tops, np.inf)
+    # A topic whose best barely misses standing out (the top of a narrow spread, as a liked
+    # paper's similarity to every paper of the day gives) has its bar at most FLOOR_CAP of its
+    # best: only its very best come, as long as that best is a real match (CAP_FROM), not the
+    # top of the noise. A topic that is the day's field (many papers across the whole range
+    # widen the spread, so the bar from the median is far above even the best, more than FIELD
+    # times it) is like a small day: only closeness to its best counts.
+    real = tops >= CAP_FROM
+    field = real & (floors > FIELD * tops)
+    cap = np.where(field, min_score, np.where(real, FLOOR_CAP * tops, np.inf))
     floors = np.maximum(np.minimum(floors, cap), max(min_score, 1e-9))
     also_floors = np.maximum(np.minimum(also_floors, cap), max(min_score, 1e-9))
     bars = np.maximum(floors, NEAR_BEST * tops)
     passes = values >= bars[best_topic]
-    near = values >= np.maximum(also_floors, ALSO_NEAR_BEST * tops)[best_topic]
+    also_bars = np.maximum(also_floors, ALSO_NEAR_BEST * tops)
+    near = values >= also_bars[best_topic]
     order = np.argsort(-values, kind="stable")
     digest, also = none.copy(), none.copy()
     picked = order[passes[order]][:max_papers]
@@ -104,4 +116,4 @@ def cut_digest(
     if picked.size:
         after = after[values[after] <= values[picked[-1]]]
     also[after[:also_max]] = True
-    return Cut(digest, also, bars)
+    return Cut(digest, also, bars, also_bars)

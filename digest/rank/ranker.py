@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import islice
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -47,6 +48,7 @@ TRENDING_PAPERS = 5
 SIMILAR_REASON = 0.08  # below this cosine a liked paper is not worth naming
 SIMILAR_MEANING = 0.35  # ... and below this sentence-embedding cosine (the semantic extra)
 MAX_TERMS = 6
+VAGUE = frozenset({"topic", "trending"})  # reasons that do not say why a paper is on topic
 
 
 @dataclass(frozen=True)
@@ -70,8 +72,8 @@ class Ranking:
     keyword_hits: dict[str, dict[str, int]] = field(default_factory=dict)  # topic: term: papers
     also: tuple[RankedPaper, ...] = ()  # just below the cut: "also possibly relevant"
     floors: dict[str, float] = field(default_factory=dict)  # topic: the score needed (`cut`)
-    # The most-upvoted papers above zero that did not make the cut, explained: the digest's
-    # trending section.
+    # The most-upvoted papers that did not make the cut, each on topic by a reason besides its
+    # upvotes (see `_trending`): the digest's trending section.
     trending: tuple[RankedPaper, ...] = ()
 
 
@@ -183,8 +185,13 @@ def rank_row(
     also = tuple(by_row[r] for r in also_rows)
     misses = tuple(by_row[r] for r in miss_rows)
     in_digest = {*picked_rows, *also_rows}  # trending shows neither again
-    trending = tuple(
-        ranked_paper(r, True) for r in _trending_rows(index, best, in_digest)[:TRENDING_PAPERS]
+    also_bar = cut.also_floors[best_topic] if profiles else np.full(n, math.inf)
+    trending = _trending(
+        (
+            (ranked_paper(r, True), bool(best[r] >= also_bar[r]))
+            for r in _trending_rows(index, best, in_digest)
+        ),
+        TRENDING_PAPERS,
     )
     floors = {p.topic.name: float(f) for p, f in zip(profiles, cut.floors, strict=True)}
     if not details:
@@ -230,14 +237,52 @@ def _best_first(best: Floats, rows: npt.NDArray[np.intp]) -> list[int]:
 
 
 def _trending_rows(index: PaperIndex, best: Floats, picked: set[int]) -> list[int]:
-    """The most-upvoted papers (then GitHub stars, then score) at least loosely relevant
-    (scoring above zero) that did not make the cut: the digest's trending section."""
+    """The most-upvoted papers (then GitHub stars, then score) scoring above zero that did not
+    make the cut: the candidates of the digest's trending section (see `_trending`)."""
     found = [r for r in index.popular if best[r] > 0 and r not in picked]
     papers = index.papers
     found.sort(
         key=lambda r: (-(papers[r].upvotes or 0), -(papers[r].github_stars or 0), -best[r], r)
     )
     return found
+
+
+def _trending(
+    candidates: Iterable[tuple[RankedPaper, bool]], count: int
+) -> tuple[RankedPaper, ...]:
+    """The first `count` candidates (each with whether it scores as an "also" entry would)
+    that are on topic by a reason a reader can check besides their upvotes: scoring as an
+    "also" entry would, or with one of the topic's keywords in the title. A keyword found once
+    in an abstract is not enough ("Agentic Transaction" mentions data manipulation, which
+    makes no robotics paper), and "close to your topic" (words of the description or of a
+    phrase found apart) never is."""
+    shown = (
+        ranked
+        for ranked, near in candidates
+        if any(why.kind not in VAGUE for why in ranked.reasons)
+        and (near or _keyword_in_title(ranked))
+    )
+    return tuple(islice(shown, count))
+
+
+def _keyword_in_title(ranked: RankedPaper) -> bool:
+    title = fold(ranked.paper.title)
+    return any(
+        _title_pattern(term).search(title) is not None
+        for why in ranked.reasons
+        if why.kind == "keyword"
+        for term in why.terms
+    )
+
+
+@lru_cache(maxsize=4096)
+def _title_pattern(keyword: str) -> re.Pattern[str]:
+    """A keyword's words in order (plurals and hyphens allowed), single words too."""
+    words = raw_words(keyword)
+    if not words:
+        return re.compile(r"(?!)")  # matches nothing
+    body = r"[\W_]*".join(rf"{re.escape(w)}(?:e?s)?" for w in words)
+    return re.compile(rf"(?<![a-z0-9]){body}(?![a-z0-9])")
 
 
 def compile_profiles(

@@ -13,7 +13,7 @@ for tests and benchmarks.
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -83,6 +83,7 @@ class Renderer:
             lstrip_blocks=True,
         )
         text_env.filters["wrap"] = wrap_text
+        text_env.filters["plain"] = plain_text
         self._text = text_env.get_template(TEXT_TEMPLATE)
         text_row = self._text.make_module({"rows": []}).row  # type: ignore[attr-defined]
         self._painter = RowPainter(self._draw_html, html=True, shared=SHARED_ROWS)
@@ -237,6 +238,11 @@ def _without(
         if i == last:
             out.append(more)
     return out
+
+
+def plain_text(segments: Sequence[Mapping[str, Any]]) -> str:
+    """Highlighted segments (see `view.highlight`) as the plain text they spell."""
+    return "".join(s["text"] for s in segments)
 
 
 @lru_cache(maxsize=16384)

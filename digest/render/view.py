@@ -28,9 +28,13 @@ CATEGORIES_SHOWN = 3
 SUBJECT_TITLE_CHARS = 60
 SUMMARY_CHARS = 320
 TRENDING_SUMMARY_CHARS = 160  # one line  # about two sentences: enough to decide whether to click
+MAX_SUMMARY_HITS = 2  # places a matched keyword is marked in a summary
 MIN_SUMMARY_CHARS = 60  # below this a trimmed summary is dropped rather than kept as a stub
 
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(“\"'])")
+_SENTENCE_END = re.compile(
+    r"(?<=[.!?])(?<!\bet al\.)(?<!\be\.g\.)(?<!\bi\.e\.)(?<!\bFig\.)(?<!\bcf\.)(?<!\bvs\.)"
+    r"\s+(?=[A-Z0-9(“\"'])"
+)
 _UNSAFE_URL = re.compile(r"[\x00-\x20\x7f]")
 # The sentence of an abstract that says what the paper does, and a structured abstract's verdict.
 _CONTRIBUTION = re.compile(
@@ -77,7 +81,7 @@ def page_rows(digest: Digest, links: PageLinks) -> list[Row]:
         rows.append(("topic", {"name": clean_text(group.topic), "count": count}))
         for ranked in group.papers:
             shown.add(ranked.paper.id)
-            top, end = card_values(ranked.paper)
+            top, end = card_values(ranked.paper, matched_terms(ranked))
             rows.append(("paper", top))
             # The trending figures are shown once, with the card's signals, not again in "Why".
             why = why_values(tuple(r for r in ranked.reasons if r.kind != "trending"))
@@ -142,11 +146,42 @@ def footer_values(subscriber: Subscriber, links: PageLinks) -> dict[str, Any]:
 # ---------------------------------------------------------------- one paper
 
 
+def card_values(paper: Paper, terms: tuple[str, ...] = ()) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A paper's card: its `paper` and `paper_end` rows, the summary showing `terms` (the
+    keywords it matched) where it can (both cached: the same papers recur in many digests, and
+    the same content is the same dict)."""
+    return _card_top(paper), _card_end(paper, _written(paper, terms))
+
+
 @lru_cache(maxsize=16384)
-def card_values(paper: Paper) -> tuple[dict[str, Any], dict[str, Any]]:
-    """A paper's card: its `paper` and `paper_end` rows (one cache lookup: hashing a paper is
-    not free, and the same papers recur in many digests)."""
-    return paper_values(paper), paper_end_values(paper)
+def _card_top(paper: Paper) -> dict[str, Any]:
+    return paper_values(paper)
+
+
+@lru_cache(maxsize=16384)
+def _card_end(paper: Paper, terms: tuple[str, ...]) -> dict[str, Any]:
+    return paper_end_values(paper, terms=terms)
+
+
+def matched_terms(ranked: RankedPaper) -> tuple[str, ...]:
+    """The keywords a paper matched, as the subscriber wrote them."""
+    return tuple(t for r in ranked.reasons if r.kind == "keyword" for t in r.terms)
+
+
+def _written(paper: Paper, terms: tuple[str, ...]) -> tuple[str, ...]:
+    """The terms a summary of the paper could show (written in its abstract or AI summary):
+    a keyword found only in the title changes nothing, so many readers share one card."""
+    if not terms:
+        return ()
+    lower = _lower_text(paper)
+    return tuple(
+        t for t in terms if any(w in lower and p.search(lower) for w, p in _patterns((t,)))
+    )
+
+
+@lru_cache(maxsize=16384)
+def _lower_text(paper: Paper) -> str:
+    return f"{paper.ai_summary or ''} {paper.abstract}".lower()
 
 
 def paper_values(paper: Paper) -> dict[str, Any]:
@@ -181,10 +216,13 @@ def details(paper: Paper) -> str:
     return " · ".join(found)
 
 
-def paper_end_values(paper: Paper, summary_chars: int | None = SUMMARY_CHARS) -> dict[str, Any]:
-    """The rest of a card: the summary (None drops it), popularity signals and links."""
+def paper_end_values(
+    paper: Paper, summary_chars: int | None = SUMMARY_CHARS, terms: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """The rest of a card: the summary with the matched `terms` marked (None drops it),
+    popularity signals and links."""
     return {
-        "summary": summarize(paper, summary_chars) if summary_chars else "",
+        "summary": summary_segments(paper, summary_chars, terms) if summary_chars else [],
         "signals": signals(paper),
         "links": paper_links(paper),
     }
@@ -200,19 +238,73 @@ def signals(paper: Paper) -> list[str]:
     return found
 
 
-def summarize(paper: Paper, limit: int = SUMMARY_CHARS) -> str:
+@lru_cache(maxsize=16384)
+def summary_segments(
+    paper: Paper, limit: int = SUMMARY_CHARS, terms: tuple[str, ...] = ()
+) -> list[dict[str, Any]]:
+    """The summary (see `summarize`) as `highlight` segments, the first MAX_SUMMARY_HITS
+    places a matched term is written marked (cached: the same papers recur in many digests;
+    the list is shared, never changed)."""
+    text = summarize(paper, limit, terms)
+    if not text:
+        return []
+    return _mark(text, terms)
+
+
+def summarize(paper: Paper, limit: int = SUMMARY_CHARS, terms: Sequence[str] = ()) -> str:
     """The HF AI summary when there is one, else what the paper does: the abstract from the
     sentence that states its contribution ("we propose…", "this paper introduces…", a
-    structured abstract's conclusions), or from its start when none does, within limit."""
+    structured abstract's conclusions), or from its start when none does, within limit.
+
+    `terms`: the keywords the paper matched. When the summary from the abstract holds none of
+    them, the first sentence that does joins the contribution's (after "…"; cut short when
+    both do not fit), or the summary starts there (when no sentence states the contribution,
+    or the keyword's sentence cannot be shown with it): the reader sees why the paper is
+    here."""
+    summary = _plain_summary(paper, limit)
+    patterns = _patterns(tuple(terms))
+    if paper.ai_summary or not patterns or not summary or _says(patterns, summary):
+        return summary
+    sentences, start, lower = _abstract(paper)
+    if not any(word in lower for word, _ in patterns):  # none written anywhere: the usual
+        return summary
+    where = next((i for i, s in enumerate(sentences) if _says(patterns, s)), None)
+    if where is None:
+        return summary
+    if start is None:  # no sentence states the contribution: the keyword's is the best start
+        return shorten_summary(" ".join(sentences[where:]), limit)
+    first, term = sentences[start], sentences[where]
+    pair = f"{term} … {first}" if where < start else f"{first} … {term}"
+    if where == start + 1:
+        pair = f"{first} {term}"
+    if len(pair) <= limit:
+        return pair
+    cut = _shorten(pair, limit)  # the contribution whole, the term's sentence cut short ...
+    if where > start and _says(patterns, cut):
+        return cut
+    return shorten_summary(" ".join(sentences[where:]), limit)  # ... or from the term on
+
+
+@lru_cache(maxsize=16384)
+def _plain_summary(paper: Paper, limit: int) -> str:
+    """The summary whatever matched: the AI summary, or the abstract from its contribution."""
     if paper.ai_summary and latex_to_text(paper.ai_summary):
         return shorten_summary(latex_to_text(paper.ai_summary), limit)
+    sentences, start, _ = _abstract(paper)
+    return shorten_summary(" ".join(sentences[start or 0 :]), limit)
+
+
+@lru_cache(maxsize=16384)
+def _abstract(paper: Paper) -> tuple[tuple[str, ...], int | None, str]:
+    """The abstract's sentences, the one stating the contribution (None: none does) and the
+    whole in lower case."""
     text = latex_to_text(paper.abstract)
-    sentences = _SENTENCE_END.split(text)
+    sentences = tuple(_SENTENCE_END.split(text))
     for pattern in (_CONTRIBUTION, _CONCLUSION):
         start = next((i for i, s in enumerate(sentences) if pattern.search(s)), None)
         if start is not None:
-            return shorten_summary(" ".join(sentences[start:]), limit)
-    return shorten_summary(text, limit)
+            return sentences, start, text.lower()
+    return sentences, None, text.lower()
 
 
 def shorten_summary(text: str, limit: int) -> str:
@@ -266,7 +358,9 @@ def trending_values(ranked: RankedPaper) -> dict[str, Any]:
         "url": _url(abs_url(paper)),
         "signals": signals(paper),
         "why": reason,
-        "summary": summarize(paper, TRENDING_SUMMARY_CHARS),
+        "summary": summary_segments(
+            paper, TRENDING_SUMMARY_CHARS, _written(paper, matched_terms(ranked))
+        ),
     }
 
 
@@ -312,6 +406,53 @@ def highlight(text: str, terms: Sequence[str]) -> list[dict[str, Any]]:
     if at < len(text):
         segments.append({"text": text[at:], "hit": False})
     return segments
+
+
+def _mark(text: str, terms: tuple[str, ...]) -> list[dict[str, Any]]:
+    """`text` as segments with the first MAX_SUMMARY_HITS places a term is written marked (a
+    bounded number: each count of marks is a row shape to inline), the longest term first
+    where two overlap."""
+    found: list[tuple[int, int]] = []
+    for _, pattern in _patterns(terms):  # longest term first
+        for match in pattern.finditer(text):
+            if all(match.end() <= a or match.start() >= b for a, b in found):
+                found.append(match.span())
+    segments: list[dict[str, Any]] = []
+    at = 0
+    for a, b in sorted(found)[:MAX_SUMMARY_HITS]:
+        if a > at:
+            segments.append({"text": text[at:a], "hit": False})
+        segments.append({"text": text[a:b], "hit": True})
+        at = b
+    if at < len(text):
+        segments.append({"text": text[at:], "hit": False})
+    return segments
+
+
+Keyterm = tuple[str, re.Pattern[str]]  # a keyword's first word, lower case, and its pattern
+
+
+def _says(patterns: Sequence[Keyterm], text: str) -> bool:
+    lower = text.lower()  # a plain substring test first: most sentences lack every keyword
+    return any(word in lower and p.search(text) for word, p in patterns)
+
+
+@lru_cache(maxsize=4096)
+def _patterns(terms: tuple[str, ...]) -> list[Keyterm]:
+    """Each keyword's pattern (see `_keyword_pattern`), the longest keyword first."""
+    unique = sorted({t.strip() for t in terms if t.strip()}, key=lambda t: (-len(t), t))
+    return [p for p in map(_keyword_pattern, unique) if p is not None]
+
+
+@lru_cache(maxsize=4096)
+def _keyword_pattern(term: str) -> Keyterm | None:
+    """Where a text writes a keyword: its words in order, case, plurals, hyphens and spaces
+    aside ("LLM agents" finds "LLM agent", "multi-agent" finds "multi agent")."""
+    words = re.findall(r"\w+", term)
+    if not words:
+        return None
+    body = r"[\s\-\u2010\u2011\u2013]*".join(rf"{re.escape(w)}(?:e?s)?" for w in words)
+    return words[0].lower(), re.compile(rf"(?<!\w){body}(?!\w)", re.IGNORECASE)
 
 
 @lru_cache(maxsize=4096)
