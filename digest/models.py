@@ -152,6 +152,19 @@ class Subscriber:
     send_empty: bool = False
     topics: tuple[Topic, ...] = field(default_factory=tuple)
     status: str = "active"  # pending / active / paused / unsubscribed
+    frequency: str = "daily"  # daily | weekly
+    weekly_on: str = "mon"  # a weekly digest's day
+    feed_only: bool = False  # the web copy and the Atom feed, no email
+
+    @property
+    def send_days(self) -> tuple[str, ...]:
+        """The weekdays a digest goes out: `days`, or only `weekly_on` for a weekly digest."""
+        return (self.weekly_on,) if self.frequency == "weekly" else self.days
+
+    def is_due(self, day: date) -> bool:
+        """Whether `day` (where they live) is a digest day. Daily digests go out whenever a send
+        runs (`days` is the daemon's schedule); a weekly one only on its weekday."""
+        return self.frequency != "weekly" or day.strftime("%a").lower() == self.weekly_on
 
     def local_date(self, moment: datetime) -> date:
         """The subscriber's calendar date at `moment`: the day a digest sent then is for."""

@@ -5,10 +5,18 @@ from __future__ import annotations
 import re
 from datetime import time
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from digest.config.values import WEEKDAYS, ClockTime, StrictModel, TimeZoneName, Weekdays
+from digest.config.values import (
+    WEEKDAYS,
+    ClockTime,
+    StrictModel,
+    TimeZoneName,
+    Weekday,
+    Weekdays,
+)
 from digest.models import Keyword, Subscriber, Topic
 
 
@@ -86,6 +94,9 @@ class SubscriberConfig(StrictModel):
     min_score: float = Field(default=0.0, ge=0)
     trending_weight: float = Field(default=1.0, ge=0)
     send_empty: bool = False
+    frequency: Literal["daily", "weekly"] = "daily"
+    weekly_on: Weekday = "mon"
+    feed_only: bool = False
     topics: list[TopicConfig] = Field(min_length=1)
 
     @field_validator("name", "email")
@@ -122,4 +133,7 @@ class SubscriberConfig(StrictModel):
             trending_weight=self.trending_weight,
             send_empty=self.send_empty,
             topics=tuple(t.to_topic() for t in self.topics),
+            frequency=self.frequency,
+            weekly_on=self.weekly_on,
+            feed_only=self.feed_only,
         )

@@ -24,9 +24,11 @@ from digest.mail.message import Links
 from digest.mail.transport import Transport
 from digest.models import Subscriber
 from digest.store import Store, utcnow
+from digest.store.copies import CopyStore
 from digest.store.subscribers import SubscriberStore, email_key
 
 SUSPENDED_NOTE = "suspended after repeated permanent failures"
+FEED_ONLY_NOTE = "feed only: on the web and in the Atom feed, no email"
 log = logging.getLogger(__name__)
 
 
@@ -130,15 +132,21 @@ def send_run(
     compose_lock = threading.Lock()
     # The generation each manage link is signed with, read once for the run (not per email).
     generations = {r.key: r.link_generation for r in SubscriberStore(store).all()}
+    feeds = {key: c.feed_generation for key, c in CopyStore(store).all_choices().items()}
 
     def compose(row: Delivery) -> Outgoing:
         person = by_email[row.email]
-        links = head.links(person.email, generations.get(email_key(person.email), 0))
+        key = email_key(person.email)
+        links = head.links(
+            person.email, generations.get(key, 0), day=row.day, feed_generation=feeds.get(key, 0)
+        )
         # Ranking and rendering are CPU-bound: one at a time, while other threads do SMTP.
         with compose_lock:
             content, papers = write(person, row.day, links)
         if content is None:
             return Outgoing(None, papers, "nothing new: no email (send_empty is off)")
+        if person.feed_only:  # the web copy and the feed have it once the ledger says sent
+            return Outgoing(None, papers, FEED_ONLY_NOTE, published=True)
         message = digest_email(
             head,
             person,

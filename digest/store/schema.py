@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     Column,
     Connection,
     Date,
@@ -238,6 +239,42 @@ def m008_unconfirmed_sends(connection: Connection) -> None:
         )
 
 
+# What each digest held when it went out (m010): its papers' ids in order, with their topic,
+# score and reasons, so that its web copy and the Atom feed show what was sent, not a new
+# ranking. One row per ledger row (email, day); shown only once the ledger says sent.
+digest_copies = Table(
+    "digest_copies",
+    metadata,
+    Column("email", String(320), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("subscriber", String(200), nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("content", JSON, nullable=False),  # see digest.channels.record
+    Column("recorded_at", DateTime, nullable=False),
+    Index("ix_digest_copies_day", "day"),
+)
+
+# How each person takes their digest, as chosen on the manage page (m010): NULL means "as in
+# config.yaml" (or the default). `feed_generation` is bumped by a feed reset: feed links signed
+# with an older value stop working.
+delivery_choices = Table(
+    "delivery_choices",
+    metadata,
+    Column("email_key", String(320), primary_key=True),
+    Column("feed_generation", Integer, nullable=False, server_default="0"),
+    Column("feed_only", Boolean),
+    Column("frequency", String(10)),
+    Column("weekly_on", String(3)),
+    Column("updated_at", DateTime, nullable=False),
+)
+
+
+def m010_digest_copies(connection: Connection) -> None:
+    # checkfirst: this migration does not depend on m009 (feedback), whichever lands first.
+    for table in (digest_copies, delivery_choices):
+        table.create(connection, checkfirst=True)
+
+
 Migration = Callable[[Connection], None]
 MIGRATIONS: list[Migration] = [
     m001_initial,
@@ -248,4 +285,6 @@ MIGRATIONS: list[Migration] = [
     m006_liked_papers,
     m007_link_generation,
     m008_unconfirmed_sends,
+    # m009 (feedback, another branch) goes here, before m010: a migration's number is its place.
+    m010_digest_copies,
 ]
