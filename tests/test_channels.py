@@ -395,3 +395,57 @@ def test_digest_preview_shows_each_channel_without_sending(world: World) -> None
 
         assert conn.scalar(select(func.count()).select_from(deliveries)) == 2
         assert conn.scalar(select(func.count()).select_from(digest_copies)) == 2
+
+
+def test_a_weekly_digest_never_repeats_a_paper_an_earlier_digest_held(
+    tmp_path: Path, real: Path
+) -> None:
+    """A digest retried in a later run ranks up to that run's clock, so the next window can
+    reach papers it already held (see digest.day.previous_window_end): a weekly digest, whose
+    week reaches far back, leaves them out."""
+    from digest.mail.ledger import Ledger
+    from digest.pipeline import build_digest
+
+    path = tmp_path / "config.yaml"
+    path.write_text(WEEKLY, encoding="utf-8")
+    config = load_config(path)
+    london = ZoneInfo("Europe/London")
+    papers, _ = parse_api((real / RECORDED).read_bytes())
+    monday = datetime(2026, 10, 26, 7, tzinfo=london).astimezone(UTC)
+    with open_store(config.store_url) as store:
+        for i in range(6):
+            arrived = datetime(2026, 10, 20 + i, 2, tzinfo=london)
+            store.save_papers(papers[i * 12 : i * 12 + 12], now=arrived)
+        wendy = active_subscribers(config, store)[0]
+        best = [
+            r.paper.id
+            for g in build_digest(config, store, wendy, monday.date(), monday).groups
+            for r in g.papers
+        ]
+        assert len(best) >= 2
+        # Last Monday's digest, planned then, sent by a later run that also took the best one.
+        earlier = date(2026, 10, 19)
+        ledger = Ledger(store)
+        ledger.plan([(wendy.email, wendy.name)], earlier, datetime(2026, 10, 19, 6, tzinfo=UTC))
+        row = ledger.get(wendy.email, earlier)
+        assert row is not None
+        ledger.mark_sent(row.id, "250 ok", datetime(2026, 10, 22, 6, tzinfo=UTC), 2)
+        held = {
+            "topics": ["Software testing"],
+            "groups": [
+                {
+                    "topic": "Software testing",
+                    "papers": [
+                        {"id": i, "score": 1.0, "topic": "Software testing", "reasons": []}
+                        for i in best[:1]
+                    ],
+                }
+            ],
+        }
+        CopyStore(store).record(wendy.email, earlier, wendy.name, "last week", held, monday)
+
+        assert send_digests(config, store, now=monday, subscriber="wendy").ok
+        (sent,) = [c for c in CopyStore(store).recent(wendy.email, monday.date(), 5)]
+    ids = [p["id"] for g in sent.content["groups"] for p in g["papers"]]
+    assert ids and not set(ids) & set(best[:1])
+    assert set(best[1:]) <= set(ids)
