@@ -296,11 +296,12 @@ def _echo_send(report: SendReport) -> None:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["html", "text", "atom", "json"]),
+    type=click.Choice(["html", "text", "atom", "json", "slack", "discord"]),
     default="html",
     show_default=True,
-    help="html: the email, written to files; text (its plain part), atom (the feed's entries) "
-    "or json (the webhook payload): printed, or written to --out.",
+    help="html: the email, written to files; text (its plain part), atom (the feed's entries), "
+    "json (the webhook payload), slack or discord (their webhook bodies): printed, or written "
+    "to --out.",
 )
 @click.pass_obj
 def preview(

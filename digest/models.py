@@ -138,6 +138,16 @@ class Topic:
 
 
 @dataclass(frozen=True)
+class Channel:
+    """A chat channel a digest is posted to: slack, discord or a generic JSON webhook. The URL
+    (and the webhook's signing secret) are secrets: never shown in a repr, a log or an error."""
+
+    type: str  # slack | discord | webhook
+    url: str = field(repr=False)
+    secret: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
 class Subscriber:
     """A person who gets a digest, with when and what they want."""
 
@@ -155,6 +165,8 @@ class Subscriber:
     frequency: str = "daily"  # daily | weekly
     weekly_on: str = "mon"  # a weekly digest's day
     feed_only: bool = False  # the web copy and the Atom feed, no email
+    email_digest: bool = True  # `email` is among `deliver:` (feed_only turns it off too)
+    channels: tuple[Channel, ...] = ()  # chat channels besides (or instead of) the email
 
     @property
     def send_days(self) -> tuple[str, ...]:

@@ -396,7 +396,7 @@ def preview_digest(
     return Preview(person.name, day, digest.count, html_path, text_path, would_send)
 
 
-PREVIEW_FORMATS = ("html", "text", "atom", "json")
+PREVIEW_FORMATS = ("html", "text", "atom", "json", "slack", "discord")
 
 
 def preview_channel(
@@ -411,8 +411,8 @@ def preview_channel(
     client: httpx.Client | None = None,
 ) -> str:
     """A subscriber's digest as one channel would carry it (`text`: the email's plain part,
-    `atom`: the feed's entries, `json`: the webhook payload), without sending or recording
-    anything."""
+    `atom`: the feed's entries, `json`: the webhook payload, `slack` / `discord`: their
+    webhook bodies), without sending or recording anything."""
     import json
 
     from digest.channels.feed import SentDigest, atom_feed
@@ -435,8 +435,13 @@ def preview_channel(
             feed_url=f"{root}/feed/preview.xml",
             site_url=f"{root}/",
         )
-    if fmt == "json":
-        return json.dumps(digest_payload(digest), ensure_ascii=False, indent=2) + "\n"
+    if fmt in ("json", "slack", "discord"):
+        from digest.channels.chat import discord_message, slack_message
+
+        payload = digest_payload(digest, web_url=f"{root}/d/preview")
+        shaped = {"json": payload, "slack": slack_message, "discord": discord_message}[fmt]
+        body = payload if fmt == "json" else shaped(payload)  # type: ignore[operator]
+        return json.dumps(body, ensure_ascii=False, indent=2) + "\n"
     raise DigestError(f"--format: {fmt!r} is not one of {', '.join(PREVIEW_FORMATS)}")
 
 
@@ -559,7 +564,7 @@ def send_digests(
             copies.record(person.email, d, person.name, rendered.subject, record, utcnow())
         return rendered, digest.count
 
-    return send_run(
+    report = send_run(
         config,
         store,
         people,
@@ -571,3 +576,13 @@ def send_digests(
         progress=progress,
         stop=stop,
     )
+    chatty = [p for p in people if p.channels]
+    if chatty and not dry_run and not (stop is not None and stop.is_set()):
+        from digest.channels.send import deliver_channels
+        from digest.mail.tokens import load_secret_key
+
+        days = {p.email: day or p.local_date(now) for p in chatty}
+        report.channels = deliver_channels(
+            config, store, chatty, days, secret=load_secret_key(config)
+        )
+    return report

@@ -385,6 +385,11 @@ def test_digest_preview_shows_each_channel_without_sending(world: World) -> None
     atom = feedparser.parse(preview("atom").encode())
     assert not atom.bozo and [e.link for e in atom.entries] == order
 
+    slack = json.loads(preview("slack"))
+    assert len(slack["blocks"]) == len(order) + 2 and slack["text"].startswith("Paper digest")
+    discord = json.loads(preview("discord"))
+    assert len(discord["content"]) <= 2000 and discord["content"].count("\n• [") == len(order)
+
     text = preview("text")
     assert text.startswith("PAPER DIGEST") and "View in your browser" not in text
     assert (world.path.parent / "data" / "preview" / "ada-2026-03-10.txt").exists() is False

@@ -7,7 +7,7 @@ from datetime import time
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from digest.config.values import (
     WEEKDAYS,
@@ -17,7 +17,7 @@ from digest.config.values import (
     Weekday,
     Weekdays,
 )
-from digest.models import Keyword, Subscriber, Topic
+from digest.models import Channel, Keyword, Subscriber, Topic
 
 
 class KeywordConfig(StrictModel):
@@ -84,6 +84,32 @@ _EMAIL = re.compile(
 )
 
 
+class ChannelConfig(StrictModel):
+    """One chat channel in `deliver:`: `{type: slack, url: "${ADA_SLACK_WEBHOOK}"}`."""
+
+    type: Literal["slack", "discord", "webhook"]
+    url: SecretStr
+    secret: SecretStr | None = None  # webhook only: the key of its HMAC signature header
+
+    @field_validator("url")
+    @classmethod
+    def _http(cls, value: SecretStr) -> SecretStr:
+        url = value.get_secret_value()
+        if not url.startswith(("https://", "http://")) or not url.split("://", 1)[1].strip("/"):
+            raise ValueError("must be an http(s) URL (the value is not shown: it is a secret)")
+        return value
+
+    @model_validator(mode="after")
+    def _secret_for_webhooks(self) -> ChannelConfig:
+        if self.secret is not None and self.type != "webhook":
+            raise ValueError("secret: only a webhook signs its requests")
+        return self
+
+    def to_channel(self) -> Channel:
+        secret = self.secret.get_secret_value() if self.secret is not None else None
+        return Channel(self.type, self.url.get_secret_value(), secret)
+
+
 class SubscriberConfig(StrictModel):
     name: str = Field(min_length=1)
     email: str
@@ -97,6 +123,7 @@ class SubscriberConfig(StrictModel):
     frequency: Literal["daily", "weekly"] = "daily"
     weekly_on: Weekday = "mon"
     feed_only: bool = False
+    deliver: list[Literal["email"] | ChannelConfig] = Field(default=["email"], min_length=1)
     topics: list[TopicConfig] = Field(min_length=1)
 
     @field_validator("name", "email")
@@ -136,4 +163,6 @@ class SubscriberConfig(StrictModel):
             frequency=self.frequency,
             weekly_on=self.weekly_on,
             feed_only=self.feed_only,
+            email_digest="email" in self.deliver and not self.feed_only,
+            channels=tuple(c.to_channel() for c in self.deliver if isinstance(c, ChannelConfig)),
         )

@@ -482,6 +482,11 @@ def _sender(run: _Run, work: queue.SimpleQueue[int], transport: Transport) -> No
 _HOST = socket.gethostname()
 
 
+def is_dead_local(worker: str | None) -> bool:
+    """True when `worker` (a claim's holder) was a process on this host that no longer runs."""
+    return _is_dead_local(worker)
+
+
 def _is_dead_local(worker: str | None) -> bool:
     """True when `worker` was a process on this host that no longer runs."""
     if not worker:

@@ -269,9 +269,34 @@ delivery_choices = Table(
 )
 
 
+# The chat channels' ledger (m010): one row per (email, day, channel), planned -> sending ->
+# sent / failed, claimed with a lease like `deliveries`. `channel` is the channel's type and a
+# hash of its URL (never the URL: it is a secret); `delivery_key` is sent with every attempt so
+# a receiver can drop a re-send after a crash.
+channel_deliveries = Table(
+    "channel_deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("email", String(320), nullable=False),
+    Column("day", Date, nullable=False),
+    Column("channel", String(60), nullable=False),
+    Column("subscriber", String(200), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("reply", Text),
+    Column("next_attempt_at", DateTime),
+    Column("claimed_by", String(200)),
+    Column("lease_until", DateTime),
+    Column("delivery_key", String(64), nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    Column("sent_at", DateTime),
+    UniqueConstraint("email", "day", "channel", name="uq_channel_deliveries"),
+)
+
+
 def m010_digest_copies(connection: Connection) -> None:
     # checkfirst: this migration does not depend on m009 (feedback), whichever lands first.
-    for table in (digest_copies, delivery_choices):
+    for table in (digest_copies, delivery_choices, channel_deliveries):
         table.create(connection, checkfirst=True)
 
 

@@ -185,7 +185,7 @@ def pending_profile(config: Config, store: Store, email: str, changes: Changes) 
     link makes exactly this profile active, whatever other sign-ups for the address asked."""
     current = find(config, store, email)
     if current is not None and current.status != PENDING:
-        base = current.profile.model_dump(mode="json", by_alias=True)
+        base = current.profile.model_dump(mode="json", by_alias=True, exclude={"deliver"})
     else:
         base = {"name": email.split("@")[0], "email": email.strip()}
     profile = build_profile(base, changes)
@@ -307,7 +307,7 @@ def _save(
         SubscriberStore(store).put(row, now)
     else:
         if current is not None:
-            base = current.profile.model_dump(mode="json", by_alias=True)
+            base = current.profile.model_dump(mode="json", by_alias=True, exclude={"deliver"})
         elif changes.topics is None:
             raise SubscriptionError("topics: give at least one topic (keywords, categories, ids)")
         else:
