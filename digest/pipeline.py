@@ -396,9 +396,6 @@ def preview_digest(
     return Preview(person.name, day, digest.count, html_path, text_path, would_send)
 
 
-PREVIEW_FORMATS = ("html", "text", "atom", "json", "slack", "discord")
-
-
 def preview_channel(
     config: Config,
     store: Store,
@@ -410,39 +407,16 @@ def preview_channel(
     now: datetime | None = None,
     client: httpx.Client | None = None,
 ) -> str:
-    """A subscriber's digest as one channel would carry it (`text`: the email's plain part,
-    `atom`: the feed's entries, `json`: the webhook payload, `slack` / `discord`: their
-    webhook bodies), without sending or recording anything."""
-    import json
-
-    from digest.channels.feed import SentDigest, atom_feed
-    from digest.channels.payload import digest_payload
+    """A subscriber's digest as one channel would carry it (see `channels.preview`), without
+    sending or recording anything."""
+    from digest.channels.preview import channel_text
 
     now = now or utcnow()
     person = pick_subscriber(config, store, subscriber)
-    day = day or person.local_date(now)
-    digest = build_digest(config, store, person, day, now, papers, client=client)
-    root = config.base_url.rstrip("/")
-    if fmt == "text":
-        rendered = render_digest(digest, base_url=config.base_url, always=True)
-        assert rendered is not None  # always=True renders even an empty digest
-        return rendered.text
-    if fmt == "atom":
-        return atom_feed(
-            [SentDigest(digest, now)],
-            owner=person.email,
-            title=f"Paper digest for {person.name} (preview)",
-            feed_url=f"{root}/feed/preview.xml",
-            site_url=f"{root}/",
-        )
-    if fmt in ("json", "slack", "discord"):
-        from digest.channels.chat import discord_message, slack_message
-
-        payload = digest_payload(digest, web_url=f"{root}/d/preview")
-        shaped = {"json": payload, "slack": slack_message, "discord": discord_message}[fmt]
-        body = payload if fmt == "json" else shaped(payload)  # type: ignore[operator]
-        return json.dumps(body, ensure_ascii=False, indent=2) + "\n"
-    raise DigestError(f"--format: {fmt!r} is not one of {', '.join(PREVIEW_FORMATS)}")
+    digest = build_digest(
+        config, store, person, day or person.local_date(now), now, papers, client=client
+    )
+    return channel_text(digest, fmt, base_url=config.base_url, now=now)
 
 
 def _write_page(rendered: RenderedDigest, html_path: Path) -> Path:

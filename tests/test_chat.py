@@ -213,3 +213,24 @@ def test_a_channel_is_posted_once_across_a_sigkill_and_a_restart(
     assert first.headers[DELIVERY_HEADER] == second.headers[DELIVERY_HEADER]
     assert [len(hooks.to(p)) for p in (DISCORD, HOOK, "/bob/secretbobpath")] == [1, 1, 1]
     assert len(list((config.data_dir / "outbox").glob("*.eml"))) == 1  # the email went once
+
+
+def test_a_bad_deliver_entry_is_one_clear_line_without_the_secret(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from digest.errors import ConfigError
+
+    monkeypatch.setenv("ADA_SLACK_WEBHOOK", "ftp://hooks.example.org/T0/B0/slacksecrettoken")
+    path = tmp_path / "config.yaml"
+    text = CONFIG.replace("      - email\n", "      - emial\n", 1)
+    path.write_text(text.replace("${BOB_HOOK}", "https://hooks.example.org/x"), encoding="utf-8")
+    monkeypatch.setenv("ADA_DISCORD_WEBHOOK", "https://discord.example.org/api/webhooks/1/t")
+    monkeypatch.setenv("ADA_HOOK", "https://hooks.example.org/digest")
+    monkeypatch.setenv("ADA_HOOK_SECRET", "s3cret-for-hmac")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    said = str(caught.value)
+    assert "subscribers.0.deliver.0.email: Input should be 'email' (got 'emial')" in said
+    assert "subscribers.0.deliver.1.channel.url: must be an http(s) URL" in said
+    assert said.count(".deliver.") == 2  # one line each, not one per kind of entry
+    assert secrets_shown(str(caught.value)) == []

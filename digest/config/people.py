@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from datetime import time
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Discriminator, Field, SecretStr, Tag, field_validator, model_validator
 
 from digest.config.values import (
     WEEKDAYS,
@@ -96,7 +96,9 @@ class ChannelConfig(StrictModel):
     def _http(cls, value: SecretStr) -> SecretStr:
         url = value.get_secret_value()
         if not url.startswith(("https://", "http://")) or not url.split("://", 1)[1].strip("/"):
-            raise ValueError("must be an http(s) URL (the value is not shown: it is a secret)")
+            raise ValueError(
+                "must be an http(s) URL (a secret: give it as ${VAR} from the environment)"
+            )
         return value
 
     @model_validator(mode="after")
@@ -108,6 +110,17 @@ class ChannelConfig(StrictModel):
     def to_channel(self) -> Channel:
         secret = self.secret.get_secret_value() if self.secret is not None else None
         return Channel(self.type, self.url.get_secret_value(), secret)
+
+
+def _deliver_kind(value: object) -> str:
+    return "email" if isinstance(value, str) else "channel"
+
+
+# `email`, or a chat channel: told apart first, so an error names only what was meant.
+DeliverItem = Annotated[
+    Annotated[Literal["email"], Tag("email")] | Annotated[ChannelConfig, Tag("channel")],
+    Discriminator(_deliver_kind),
+]
 
 
 class SubscriberConfig(StrictModel):
@@ -123,7 +136,7 @@ class SubscriberConfig(StrictModel):
     frequency: Literal["daily", "weekly"] = "daily"
     weekly_on: Weekday = "mon"
     feed_only: bool = False
-    deliver: list[Literal["email"] | ChannelConfig] = Field(default=["email"], min_length=1)
+    deliver: list[DeliverItem] = Field(default=["email"], min_length=1)
     topics: list[TopicConfig] = Field(min_length=1)
 
     @field_validator("name", "email")
