@@ -39,7 +39,7 @@ TOPIC = """    topics:
 """
 CONFIG = f"""data_dir: ./data
 base_url: https://digest.example.org
-fetch: {{timeout: 1, retries: 2, backoff: 0.05, max_retry_after: 5}}
+fetch: {{timeout: 0.5, retries: 2, backoff: 0.05, max_retry_after: 5}}
 subscribers:
   - name: ada
     email: ada@example.org
@@ -158,7 +158,7 @@ def test_a_redirect_or_a_hang_is_not_followed_and_never_shows_the_url(
     config_path: Path, hooks: HookServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     hooks.scripts[SLACK] = [Answer(302, {"Location": "http://10.0.0.1/elsewhere"})]
-    hooks.scripts[DISCORD] = [Answer(hang=3)] * 3
+    hooks.scripts[DISCORD] = [Answer(hang=2)] * 3
     config = load_config(config_path)
     with open_store(config.store_url) as store:
         report = send_digests(config, store, now=SENT_AT)
@@ -170,7 +170,7 @@ def test_a_redirect_or_a_hang_is_not_followed_and_never_shows_the_url(
     # The hang: timed out 3 times (fetch.retries: 2), left for the next run.
     assert len(hooks.to(DISCORD)) == 3
     assert report.channels.pending == [
-        "ada's discord: no answer within fetch.timeout (1 s) (tried again by the next run)"
+        "ada's discord: no answer within fetch.timeout (0.5 s) (tried again by the next run)"
     ]
     assert secrets_shown("\n".join(summary_lines(report)) + caplog.text) == []
 
