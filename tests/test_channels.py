@@ -294,6 +294,26 @@ def test_a_weekly_reader_gets_one_digest_on_their_weekday_across_a_dst_change(
             spread = {t.astimezone(london).date() for t in seen}
             assert len(spread) >= 3 and min(spread) < copy.day - timedelta(days=3), spread
 
+    # dan's feed: exactly the papers of his sent digests, the newest digest first.
+    from digest.mail.tokens import load_secret_key, make_token
+
+    with open_store(config.store_url) as store:
+        app = create_app(config, store, clock=lambda: datetime(2026, 11, 3, tzinfo=UTC))
+        token = make_token(load_secret_key(config), "feed", "dan@example.org")
+        answer = app.test_client().get(f"/feed/{token}.xml")
+        papers_by_id = store.get_papers(
+            i for c in daily for g in c.content["groups"] for p in g["papers"] for i in [p["id"]]
+        )
+    parsed = feedparser.parse(answer.get_data())
+    assert not parsed.bozo
+    expected = [
+        papers_by_id[p["id"]] for c in daily for g in c.content["groups"] for p in g["papers"]
+    ]
+    assert [e.link for e in parsed.entries] == [
+        p.abs_url or f"https://arxiv.org/abs/{p.arxiv_id}" for p in expected
+    ]
+    assert len(parsed.entries) > len(daily[0].content["groups"][0]["papers"])  # several digests
+
     # The daemon's schedule: Mondays at 07:00 London time, before and after the change.
     fires = fire_times(
         trigger, datetime(2026, 10, 18, tzinfo=UTC), datetime(2026, 11, 3, tzinfo=UTC)
