@@ -39,6 +39,7 @@ if TYPE_CHECKING:
         find_subscriber,
         open_configured_store,
         pick_subscriber,
+        preview_channel,
         preview_digest,
         rank_for_subscriber,
         send_digests,
@@ -67,6 +68,7 @@ else:
     find_subscriber = _lazy("digest.pipeline", "find_subscriber")
     open_configured_store = _lazy("digest.pipeline", "open_configured_store")
     pick_subscriber = _lazy("digest.pipeline", "pick_subscriber")
+    preview_channel = _lazy("digest.pipeline", "preview_channel")
     preview_digest = _lazy("digest.pipeline", "preview_digest")
     rank_for_subscriber = _lazy("digest.pipeline", "rank_for_subscriber")
     send_digests = _lazy("digest.pipeline", "send_digests")
@@ -291,6 +293,16 @@ def _echo_send(report: SendReport) -> None:
     help="Take the papers of this JSONL file (.gz too) instead of the store's new papers.",
 )
 @click.option("--open", "open_it", is_flag=True, help="Open the HTML in a web browser.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["html", "text", "atom", "json", "slack", "discord"]),
+    default="html",
+    show_default=True,
+    help="html: the email, written to files; text (its plain part), atom (the feed's entries), "
+    "json (the webhook payload), slack or discord (their webhook bodies): printed, or written "
+    "to --out.",
+)
 @click.pass_obj
 def preview(
     state: _State,
@@ -299,13 +311,34 @@ def preview(
     out: Path | None,
     papers_file: str | None,
     open_it: bool,
+    fmt: str,
 ) -> None:
-    """Render SUBSCRIBER's digest (default: the first) to HTML and text files.
+    """Render SUBSCRIBER's digest (default: the first) to HTML and text files, or show it as
+    another channel carries it (--format).
 
     Nothing is sent and nothing is recorded.
     """
     config = state.config
     papers = read_papers(papers_file) if papers_file else None
+    if fmt != "html":
+        with open_configured_store(config) as store:
+            shown_text = preview_channel(
+                config,
+                store,
+                fmt,
+                subscriber=subscriber,
+                day=day.date() if day else None,
+                papers=papers,
+            )
+        if out is None:
+            click.echo(shown_text, nl=False)
+            return
+        try:
+            out.write_text(shown_text, encoding="utf-8")
+        except OSError as e:
+            raise DigestError(f"cannot write {out}: {e} (try another --out)") from e
+        click.echo(str(out))
+        return
     with open_configured_store(config) as store:
         shown = preview_digest(
             config,

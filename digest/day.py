@@ -28,11 +28,18 @@ from digest.rank.library import read_library
 from digest.rank.ranker import Ranking, compile_profiles
 from digest.rank.resolve import FetchIds, resolve_liked, without_unresolved
 from digest.store import Store
+from digest.store.copies import CopyStore
 
 if TYPE_CHECKING:
     from digest.rank.semantic import Embedder
 
 CANDIDATE_DAYS = 3  # a digest looks at most this far back for papers the store first saw
+WEEKLY_DAYS = 7  # and a weekly digest this far
+
+
+def look_back(subscriber: Subscriber) -> int:
+    """How many days back this subscriber's digest looks for papers the store first saw."""
+    return WEEKLY_DAYS if subscriber.frequency == "weekly" else CANDIDATE_DAYS
 
 
 def window_end(subscriber: Subscriber, day: date, now: datetime) -> datetime:
@@ -124,9 +131,11 @@ def plan_day(
     windows: dict[str, tuple[datetime, datetime]] = {}
     if papers is None:
         ends = {p.email: window_end(p, days[p.email], now) for p in people}
-        starts = {e: end - timedelta(days=CANDIDATE_DAYS) for e, end in ends.items()}
-        previous = Ledger(store).previous_digests(days, CANDIDATE_DAYS + 1)
         by_email = {p.email: p for p in people}
+        starts = {e: end - timedelta(days=look_back(by_email[e])) for e, end in ends.items()}
+        previous = Ledger(store).previous_digests(
+            days, max(map(look_back, people), default=CANDIDATE_DAYS) + 1
+        )
         for email, end in ends.items():
             since = starts[email]
             before = previous.get(email)
@@ -142,6 +151,8 @@ def plan_day(
         pool, seen = list(papers), {}
     pool = list({p.id: p for p in pool}.values())
     masks = _masks(pool, seen, windows)
+    if papers is None:
+        _leave_out_sent(store, pool, people, days, masks)
     lookup = _LikedLookup(store, people)
     libraries: dict[str, list[Paper]] = {}
     readers: list[Reader] = []
@@ -165,6 +176,29 @@ def plan_day(
         readers.append(Reader(person, tuple(profiles), masks.get(person.email)))
     plan = DayPlan(pool, readers, embedder=embedder) if readers else None
     return DayRun(plan, rows, errors)
+
+
+def _leave_out_sent(
+    store: Store,
+    pool: Sequence[Paper],
+    people: Sequence[Subscriber],
+    days: Mapping[str, date],
+    masks: dict[str, npt.NDArray[np.bool_]],
+) -> None:
+    """A weekly reader never gets a paper an earlier digest of theirs already held (their week
+    reaches further back than a daily window, past a switch from daily to weekly too)."""
+    weekly = [p.email for p in people if p.frequency == "weekly" and p.email in masks]
+    if not weekly:
+        return
+    since = min(days[e] for e in weekly) - timedelta(days=WEEKLY_DAYS + 1)
+    sent = CopyStore(store).sent_paper_ids(weekly, since)
+    index = {p.id: i for i, p in enumerate(pool)}
+    for email in weekly:
+        gone = [index[i] for i in sent.get(email, ()) if i in index]
+        if gone:
+            mask = masks[email].copy()  # masks are shared between readers of one window
+            mask[gone] = False
+            masks[email] = mask
 
 
 def _masks(

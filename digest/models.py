@@ -138,6 +138,16 @@ class Topic:
 
 
 @dataclass(frozen=True)
+class Channel:
+    """A chat channel a digest is posted to: slack, discord or a generic JSON webhook. The URL
+    (and the webhook's signing secret) are secrets: never shown in a repr, a log or an error."""
+
+    type: str  # slack | discord | webhook
+    url: str = field(repr=False)
+    secret: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
 class Subscriber:
     """A person who gets a digest, with when and what they want."""
 
@@ -152,6 +162,21 @@ class Subscriber:
     send_empty: bool = False
     topics: tuple[Topic, ...] = field(default_factory=tuple)
     status: str = "active"  # pending / active / paused / unsubscribed
+    frequency: str = "daily"  # daily | weekly
+    weekly_on: str = "mon"  # a weekly digest's day
+    feed_only: bool = False  # the web copy and the Atom feed, no email
+    email_digest: bool = True  # `email` is among `deliver:` (feed_only turns it off too)
+    channels: tuple[Channel, ...] = ()  # chat channels besides (or instead of) the email
+
+    @property
+    def send_days(self) -> tuple[str, ...]:
+        """The weekdays a digest goes out: `days`, or only `weekly_on` for a weekly digest."""
+        return (self.weekly_on,) if self.frequency == "weekly" else self.days
+
+    def is_due(self, day: date) -> bool:
+        """Whether `day` (where they live) is a digest day. Daily digests go out whenever a send
+        runs (`days` is the daemon's schedule); a weekly one only on its weekday."""
+        return self.frequency != "weekly" or day.strftime("%a").lower() == self.weekly_on
 
     def local_date(self, moment: datetime) -> date:
         """The subscriber's calendar date at `moment`: the day a digest sent then is for."""

@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from digest import subscribe as subscriptions
+from digest.channels.record import digest_record
 from digest.config import Config, load_config
 from digest.day import (
-    CANDIDATE_DAYS,
     DayRun,
     group_by_topic,
+    look_back,
     plan_day,
     previous_window_end,
     window_end,
@@ -32,6 +33,7 @@ from digest.rank import Ranking, arxiv_lookup, load_libraries, resolve_liked
 from digest.rank.resolve import FetchIds, without_unresolved
 from digest.render import RenderedDigest, render_digest
 from digest.store import Store, open_store, utcnow
+from digest.store.copies import CopyStore
 from digest.tune import TuneReport, compare, format_report, tune_profile, tuning_sections
 
 if TYPE_CHECKING:  # a send imports no HTTP client; fetching and liked-paper look-ups do
@@ -167,7 +169,7 @@ def candidate_papers(
     older papers are left out."""
     day = day or subscriber.local_date(now)
     until = window_end(subscriber, day, now)
-    since = until - timedelta(days=CANDIDATE_DAYS)
+    since = until - timedelta(days=look_back(subscriber))
     previous = Ledger(store).previous_digest(subscriber.email, day)
     if previous is not None:
         since = max(since, previous_window_end(subscriber, previous))
@@ -394,6 +396,29 @@ def preview_digest(
     return Preview(person.name, day, digest.count, html_path, text_path, would_send)
 
 
+def preview_channel(
+    config: Config,
+    store: Store,
+    fmt: str,
+    *,
+    subscriber: str | None = None,
+    day: date | None = None,
+    papers: Sequence[Paper] | None = None,
+    now: datetime | None = None,
+    client: httpx.Client | None = None,
+) -> str:
+    """A subscriber's digest as one channel would carry it (see `channels.preview`), without
+    sending or recording anything."""
+    from digest.channels.preview import channel_text
+
+    now = now or utcnow()
+    person = pick_subscriber(config, store, subscriber)
+    digest = build_digest(
+        config, store, person, day or person.local_date(now), now, papers, client=client
+    )
+    return channel_text(digest, fmt, base_url=config.base_url, now=now)
+
+
 def _write_page(rendered: RenderedDigest, html_path: Path) -> Path:
     """Write the HTML and, beside it, the text part; return the text file's path."""
     text_path = html_path.with_suffix(".txt")
@@ -484,7 +509,9 @@ def send_digests(
     if emails is not None:  # the daemon's batch: everyone due at one minute
         wanted = set(emails)
         chosen = [p for p in chosen if p.email in wanted]
-    people = [p for p in chosen if p.status == "active"]
+    # A weekly digest goes out on its weekday only (where its reader lives).
+    people = [p for p in chosen if p.status == "active" and p.is_due(day or p.local_date(now))]
+    copies = CopyStore(store)
     # One day plan for everyone, made when the first digest is asked for (a run with nothing
     # left to send ranks nothing) and scored in blocks as the senders ask, in this order.
     plans: list[DayRun] = []
@@ -494,6 +521,8 @@ def send_digests(
         with planning:
             if not plans:
                 plans.append(plan_run(config, store, people, now=now, day=day))
+                if not dry_run:  # copies past their links' lifetime are forgotten
+                    copies.prune(d - timedelta(days=config.web.copy_days))
         digest = build_digest(config, store, person, d, now, run=plans[0])
         rendered = render_digest(
             digest,
@@ -501,10 +530,15 @@ def send_digests(
             manage_url=links.manage_url,
             unsubscribe_url=links.unsubscribe_url,
             always=person.send_empty,
+            web_url=links.web_url or None,
+            feed_url=links.feed_url or None,
         )
+        if rendered is not None and not dry_run:  # what the web copy and the feed will show
+            record = digest_record(digest)
+            copies.record(person.email, d, person.name, rendered.subject, record, utcnow())
         return rendered, digest.count
 
-    return send_run(
+    report = send_run(
         config,
         store,
         people,
@@ -516,3 +550,13 @@ def send_digests(
         progress=progress,
         stop=stop,
     )
+    chatty = [p for p in people if p.channels]
+    if chatty and not dry_run and not (stop is not None and stop.is_set()):
+        from digest.channels.send import deliver_channels
+        from digest.mail.tokens import load_secret_key
+
+        days = {p.email: day or p.local_date(now) for p in chatty}
+        report.channels = deliver_channels(
+            config, store, chatty, days, secret=load_secret_key(config)
+        )
+    return report

@@ -5,11 +5,19 @@ from __future__ import annotations
 import re
 from datetime import time
 from pathlib import Path
+from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Discriminator, Field, SecretStr, Tag, field_validator, model_validator
 
-from digest.config.values import WEEKDAYS, ClockTime, StrictModel, TimeZoneName, Weekdays
-from digest.models import Keyword, Subscriber, Topic
+from digest.config.values import (
+    WEEKDAYS,
+    ClockTime,
+    StrictModel,
+    TimeZoneName,
+    Weekday,
+    Weekdays,
+)
+from digest.models import Channel, Keyword, Subscriber, Topic
 
 
 class KeywordConfig(StrictModel):
@@ -76,6 +84,45 @@ _EMAIL = re.compile(
 )
 
 
+class ChannelConfig(StrictModel):
+    """One chat channel in `deliver:`: `{type: slack, url: "${ADA_SLACK_WEBHOOK}"}`."""
+
+    type: Literal["slack", "discord", "webhook"]
+    url: SecretStr
+    secret: SecretStr | None = None  # webhook only: the key of its HMAC signature header
+
+    @field_validator("url")
+    @classmethod
+    def _http(cls, value: SecretStr) -> SecretStr:
+        url = value.get_secret_value()
+        if not url.startswith(("https://", "http://")) or not url.split("://", 1)[1].strip("/"):
+            raise ValueError(
+                "must be an http(s) URL (a secret: give it as ${VAR} from the environment)"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _secret_for_webhooks(self) -> ChannelConfig:
+        if self.secret is not None and self.type != "webhook":
+            raise ValueError("secret: only a webhook signs its requests")
+        return self
+
+    def to_channel(self) -> Channel:
+        secret = self.secret.get_secret_value() if self.secret is not None else None
+        return Channel(self.type, self.url.get_secret_value(), secret)
+
+
+def _deliver_kind(value: object) -> str:
+    return "email" if isinstance(value, str) else "channel"
+
+
+# `email`, or a chat channel: told apart first, so an error names only what was meant.
+DeliverItem = Annotated[
+    Annotated[Literal["email"], Tag("email")] | Annotated[ChannelConfig, Tag("channel")],
+    Discriminator(_deliver_kind),
+]
+
+
 class SubscriberConfig(StrictModel):
     name: str = Field(min_length=1)
     email: str
@@ -86,6 +133,10 @@ class SubscriberConfig(StrictModel):
     min_score: float = Field(default=0.0, ge=0)
     trending_weight: float = Field(default=1.0, ge=0)
     send_empty: bool = False
+    frequency: Literal["daily", "weekly"] = "daily"
+    weekly_on: Weekday = "mon"
+    feed_only: bool = False
+    deliver: list[DeliverItem] = Field(default=["email"], min_length=1)
     topics: list[TopicConfig] = Field(min_length=1)
 
     @field_validator("name", "email")
@@ -122,4 +173,9 @@ class SubscriberConfig(StrictModel):
             trending_weight=self.trending_weight,
             send_empty=self.send_empty,
             topics=tuple(t.to_topic() for t in self.topics),
+            frequency=self.frequency,
+            weekly_on=self.weekly_on,
+            feed_only=self.feed_only,
+            email_digest="email" in self.deliver and not self.feed_only,
+            channels=tuple(c.to_channel() for c in self.deliver if isinstance(c, ChannelConfig)),
         )

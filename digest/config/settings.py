@@ -133,6 +133,10 @@ class WebSettings(StrictModel):
     trusted_proxies: list[IPvAnyNetwork] = []
     # How long the manage link in a digest or email works; each digest carries a fresh one.
     manage_link_days: float = Field(default=90.0, gt=0, le=3650)
+    # How long a digest's web copy (base_url/d/…) stays readable; older copies are forgotten.
+    copy_days: float = Field(default=90.0, gt=0, le=3650)
+    # The Atom feed (base_url/feed/….xml) holds the papers of the digests of this many days.
+    feed_days: int = Field(default=30, ge=1, le=365)
 
 
 # ---------------------------------------------------------------- ranking

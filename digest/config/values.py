@@ -53,6 +53,11 @@ def _check_days(value: list[str]) -> list[str]:
     return days
 
 
+def _check_day(value: str) -> str:
+    return _check_days([value])[0]
+
+
 TimeZoneName = Annotated[str, AfterValidator(_check_timezone)]
 ClockTime = Annotated[str, BeforeValidator(_not_a_number), AfterValidator(_check_time)]
 Weekdays = Annotated[list[str], AfterValidator(_check_days)]
+Weekday = Annotated[str, AfterValidator(_check_day)]

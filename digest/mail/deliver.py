@@ -67,6 +67,7 @@ class Outgoing:
     message: EmailMessage | None
     papers: int = 0
     reason: str = ""
+    published: bool = False  # no message, yet delivered (feed only): recorded as sent
 
 
 Compose = Callable[[Delivery], Outgoing]
@@ -190,6 +191,11 @@ class _Run:
         except Exception as e:  # one subscriber's bad data must not stop the others
             log.exception("building the digest for %s failed", row.email)
             self._give_up(row, f"could not build the digest: unexpected {type(e).__name__}: {e}")
+            return
+        if outgoing.message is None and outgoing.published:
+            ledger.mark_sent(row.id, outgoing.reason, self.clock(), outgoing.papers)
+            self.settled.add(row.id)
+            self.record(Outcome(row.email, row.subscriber, "sent", outgoing.reason), error=False)
             return
         if outgoing.message is None:
             ledger.mark_skipped(row.id, self.worker, outgoing.reason, self.clock(), outgoing.papers)
@@ -474,6 +480,11 @@ def _sender(run: _Run, work: queue.SimpleQueue[int], transport: Transport) -> No
 
 
 _HOST = socket.gethostname()
+
+
+def is_dead_local(worker: str | None) -> bool:
+    """True when `worker` (a claim's holder) was a process on this host that no longer runs."""
+    return _is_dead_local(worker)
 
 
 def _is_dead_local(worker: str | None) -> bool:

@@ -6,8 +6,8 @@ builds each subscriber's message from a rendered digest, purely.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import date, datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
 from urllib.parse import urlsplit
@@ -24,7 +24,7 @@ from digest.mail.message import (
     parse_address,
 )
 from digest.mail.smtp import SmtpTransport
-from digest.mail.tokens import load_secret_key, make_token
+from digest.mail.tokens import load_secret_key, make_copy_token, make_token
 from digest.mail.transport import OutboxTransport, Transport
 from digest.models import Subscriber
 
@@ -44,13 +44,30 @@ class Letterhead:
     def __repr__(self) -> str:  # the secret never shows up in a log or a traceback
         return f"Letterhead(sender={self.sender}, list_id={self.list_id!r})"
 
-    def links(self, email: str, generation: int = 0) -> Links:
-        """Fresh links for one email; `generation`: the subscriber's link generation."""
-        return links_for(
+    def links(
+        self,
+        email: str,
+        generation: int = 0,
+        *,
+        day: date | None = None,
+        feed_generation: int = 0,
+    ) -> Links:
+        """Fresh links for one email; `generation`: the subscriber's link generation. With the
+        digest's `day`, also its web copy and the subscriber's feed (`feed_generation`: bumped
+        by each feed reset)."""
+        links = links_for(
             self.base_url,
             make_token(self.secret, "unsubscribe", email),
             make_token(self.secret, "manage", email, generation),
             self.mailto,
+        )
+        if day is None:
+            return links
+        root = self.base_url.rstrip("/")
+        return replace(
+            links,
+            web_url=f"{root}/d/{make_copy_token(self.secret, email, day)}",
+            feed_url=f"{root}/feed/{make_token(self.secret, 'feed', email, feed_generation)}.xml",
         )
 
     def new_message_id(self) -> str:

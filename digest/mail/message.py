@@ -39,6 +39,8 @@ class Links:
     unsubscribe_url: str  # https URL; GET shows a confirm page, POST unsubscribes (RFC 8058)
     manage_url: str
     unsubscribe_mailto: str | None = None  # mailto:…, the fallback for mail clients
+    web_url: str = ""  # the digest's web copy ("view in your browser"); "" when there is none
+    feed_url: str = ""  # the subscriber's private Atom feed
 
 
 def one_line(value: str) -> str:

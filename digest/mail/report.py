@@ -89,6 +89,11 @@ def summary_lines(report: SendReport) -> list[str]:
         lines.append(f"{d.elsewhere} still being sent by another sender (its run reports them)")
     if d.pending:
         lines.append(f"{d.pending} left for a later run (deferred or not reached)")
+    chat = report.channels
+    if chat is not None and (chat.sent or chat.failed or chat.pending):
+        lines.append(f"chat: sent {chat.sent}, failed {len(chat.failed)}, left {len(chat.pending)}")
+        lines += [f"chat failed: {line}" for line in chat.failed]
+        lines += [f"chat left for a later run: {line}" for line in chat.pending]
     return lines
 
 

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from digest.config import Config
 from digest.errors import DigestError, StoreDamaged
@@ -24,9 +24,15 @@ from digest.mail.message import Links
 from digest.mail.transport import Transport
 from digest.models import Subscriber
 from digest.store import Store, utcnow
+from digest.store.copies import CopyStore
 from digest.store.subscribers import SubscriberStore, email_key
 
+if TYPE_CHECKING:
+    from digest.channels.send import ChannelReport
+
 SUSPENDED_NOTE = "suspended after repeated permanent failures"
+FEED_ONLY_NOTE = "feed only: on the web and in the Atom feed, no email"
+CHAT_ONLY_NOTE = "no email: delivered to the chat channels in deliver:"
 log = logging.getLogger(__name__)
 
 
@@ -79,10 +85,11 @@ class SendReport:
     previews: list[Preview] = field(default_factory=list)
     dry_run: bool = False
     suspended: list[str] = field(default_factory=list)  # skipped: their mail is suspended
+    channels: ChannelReport | None = None  # the chat channels' deliveries, when any
 
     @property
     def ok(self) -> bool:
-        return self.delivery.ok
+        return self.delivery.ok and (self.channels is None or self.channels.ok)
 
 
 def send_run(
@@ -130,15 +137,22 @@ def send_run(
     compose_lock = threading.Lock()
     # The generation each manage link is signed with, read once for the run (not per email).
     generations = {r.key: r.link_generation for r in SubscriberStore(store).all()}
+    feeds = {key: c.feed_generation for key, c in CopyStore(store).all_choices().items()}
 
     def compose(row: Delivery) -> Outgoing:
         person = by_email[row.email]
-        links = head.links(person.email, generations.get(email_key(person.email), 0))
+        key = email_key(person.email)
+        links = head.links(
+            person.email, generations.get(key, 0), day=row.day, feed_generation=feeds.get(key, 0)
+        )
         # Ranking and rendering are CPU-bound: one at a time, while other threads do SMTP.
         with compose_lock:
             content, papers = write(person, row.day, links)
         if content is None:
             return Outgoing(None, papers, "nothing new: no email (send_empty is off)")
+        if not person.email_digest:  # the web copy, feed and chat have it once marked sent
+            note = FEED_ONLY_NOTE if person.feed_only else CHAT_ONLY_NOTE
+            return Outgoing(None, papers, note, published=True)
         message = digest_email(
             head,
             person,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from digest.errors import ConfigError, DigestError
 
 SECRET_ENV = "DIGEST_SECRET_KEY"
 SECRET_FILE_NAME = "secret_key"
-PURPOSES = frozenset({"unsubscribe", "manage", "confirm"})
+PURPOSES = frozenset({"unsubscribe", "manage", "confirm", "copy", "feed"})
 _MIN_LENGTH = 16
 
 
@@ -135,6 +136,27 @@ def read_profile_token(
     """The email and the sign-up profile a confirmation token was made with (see `make_token`)."""
     email, _, profile = _read(secret, purpose, token, max_age)
     return email, profile
+
+
+def make_copy_token(secret: str, email: str, day: date) -> str:
+    """The token of one digest's web copy: who it was for and its day."""
+    return _serializer(secret, "copy").dumps({"email": email, "day": day.isoformat()})
+
+
+def read_copy_token(secret: str, token: str, max_age: int | None = None) -> tuple[str, date]:
+    """The email and day a web copy token was made for; TokenError if it is not one."""
+    try:
+        value = _serializer(secret, "copy").loads(token, max_age=max_age)
+    except SignatureExpired as e:
+        raise TokenError("this web copy has expired") from e
+    except BadSignature as e:
+        raise TokenError("this link is not valid (it may have been altered)") from e
+    if isinstance(value, dict) and isinstance(value.get("email"), str):
+        try:
+            return value["email"], date.fromisoformat(str(value.get("day")))
+        except ValueError:
+            pass
+    raise TokenError("this link is not valid")
 
 
 def _read(

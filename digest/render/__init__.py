@@ -117,11 +117,22 @@ class Renderer:
         unsubscribe_url: str | None = None,
         always: bool = False,
         web_url: str | None = None,
+        feed_url: str | None = None,
+        web_copy: bool = False,
     ) -> RenderedDigest | None:
         """The email for this digest, or None when it is empty and the subscriber did not ask for
         a "nothing new" note (`always` renders it anyway, as `digest preview` does). `web_url`:
-        the digest's web copy, linked when papers had to be left out of the email."""
-        links = page_links(base_url, manage_url, unsubscribe_url)
+        the digest's web copy, linked at the top, in the footer, and when papers had to be left
+        out of the email; `feed_url`: the subscriber's Atom feed, linked in the footer.
+        `web_copy`: render the web copy itself, whose footer names and links no one."""
+        links = page_links(
+            base_url,
+            manage_url,
+            unsubscribe_url,
+            web_url=web_url,
+            feed_url=feed_url,
+            web_copy=web_copy,
+        )
         return self._render(digest, links, always, self._html, self._plain, web_url)
 
     def render_naive(
@@ -275,6 +286,7 @@ def render_digest(
     always: bool = False,
     renderer: Renderer | None = None,
     web_url: str | None = None,
+    feed_url: str | None = None,
 ) -> RenderedDigest | None:
     """Render one digest as an email (None: an empty day and no "nothing new" note wanted).
 
@@ -288,6 +300,7 @@ def render_digest(
         unsubscribe_url=unsubscribe_url,
         always=always,
         web_url=web_url,
+        feed_url=feed_url,
     )
 
 

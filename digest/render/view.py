@@ -54,15 +54,31 @@ class PageLinks:
     base_url: str
     manage_url: str
     unsubscribe_url: str
+    web_url: str = ""  # the digest's web copy: "view in your browser" ("" on the copy itself)
+    feed_url: str = ""  # the subscriber's private Atom feed
+    web_copy: bool = False  # the page is a web copy: no one's manage or unsubscribe link
 
 
 def page_links(
-    base_url: str, manage_url: str | None = None, unsubscribe_url: str | None = None
+    base_url: str,
+    manage_url: str | None = None,
+    unsubscribe_url: str | None = None,
+    *,
+    web_url: str | None = None,
+    feed_url: str | None = None,
+    web_copy: bool = False,
 ) -> PageLinks:
     """The page's links; manage defaults to `base_url/manage`, unsubscribe to the manage page."""
     base = base_url.rstrip("/")
     manage = manage_url or f"{base}/manage"
-    return PageLinks(base_url=base, manage_url=manage, unsubscribe_url=unsubscribe_url or manage)
+    return PageLinks(
+        base_url=base,
+        manage_url=manage,
+        unsubscribe_url=unsubscribe_url or manage,
+        web_url=web_url or "",
+        feed_url=feed_url or "",
+        web_copy=web_copy,
+    )
 
 
 # ---------------------------------------------------------------- whole page
@@ -72,7 +88,7 @@ def page_rows(digest: Digest, links: PageLinks) -> list[Row]:
     """The rows of one subscriber's page, top to bottom: header, topics with their papers (or
     the "nothing new" note when the digest is empty), near misses (tuning pages only),
     trending, footer."""
-    rows: list[Row] = [("header", header_values(digest))]
+    rows: list[Row] = [("header", {**header_values(digest), "web_url": _url(links.web_url)})]
     shown: set[str] = set()
     for group in digest.groups:
         if not group.papers:
@@ -133,14 +149,32 @@ def header_values(digest: Digest) -> dict[str, Any]:
 
 
 def footer_values(subscriber: Subscriber, links: PageLinks) -> dict[str, Any]:
+    if links.web_copy:  # it may have been forwarded: it names no one and links no one's pages
+        often = _OFTEN.get(subscriber.frequency, "daily")
+        return {
+            "why": f"The web copy of a paper digest, a {often} list of new research papers "
+            "picked for its reader's topics.",
+            "topics": [clean_text(t.name) for t in subscriber.topics],
+            "manage_url": "",
+            "unsubscribe_url": "",
+            "site_url": _url(links.base_url),
+            "web_url": "",
+            "feed_url": "",
+        }
     return {
         "why": f"You get this email because {clean_text(subscriber.email)} subscribed to "
-        "paper digest, a daily list of new research papers picked for your topics.",
+        f"paper digest, a {_OFTEN.get(subscriber.frequency, 'daily')} list of new research "
+        "papers picked for your topics.",
         "topics": [clean_text(t.name) for t in subscriber.topics],
         "manage_url": _url(links.manage_url),
         "unsubscribe_url": _url(links.unsubscribe_url),
         "site_url": _url(links.base_url),
+        "web_url": _url(links.web_url),
+        "feed_url": _url(links.feed_url),
     }
+
+
+_OFTEN = {"daily": "daily", "weekly": "weekly"}
 
 
 # ---------------------------------------------------------------- one paper

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -48,6 +48,9 @@ from digest.schedule.plan import (
 )
 from digest.store import Store, open_store, utcnow
 from digest.store.subscribers import SubscriberStore
+
+if TYPE_CHECKING:
+    from digest.channels.send import ChannelReport
 
 log = logging.getLogger("digest.daemon")
 LOCK_NAME = "scheduler"
@@ -315,6 +318,7 @@ class Daemon:
             by_others=d.by_others + d.elsewhere,
             **({"problems": " | ".join(problem_lines(d))} if d.problems else {}),
             **({"stopped": d.stopped} if d.stopped else {}),
+            **_chat_fields(report.channels),
         )
 
     def ensure_fetched(self, now: datetime) -> None:
@@ -376,3 +380,13 @@ def _mtime(path: Path) -> float | None:
 def _restore_signals(previous: dict[int, Any]) -> None:
     for number, handler in previous.items():
         signal.signal(number, handler)
+
+
+def _chat_fields(chat: ChannelReport | None) -> dict[str, Any]:
+    """The chat deliveries' counts for a send's log line (none when no one has a channel)."""
+    if chat is None:
+        return {}
+    fields: dict[str, Any] = {"chat_sent": chat.sent, "chat_failed": len(chat.failed)}
+    if chat.failed or chat.pending:
+        fields["chat_problems"] = " | ".join([*chat.failed, *chat.pending])
+    return fields

@@ -23,7 +23,7 @@ LOOKBACK_DAYS = 7  # the furthest back a restarted daemon looks for missed diges
 def send_trigger(subscriber: Subscriber) -> CronTrigger:
     """Fires at send_at, local time in the subscriber's zone, on their days."""
     return CronTrigger(
-        day_of_week=",".join(subscriber.days),
+        day_of_week=",".join(subscriber.send_days),
         hour=subscriber.send_at.hour,
         minute=subscriber.send_at.minute,
         timezone=ZoneInfo(subscriber.timezone),

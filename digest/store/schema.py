@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     Column,
     Connection,
     Date,
@@ -238,6 +239,67 @@ def m008_unconfirmed_sends(connection: Connection) -> None:
         )
 
 
+# What each digest held when it went out (m010): its papers' ids in order, with their topic,
+# score and reasons, so that its web copy and the Atom feed show what was sent, not a new
+# ranking. One row per ledger row (email, day); shown only once the ledger says sent.
+digest_copies = Table(
+    "digest_copies",
+    metadata,
+    Column("email", String(320), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("subscriber", String(200), nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("content", JSON, nullable=False),  # see digest.channels.record
+    Column("recorded_at", DateTime, nullable=False),
+    Index("ix_digest_copies_day", "day"),
+)
+
+# How each person takes their digest, as chosen on the manage page (m010): NULL means "as in
+# config.yaml" (or the default). `feed_generation` is bumped by a feed reset: feed links signed
+# with an older value stop working.
+delivery_choices = Table(
+    "delivery_choices",
+    metadata,
+    Column("email_key", String(320), primary_key=True),
+    Column("feed_generation", Integer, nullable=False, server_default="0"),
+    Column("feed_only", Boolean),
+    Column("frequency", String(10)),
+    Column("weekly_on", String(3)),
+    Column("updated_at", DateTime, nullable=False),
+)
+
+
+# The chat channels' ledger (m010): one row per (email, day, channel), planned -> sending ->
+# sent / failed, claimed with a lease like `deliveries`. `channel` is the channel's type and a
+# hash of its URL (never the URL: it is a secret); `delivery_key` is sent with every attempt so
+# a receiver can drop a re-send after a crash.
+channel_deliveries = Table(
+    "channel_deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("email", String(320), nullable=False),
+    Column("day", Date, nullable=False),
+    Column("channel", String(60), nullable=False),
+    Column("subscriber", String(200), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("reply", Text),
+    Column("next_attempt_at", DateTime),
+    Column("claimed_by", String(200)),
+    Column("lease_until", DateTime),
+    Column("delivery_key", String(64), nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    Column("sent_at", DateTime),
+    UniqueConstraint("email", "day", "channel", name="uq_channel_deliveries"),
+)
+
+
+def m010_digest_copies(connection: Connection) -> None:
+    # checkfirst: this migration does not depend on m009 (feedback), whichever lands first.
+    for table in (digest_copies, delivery_choices, channel_deliveries):
+        table.create(connection, checkfirst=True)
+
+
 Migration = Callable[[Connection], None]
 MIGRATIONS: list[Migration] = [
     m001_initial,
@@ -248,4 +310,6 @@ MIGRATIONS: list[Migration] = [
     m006_liked_papers,
     m007_link_generation,
     m008_unconfirmed_sends,
+    # m009 (feedback, another branch) goes here, before m010: a migration's number is its place.
+    m010_digest_copies,
 ]

@@ -22,6 +22,7 @@ from pydantic import ValidationError
 from digest.config import Config, SubscriberConfig
 from digest.models import Subscriber
 from digest.store import Store, utcnow
+from digest.store.copies import Choices, CopyStore
 from digest.store.subscribers import (
     ACTIVE,
     PAUSED,
@@ -71,15 +72,16 @@ class SignUp(Enum):
 def roster(config: Config, store: Store) -> list[Entry]:
     """Everyone known: config.yaml's people in file order, then the store's own."""
     rows = {r.key: r for r in SubscriberStore(store).all()}
+    choices = CopyStore(store).all_choices()
     entries = []
     for person in config.subscribers:
         entry = _entry(person, rows.pop(email_key(person.email), None))
         if entry is not None:
-            entries.append(entry)
+            entries.append(_with_choices(entry, choices.get(email_key(entry.email))))
     for row in rows.values():
         entry = _entry(None, row)
         if entry is not None:
-            entries.append(entry)
+            entries.append(_with_choices(entry, choices.get(row.key)))
     return entries
 
 
@@ -93,7 +95,22 @@ def find(config: Config, store: Store, email: str) -> Entry | None:
     """The person with this address (any spelling), or None."""
     key = email_key(email)
     person = next((p for p in config.subscribers if email_key(p.email) == key), None)
-    return _entry(person, SubscriberStore(store).get(email))
+    entry = _entry(person, SubscriberStore(store).get(email))
+    return _with_choices(entry, CopyStore(store).choices(email)) if entry else None
+
+
+def _with_choices(entry: Entry, choices: Choices | None) -> Entry:
+    """The person with the delivery choices they made on the manage page (feed only, daily or
+    weekly), which win over config.yaml's."""
+    if choices is None:
+        return entry
+    given = {
+        "feed_only": choices.feed_only,
+        "frequency": choices.frequency,
+        "weekly_on": choices.weekly_on,
+    }
+    changes = {key: value for key, value in given.items() if value is not None}
+    return replace(entry, profile=entry.profile.model_copy(update=changes)) if changes else entry
 
 
 def _entry(person: SubscriberConfig | None, row: StoredSubscriber | None) -> Entry | None:
@@ -168,7 +185,7 @@ def pending_profile(config: Config, store: Store, email: str, changes: Changes) 
     link makes exactly this profile active, whatever other sign-ups for the address asked."""
     current = find(config, store, email)
     if current is not None and current.status != PENDING:
-        base = current.profile.model_dump(mode="json", by_alias=True)
+        base = current.profile.model_dump(mode="json", by_alias=True, exclude={"deliver"})
     else:
         base = {"name": email.split("@")[0], "email": email.strip()}
     profile = build_profile(base, changes)
@@ -290,7 +307,7 @@ def _save(
         SubscriberStore(store).put(row, now)
     else:
         if current is not None:
-            base = current.profile.model_dump(mode="json", by_alias=True)
+            base = current.profile.model_dump(mode="json", by_alias=True, exclude={"deliver"})
         elif changes.topics is None:
             raise SubscriptionError("topics: give at least one topic (keywords, categories, ids)")
         else:

@@ -53,6 +53,7 @@ from digest.subscribe import (
     set_status,
     update_subscription,
 )
+from digest.web.copies import add_copy_routes
 from digest.web.forms import (
     Form,
     form_for,
@@ -165,6 +166,7 @@ def create_app(
     app.add_url_rule("/confirm", "confirm", pages.confirm, methods=["GET", "POST"])
     app.add_url_rule("/manage", "manage", pages.manage, methods=["GET", "POST"])
     app.add_url_rule("/unsubscribe", "unsubscribe", pages.unsubscribe, methods=["GET", "POST"])
+    add_copy_routes(app, site)
     app.after_request(_secure_headers)
     app.register_error_handler(_BadLink, pages.bad_link)
     app.register_error_handler(DigestError, pages.failure)
@@ -174,12 +176,13 @@ def create_app(
 def _secure_headers(response: Response) -> Response:
     # Links carry tokens: never leak them in a Referer, never cache a page made for one person.
     response.headers["Referrer-Policy"] = "no-referrer"
-    response.headers["Cache-Control"] = "no-store"
+    response.headers.setdefault("Cache-Control", "no-store")
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Content-Security-Policy"] = (
+    response.headers.setdefault(  # a web copy sets its own (its styles are inline)
+        "Content-Security-Policy",
         "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; "
-        "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+        "form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
     )
     return response
 
