@@ -333,10 +333,32 @@ def test_digest_serve_answers_behind_a_local_proxy(
             assert sign_up("198.51.100.1") == 200
             assert sign_up("198.51.100.2") == 200  # another client behind the same proxy
             assert sign_up("198.51.100.1") == 429
+            secret = "eyJzZWNyZXQiOiJ0b2tlbiJ9.abcdefghijklmnop"
+            assert client.get(f"/manage?token={secret}&x=1").status_code == 400
+            assert client.get(f"/unsubscribe/{secret}").status_code == 404
     finally:
         server.terminate()
         server.wait(timeout=10)
         log.close()
+    # One access-log line per request, the ordinary format, and no token in any of them.
+    written = (tmp_path / "serve.log").read_text(encoding="utf-8")
+    assert secret not in written and "abcdefghijklmnop" not in written
+    requests = [
+        [line.split('"')[1], line.split('"')[2].split()[0]]
+        for line in written.splitlines()
+        if line.count('"') == 2
+    ]
+    assert requests[-6:] == [
+        ["GET / HTTP/1.1", "200"],
+        ["POST /subscribe HTTP/1.1", "200"],
+        ["POST /subscribe HTTP/1.1", "200"],
+        ["POST /subscribe HTTP/1.1", "429"],
+        ["GET /manage?token=-&x=- HTTP/1.1", "400"],
+        ["GET /unsubscribe/- HTTP/1.1", "404"],
+    ]
+    assert re.match(
+        r"127\.0\.0\.1 - - \[\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d \+0000\] ", written.splitlines()[-1]
+    )
 
 
 def test_liked_ids_are_looked_up_when_saved_titles_shown_unknown_refused(site: Site) -> None:
