@@ -188,9 +188,14 @@ def test_a_form_with_problems_is_shown_again_with_them(site: Site) -> None:
     )
     html = page.get_data(as_text=True)
     assert page.status_code == 400
-    assert "email: enter an email address like name@example.org" in html
-    assert "topic 1.categories: cs.NOPE.X is not an arXiv category like cs.IR" in html
-    assert "timezone: is not an IANA time zone like Europe/London" in html
+    # Every problem at once, in the summary and beside its field, in a researcher's words.
+    assert "Please fix these 3:" in html
+    assert "<li>Email: enter an email address like name@example.org</li>" in html
+    category = "“cs.NOPE.X” is not an arXiv category. Did you mean Neural and Evolutionary Computing (cs.NE)?"
+    assert f"<li>Topic 1, arXiv categories: {category}</li>" in html
+    assert f'<span class="field-error" id="topic-0-categories-error">{category}</span>' in html
+    assert "Time zone: “Mars/Base” is not a time zone we know: type your city" in html
+    assert '<span class="field-error" id="email-error">enter an email' in html
     assert ">diffusion models, score matching</textarea>" in html  # what was typed stays
     hostile = site.client.post("/subscribe", data=SIGN_UP | {"email": '"><script>x()</script>'})
     assert "<script>x()" not in hostile.get_data(as_text=True)  # escaped, never markup

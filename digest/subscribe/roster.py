@@ -32,6 +32,7 @@ from digest.store.subscribers import (
     email_key,
 )
 from digest.subscribe.profile import Changes, SubscriptionError, build_profile
+from digest.subscribe.zones import ZoneError, announcement_days, resolve_timezone
 
 log = logging.getLogger(__name__)
 
@@ -147,6 +148,11 @@ def subscribe(
             f"{current.email} is in config.yaml: change their topics, name or schedule there "
             f"(`digest subscribe {current.email}` alone makes them active again)"
         )
+    if changes.timezone is not None:  # "Berlin" and "europe/berlin" as the web form takes them
+        try:
+            changes = replace(changes, timezone=resolve_timezone(changes.timezone))
+        except ZoneError as e:
+            raise SubscriptionError(f"timezone: {e}") from e
     return _save(config, store, email, changes, ACTIVE, origin, now or utcnow(), confirm=True)
 
 
@@ -328,6 +334,8 @@ def _save(
             raise SubscriptionError("topics: give at least one topic (keywords, categories, ids)")
         else:
             base = {"name": email.split("@")[0], "email": email.strip()}
+        if current is None and changes.days is None:
+            changes = replace(changes, days=_news_days(changes))
         profile = build_profile(base, changes)
         previous = current.stored if current else None
         SubscriberStore(store).put(
@@ -351,6 +359,15 @@ def _save(
     found = find(config, store, email)
     assert found is not None
     return found
+
+
+def _news_days(changes: Changes) -> tuple[str, ...] | None:
+    """A newcomer's days: those new arXiv papers reach their time zone (None: their time zone
+    or time is wrong, which building the profile reports)."""
+    try:
+        return announcement_days(changes.timezone or "UTC", changes.send_at or "07:00")
+    except (ValueError, KeyError):
+        return None
 
 
 def named(config: Config, store: Store, name_or_email: str) -> Entry:
