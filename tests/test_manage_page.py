@@ -5,6 +5,7 @@ time of the digest said in words, and a confirmation email that fits a phone."""
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 from collections.abc import Iterator
@@ -15,6 +16,7 @@ import pytest
 from waitress.server import create_server
 
 from digest.config import load_config
+from digest.papers_file import read_papers
 from digest.subscribe import find
 from digest.subscribe.zones import (
     ZoneError,
@@ -57,6 +59,35 @@ def test_the_default_days_are_the_mornings_after_arxivs_announcements() -> None:
     )
 
 
+def write_day(folder: Path) -> Path:
+    """Today's papers: two on grasping among a few dozen on other things."""
+    rows = [
+        {
+            "arxiv_id": "2612.00001",
+            "title": "Grasp planning with tactile feedback",
+            "abstract": "We study grasp planning for robot hands.",
+            "categories": "cs.RO",
+        },
+        {
+            "arxiv_id": "2612.00002",
+            "title": "A survey of grasp planning",
+            "abstract": "A survey of grasp planning methods.",
+            "categories": "cs.RO",
+        },
+    ] + [
+        {
+            "arxiv_id": f"2612.{100 + i:05d}",
+            "title": f"Galaxy survey {i}",
+            "abstract": "Stars and gas in nearby galaxies.",
+            "categories": "astro-ph.GA",
+        }
+        for i in range(30)
+    ]
+    path = folder / "today.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
+    return path
+
+
 @pytest.fixture
 def site(smtp: FaultySmtp, write_config) -> Iterator[tuple[str, FaultySmtp, object]]:  # type: ignore[no-untyped-def]  # noqa: F811
     from digest.pipeline import open_configured_store
@@ -64,6 +95,7 @@ def site(smtp: FaultySmtp, write_config) -> Iterator[tuple[str, FaultySmtp, obje
     web_port = free_port()
     config = load_config(write_config(CONFIG.format(web_port=web_port, smtp_port=smtp.port)))
     store = open_configured_store(config)
+    store.save_papers(read_papers(write_day(config.data_dir.parent)))
     server = create_server(create_app(config, store), host="127.0.0.1", port=web_port, threads=2)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -171,9 +203,19 @@ def test_a_researcher_signs_up_and_edits_topics_in_words_they_use(
         for day in WORKDAYS:
             page.check(f"input[name=days][value={day}]")
         page.fill("textarea[name=topic-1-keywords]", "tactile sensing")
+
+        # What would this catch today? The digest's own ranking of today's papers, unsaved.
+        page.click("button[value=preview]")
+        catch = page.locator("#catch")
+        expect(catch).to_contain_text("today's digest would hold 1 paper")
+        expect(catch.locator("li")).to_have_count(1)
+        expect(catch.locator("li a")).to_have_text("Grasp planning with tactile feedback")
+        shot("5-what-would-this-catch")
+        cy = find(config, store, "cy@example.org")
+        assert cy is not None and cy.profile.topics[0].exclude == []  # nothing saved yet
         page.click("button[value=save]")
         expect(page.locator(".notice")).to_have_text("Saved.")
-        shot("5-saved-two-topics")
+        shot("6-saved-two-topics")
         cy = find(config, store, "cy@example.org")
         assert cy is not None and len(cy.profile.topics) == 2
         assert cy.profile.topics[0].authors == ["Jane Doe"]
@@ -186,6 +228,6 @@ def test_a_researcher_signs_up_and_edits_topics_in_words_they_use(
         assert cy is not None and [t.name for t in cy.profile.topics] == ["grasp planning"]
         assert cy.profile.topics[0].exclude == ["survey", "speech"]  # the one kept is whole
         page.set_viewport_size({"width": 375, "height": 800})
-        shot("6-removed-phone")
+        shot("7-removed-phone")
         browser.close()
-    assert len(list(shots.glob("*.png"))) == 6
+    assert len(list(shots.glob("*.png"))) == 7

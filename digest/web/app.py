@@ -54,6 +54,7 @@ from digest.subscribe import (
     update_subscription,
 )
 from digest.subscribe.zones import schedule_in_words, zone_names
+from digest.web.catch import Catch, todays_catch
 from digest.web.forms import (
     Form,
     field_problems,
@@ -306,6 +307,13 @@ class _Pages:
             gone = int(action[7:])
             form = without_topic(form, gone)
             keep = [t for i, t in enumerate(keep) if i != gone]
+        if action == "preview":  # "What would this catch today?": ranked, not saved
+            try:
+                changes = manage_changes(form, keep, entry.email)
+            except SubscriptionError as e:
+                return self._manage_page(entry, form=with_blank_topic(form), problems=e.problems)
+            catch = todays_catch(site.config, site.store, entry, changes, now)
+            return self._manage_page(entry, form=with_blank_topic(form), catch=catch)
         try:
             changes = manage_changes(form, keep, entry.email)
             liked = check_liked(site.config, site.store, entry.email, changes)
@@ -328,6 +336,7 @@ class _Pages:
         notice: str = "",
         problems: list[str] | None = None,
         liked: list[Liked] | None = None,
+        catch: Catch | None = None,
     ) -> Response:
         csrf = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
         p = entry.profile
@@ -347,6 +356,7 @@ class _Pages:
             liked=liked or [],
             weekdays=WEEKDAYS,
             schedule_words=when,
+            catch=catch,
             unsubscribe_link=self.site.link("unsubscribe", "unsubscribe", entry.email),
         )
         response.set_cookie(
