@@ -10,11 +10,21 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-install: $(BIN)/python
+# pip runs again only when pyproject.toml is newer than the stamp of the last install, not on
+# every `make run` or `make test`. The test extras include the package, so they stamp both.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e .
+	@touch $@
+	@echo "installed: the digest command is $(BIN)/digest (or '. $(BIN)/activate', then digest)"
 
-install-test: $(BIN)/python
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test]'
+	@touch $@ $(VENV)/.installed
+	@echo "installed: the digest command is $(BIN)/digest (or '. $(BIN)/activate', then digest)"
+
+install: $(VENV)/.installed
+
+install-test: $(VENV)/.installed-test
 
 # The main job with config.yaml: fetch today's papers, then send today's digests (to
 # data/outbox as .eml files while no smtp: is configured). A failed source does not hold the

@@ -172,7 +172,7 @@ def daily(state: _State) -> None:
             bar.stop()
     _echo_sources(report.sources)
     if report.send is not None:
-        _echo_send(report.send)
+        _echo_send(config, report.send)
     failed = report.failed_sources
     if report.send is None:
         click.echo(
@@ -199,26 +199,46 @@ def daily(state: _State) -> None:
     default=None,
     help="Rank the papers of this JSONL file (.gz too) instead of the store's new papers.",
 )
-@click.option("--top", type=click.IntRange(min=1), default=None, help="Show only the best N.")
+@click.option(
+    "--top",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Show the best N (default: as many as the digest may hold, max_papers).",
+)
+@click.option("--all", "show_all", is_flag=True, help="Show every paper ranked.")
 @click.option(
     "--json",
     "as_json",
     is_flag=True,
-    help='Print [{"id", "score", "reasons", "in_digest"}].',
+    help='Print [{"id", "score", "reasons", "in_digest"}] (every paper, unless --top).',
 )
 @click.pass_obj
 def rank(
-    state: _State, subscriber: str, papers_file: str | None, top: int | None, as_json: bool
+    state: _State,
+    subscriber: str,
+    papers_file: str | None,
+    top: int | None,
+    show_all: bool,
+    as_json: bool,
 ) -> None:
-    """Rank papers for SUBSCRIBER (name or email) and print them with scores and reasons."""
+    """Rank papers for SUBSCRIBER (name or email, any case) and print them best first with
+    scores and reasons: as many as the digest may hold (its max_papers), a line where the
+    digest ends, and how many more were ranked."""
     config = state.config
     papers = read_papers(papers_file) if papers_file else None
     with open_configured_store(config) as store:
         who = find_subscriber(config, store, subscriber)
+        if top is None and not (show_all or as_json):
+            top = who.max_papers
         ranking = rank_for_subscriber(config, store, who, papers=papers, limit=top)
     ranked = ranking.ranked[:top] if top else ranking.ranked
     cut = len(ranking.picked)
     click.echo(ranking_json(ranked, cut) if as_json else ranking_text(ranked, cut))
+    more = len(ranking.ranked) - len(ranked)
+    if more and not as_json:
+        click.echo(
+            f"… and {more} more below (--top N shows more, --all shows all {more + len(ranked)})"
+        )
 
 
 @cli.command()
@@ -258,14 +278,21 @@ def send(state: _State, subscriber: str | None, day: Any, dry_run: bool) -> None
         for line in preview_lines(report):
             click.echo(line)
     else:
-        _echo_send(report)
+        _echo_send(config, report)
     if not report.ok:
         sys.exit(1)
 
 
-def _echo_send(report: SendReport) -> None:
+def _echo_send(config: Config, report: SendReport) -> None:
     for line in summary_lines(report):
         click.echo(line)
+    if config.smtp is None and report.delivery.sent:
+        from digest.mail.letterhead import OUTBOX
+
+        click.echo(
+            "no smtp: in the config, so the digests were written as .eml files "
+            f"to {(config.data_dir / OUTBOX).resolve()} (open them in a mail program)"
+        )
     if report.delivery.stopped:
         click.echo(f"error: {report.delivery.stopped}", err=True)
 
@@ -352,8 +379,12 @@ def preview(
     click.echo(f"  {shown.html_path}\n  {shown.text_path}")
     if not shown.would_send:
         click.echo("  (nothing new: no email would be sent; send_empty: true sends this note)")
-    if open_it:
-        webbrowser.open(shown.html_path.resolve().as_uri())
+    if open_it and not webbrowser.open(shown.html_path.resolve().as_uri()):
+        click.echo(
+            f"no web browser could be started: open {shown.html_path.resolve()} yourself "
+            "(or set $BROWSER)",
+            err=True,
+        )
 
 
 @cli.command()
@@ -485,6 +516,12 @@ def _when(moment: datetime, zone: str) -> str:
 @click.option("--name", default=None, help="How the digest greets them (default: from EMAIL).")
 @click.option("--timezone", default=None, help="IANA time zone, e.g. Europe/London.")
 @click.option("--send-at", default=None, help='Local send time, e.g. "07:00".')
+@click.option(
+    "--reset",
+    is_flag=True,
+    help="For a config.yaml person: drop the profile they saved on the web, so the file's "
+    "applies again.",
+)
 @click.pass_obj
 def subscribe_command(
     state: _State,
@@ -493,11 +530,13 @@ def subscribe_command(
     name: str | None,
     timezone: str | None,
     send_at: str | None,
+    reset: bool,
 ) -> None:
     """Subscribe EMAIL now, without a confirmation email (also undoes an unsubscribe).
 
     Liked arXiv ids are looked up (store, then the arXiv API) and shown with their titles; an
-    id arXiv does not know is refused.
+    id arXiv does not know is refused. A config.yaml person's profile is changed in the file,
+    not here (--reset drops what they saved on the web).
     """
     config = state.config
     changes = subscriptions.Changes(
@@ -506,7 +545,13 @@ def subscribe_command(
         send_at=send_at,
         topics=tuple(subscriptions.topic_from_spec(t) for t in topics) or None,
     )
+    if reset and changes != subscriptions.Changes():
+        raise click.UsageError("--reset takes no --topic, --name, --timezone or --send-at")
     with open_configured_store(config) as store:
+        if reset:
+            entry = subscriptions.reset_profile(config, store, email)
+            click.echo(f"{entry.email}: {entry.status} ({_topics_text(entry)}, from config.yaml)")
+            return
         liked = subscriptions.check_liked(config, store, email, changes)
         entry = subscriptions.subscribe(config, store, email, changes, origin="cli")
     click.echo(f"{entry.email}: {entry.status} ({_topics_text(entry)})")
@@ -574,6 +619,9 @@ def reactivate_command(state: _State, email: str) -> None:
         ledger = Ledger(store)
         wanted = email.strip().lower()
         match = next((e for e in ledger.suspended() if e.lower() == wanted), None)
+        if match is None and subscriptions.find(state.config, store, email) is None:
+            click.echo(f"{email}: no such subscriber (see `digest subscribers`)", err=True)
+            sys.exit(1)
         if match is None or not ledger.reactivate(match, utcnow()):
             click.echo(f"{email}: mail is not suspended (see `digest subscribers`)", err=True)
             sys.exit(1)
@@ -588,6 +636,12 @@ def serve(state: _State, host: str, port: int) -> None:
     """The web app: subscribe, confirm, manage, one-click unsubscribe (links use base_url)."""
     from digest.web import serve as serve_web
 
+    access = logging.getLogger("digest.web.access")  # one line per request, tokens redacted
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    access.addHandler(handler)
+    access.setLevel(logging.INFO)
+    access.propagate = False
     config = state.config
     click.echo(f"serving on http://{host}:{port}/ (links in emails use {config.base_url})")
     with open_configured_store(config) as store:

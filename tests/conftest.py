@@ -98,6 +98,42 @@ def real() -> Path:
     return REAL
 
 
+# The tests that read the recorded data: those given the `real` fixture, and every test of a
+# module that reads the labelled papers itself. Without the data they are skipped with one
+# reason per module (marked `recorded_data`, so `pytest -m "not recorded_data"` leaves them
+# out); under CI (`$CI` set) they fail instead, so a runner without the data cannot pass.
+_MISSING_DATA = "recorded data not found at {real}: {module} needs ../shared/data/real beside the repo (or DIGEST_REAL_DATA); see the README"
+
+
+def _needs_recorded_data(item: pytest.Item) -> bool:
+    module = getattr(item, "module", None)
+    uses_file = module is not None and any(name in vars(module) for name in ("REAL", "LABELLED"))
+    return uses_file or "real" in getattr(item, "fixturenames", ())
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if _needs_recorded_data(item):
+            item.add_marker(pytest.mark.recorded_data)
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    if REAL.is_dir():
+        return None
+    return f"recorded data not found at {REAL}: the tests that need it are skipped (see README)"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    # Before any fixture is set up (the `real` fixture would fail each test on its own).
+    if REAL.is_dir() or item.get_closest_marker("recorded_data") is None:
+        return
+    reason = _MISSING_DATA.format(real=REAL, module=item.path.name)
+    if os.environ.get("CI"):
+        pytest.fail(reason, pytrace=False)
+    pytest.skip(reason)
+
+
 @pytest.fixture
 def write_config(tmp_path: Path):  # type: ignore[no-untyped-def]
     """Write a config.yaml into the test's folder and return its path."""

@@ -129,7 +129,10 @@ def test_a_bad_profile_is_refused_field_by_field(setup: Setup) -> None:
         subscribe(
             config, store, "dee@example.org", Changes(timezone="Mars/Olympus", topics=(topic,))
         )
-    assert caught.value.problems == ["timezone: is not an IANA time zone like Europe/London"]
+    assert caught.value.problems == [
+        "timezone: “Mars/Olympus” is not a time zone we know: type your city, such as "
+        "Europe/Berlin or America/New_York."
+    ]
     with pytest.raises(SubscriptionError, match="topics"):
         subscribe(config, store, "dee@example.org", Changes())
     with pytest.raises(SubscriptionError, match="not an arXiv category"):

@@ -188,9 +188,14 @@ def test_a_form_with_problems_is_shown_again_with_them(site: Site) -> None:
     )
     html = page.get_data(as_text=True)
     assert page.status_code == 400
-    assert "email: enter an email address like name@example.org" in html
-    assert "topic 1.categories: cs.NOPE.X is not an arXiv category like cs.IR" in html
-    assert "timezone: is not an IANA time zone like Europe/London" in html
+    # Every problem at once, in the summary and beside its field, in a researcher's words.
+    assert "Please fix these 3:" in html
+    assert "<li>Email: enter an email address like name@example.org</li>" in html
+    category = "“cs.NOPE.X” is not an arXiv category. Did you mean Neural and Evolutionary Computing (cs.NE)?"
+    assert f"<li>Topic 1, arXiv categories: {category}</li>" in html
+    assert f'<span class="field-error" id="topic-0-categories-error">{category}</span>' in html
+    assert "Time zone: “Mars/Base” is not a time zone we know: type your city" in html
+    assert '<span class="field-error" id="email-error">enter an email' in html
     assert ">diffusion models, score matching</textarea>" in html  # what was typed stays
     hostile = site.client.post("/subscribe", data=SIGN_UP | {"email": '"><script>x()</script>'})
     assert "<script>x()" not in hostile.get_data(as_text=True)  # escaped, never markup
@@ -333,10 +338,32 @@ def test_digest_serve_answers_behind_a_local_proxy(
             assert sign_up("198.51.100.1") == 200
             assert sign_up("198.51.100.2") == 200  # another client behind the same proxy
             assert sign_up("198.51.100.1") == 429
+            secret = "eyJzZWNyZXQiOiJ0b2tlbiJ9.abcdefghijklmnop"
+            assert client.get(f"/manage?token={secret}&x=1").status_code == 400
+            assert client.get(f"/unsubscribe/{secret}").status_code == 404
     finally:
         server.terminate()
         server.wait(timeout=10)
         log.close()
+    # One access-log line per request, the ordinary format, and no token in any of them.
+    written = (tmp_path / "serve.log").read_text(encoding="utf-8")
+    assert secret not in written and "abcdefghijklmnop" not in written
+    requests = [
+        [line.split('"')[1], line.split('"')[2].split()[0]]
+        for line in written.splitlines()
+        if line.count('"') == 2
+    ]
+    assert requests[-6:] == [
+        ["GET / HTTP/1.1", "200"],
+        ["POST /subscribe HTTP/1.1", "200"],
+        ["POST /subscribe HTTP/1.1", "200"],
+        ["POST /subscribe HTTP/1.1", "429"],
+        ["GET /manage?token=-&x=- HTTP/1.1", "400"],
+        ["GET /unsubscribe/- HTTP/1.1", "404"],
+    ]
+    assert re.match(
+        r"127\.0\.0\.1 - - \[\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d \+0000\] ", written.splitlines()[-1]
+    )
 
 
 def test_liked_ids_are_looked_up_when_saved_titles_shown_unknown_refused(site: Site) -> None:

@@ -115,8 +115,9 @@ class Config(StrictModel):
             raise ConfigError("subscribers: none configured (add one to config.yaml)")
         if name_or_email is None:
             return self.subscribers[0].to_subscriber()
+        wanted = name_or_email.strip().casefold()
         for s in self.subscribers:
-            if name_or_email in (s.name, s.email):
+            if wanted in (s.name.casefold(), s.email.casefold()):
                 return s.to_subscriber()
         known = ", ".join(s.name for s in self.subscribers)
         raise ConfigError(f"no subscriber named {name_or_email!r} (configured: {known})")

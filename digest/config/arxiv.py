@@ -58,6 +58,46 @@ def nearest(text: str) -> str:
     return lowered[best[0]] if best else "cs.AI"
 
 
+def category_named(text: str) -> str | None:
+    """The category `text` names, as people write it: its id in any case (`cs.ro`), its name
+    (`Robotics`), or both as the web form offers them (`Robotics (cs.RO)`); else None."""
+    typed = " ".join(text.split())
+    inside = re.search(r"\(([^()]+)\)$", typed)
+    if inside and is_category(inside.group(1).strip()):
+        return inside.group(1).strip()
+    if is_category(typed):
+        return typed
+    lowered = {c.lower(): c for c in categories()}
+    if typed.lower() in lowered:
+        return lowered[typed.lower()]
+    return _by_name().get(typed.lower())
+
+
+@cache
+def _by_name() -> dict[str, str]:
+    """Names that belong to one category only, lower-cased: `"robotics"` -> `"cs.RO"`."""
+    seen: dict[str, list[str]] = {}
+    for ident, name in categories().items():
+        seen.setdefault(name.lower(), []).append(ident)
+    return {name: ids[0] for name, ids in seen.items() if len(ids) == 1}
+
+
+def category_label(ident: str) -> str:
+    """`"cs.RO"` -> `"Robotics (cs.RO)"`, as the web form shows categories."""
+    name = categories().get(ident)
+    return f"{name} ({ident})" if name else ident
+
+
+def nearest_label(text: str) -> str:
+    """The category closest to `text` by name or by id, labelled: `robotix` -> Robotics (cs.RO)."""
+    typed = " ".join(text.split()).lower()
+    names = {name.lower(): ident for ident, name in categories().items()}
+    by_name = difflib.get_close_matches(typed, list(names), n=1, cutoff=0.6)
+    if by_name and "." not in typed:
+        return category_label(names[by_name[0]])
+    return category_label(nearest(text))
+
+
 def category_problems(sources: list[SourceConfig]) -> list[str]:
     """One line per arxiv_rss category arXiv does not have, naming the nearest that it does."""
     problems = []

@@ -3,6 +3,7 @@
 profile.py  what people type (a form, a --topic option) made into validated profiles (pure)
 roster.py   config.yaml's people and the store's side by side, and the changes people make
 liked.py    liked arXiv ids looked up when a profile is saved (titles shown, unknown refused)
+zones.py    time zones as people type them (a city is enough), and the days new papers come
 
 The web pages that drive it are in `digest.web`; the signed links in `digest.mail.tokens`.
 """
@@ -20,6 +21,7 @@ from digest.subscribe.roster import (
     named,
     pending_profile,
     request_subscription,
+    reset_profile,
     roster,
     set_status,
     subscribe,
@@ -42,6 +44,7 @@ __all__ = [
     "named",
     "pending_profile",
     "request_subscription",
+    "reset_profile",
     "roster",
     "set_status",
     "subscribe",

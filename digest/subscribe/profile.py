@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from digest.config import SubscriberConfig, TopicConfig
+from digest.config.arxiv import categories, category_label, category_named, nearest_label
 from digest.errors import DigestError
 
 _ARCHIVES = "cs|math|stat|physics|q-bio|q-fin|econ|eess|astro-ph|cond-mat|nlin"
@@ -57,6 +58,27 @@ def split_items(text: str) -> list[str]:
     return list(dict.fromkeys(item for item in items if item))
 
 
+def split_categories(text: str) -> list[str]:
+    """Like `split_items`, but a labelled category keeps the commas of its name:
+    `"cs.LG, Computational Engineering, Finance, and Science (cs.CE)"` is two items."""
+    items: list[str] = []
+    for segment in re.split(r"[;\n]", text):
+        end = 0
+        for found in re.finditer(r"([^()]*)\(([^()]*)\)", segment):
+            pieces = [p.strip() for p in found.group(1).split(",")]
+            label_name = categories().get(found.group(2).strip(), "").lower()
+            # Leading pieces that are not part of the category's own name are items of their own.
+            for cut in range(len(pieces)):
+                if ", ".join(pieces[cut:]).lower() == label_name or cut == len(pieces) - 1:
+                    items += pieces[:cut]
+                    items.append(", ".join(pieces[cut:]) + f" ({found.group(2).strip()})")
+                    break
+            end = found.end()
+        items += segment[end:].split(",")
+    stripped = (" ".join(item.split()) for item in items)
+    return list(dict.fromkeys(item for item in stripped if item))
+
+
 def is_category(item: str) -> bool:
     return bool(_CATEGORY.match(item))
 
@@ -73,31 +95,43 @@ def topic_from_fields(
     categories: str,
     papers: str,
     *,
+    exclude: str | None = None,
+    authors: str | None = None,
     field: str = "topic",
     keep: TopicConfig | None = None,
 ) -> TopicConfig | None:
-    """A topic from the form's text fields; None when they are all blank. What the form does not
-    show (exclusions, authors, a library, keyword weights) is kept from `keep`."""
-    words, cats, ids = split_items(keywords), split_items(categories), split_items(papers)
-    if not (words or cats or ids):
+    """A topic from the form's text fields; None when they are all blank. A category is its id
+    or its name (`Robotics`, `Robotics (cs.RO)`). What the form does not show (a library,
+    keyword weights; `exclude` and `authors` when None) is kept from `keep`."""
+    words, cats, ids = split_items(keywords), split_categories(categories), split_items(papers)
+    people = split_items(authors or "")
+    if not (words or cats or ids or people):
         return None
+    named = [category_named(c) for c in cats]
     problems = [
-        f"{field}.categories: {c} is not an arXiv category like cs.IR"
-        for c in cats
-        if not is_category(c)
+        f"{field}.categories: “{c}” is not an arXiv category. Did you mean {nearest_label(c)}?"
+        for c, found in zip(cats, named, strict=True)
+        if found is None
     ]
     liked = [arxiv_id(p) for p in ids]
     problems += [
-        f"{field}.papers: {p} is not an arXiv id like 2005.11401"
+        f"{field}.papers: “{p}” is not an arXiv paper: give its id, like 2005.11401, or its "
+        "arxiv.org link"
         for p, found in zip(ids, liked, strict=True)
         if found is None
     ]
-    if any(len(items) > MAX_ITEMS for items in (words, cats, ids)):
+    lists = (words, cats, ids, people, split_items(exclude or ""))
+    if any(len(items) > MAX_ITEMS for items in lists):
         problems.append(f"{field}: at most {MAX_ITEMS} items in each list")
     if problems:
         raise SubscriptionError("; ".join(problems), problems)
-    title = " ".join(name.split()) or ", ".join(words[:3] or cats[:3] or ids[:1])
-    return _topic(title, words, cats, [i for i in liked if i], field=field, keep=keep)
+    title = " ".join(name.split()) or ", ".join(words[:3] or cats[:3] or ids[:1] or people[:1])
+    topic_cats = list(dict.fromkeys(c for c in named if c))
+    extra = {} if exclude is None else {"exclude": split_items(exclude)}
+    extra |= {} if authors is None else {"authors": people}
+    return _topic(
+        title, words, topic_cats, [i for i in liked if i], field=field, keep=keep, extra=extra
+    )
 
 
 def topic_from_spec(spec: str, field: str = "--topic") -> TopicConfig:
@@ -125,6 +159,7 @@ def _topic(
     *,
     field: str,
     keep: TopicConfig | None,
+    extra: dict[str, list[str]] | None = None,
 ) -> TopicConfig:
     data: dict[str, Any] = keep.model_dump(mode="json", by_alias=True) if keep else {}
     weights = {_term(k): k for k in (keep.keywords if keep else [])}
@@ -134,6 +169,7 @@ def _topic(
         "categories": cats,
         "papers": ids,
     }
+    data |= extra or {}
     try:
         return TopicConfig.model_validate(data)
     except ValidationError as e:
@@ -154,8 +190,10 @@ def topic_fields(topic: TopicConfig) -> dict[str, str]:
     return {
         "name": topic.name,
         "keywords": ", ".join(_term(k) for k in topic.keywords),
-        "categories": ", ".join(topic.categories),
+        "categories": ", ".join(category_label(c) for c in topic.categories),
         "papers": ", ".join(topic.papers),
+        "exclude": ", ".join(topic.exclude),
+        "authors": ", ".join(topic.authors),
     }
 
 

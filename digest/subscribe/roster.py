@@ -33,6 +33,7 @@ from digest.store.subscribers import (
     email_key,
 )
 from digest.subscribe.profile import Changes, SubscriptionError, build_profile
+from digest.subscribe.zones import ZoneError, announcement_days, resolve_timezone
 
 log = logging.getLogger(__name__)
 
@@ -156,8 +157,46 @@ def subscribe(
     now: datetime | None = None,
 ) -> Entry:
     """Subscribe at once, no confirmation (the terminal: the operator vouches for the address).
-    A config.yaml person just becomes active again unless topics are given."""
+    A config.yaml person just becomes active again; their profile is changed in the file (a
+    copy here would hide every later edit of it), so changes to it are refused."""
+    current = find(config, store, email)
+    if current is not None and current.in_config and changes != Changes():
+        raise SubscriptionError(
+            f"{current.email} is in config.yaml: change their topics, name or schedule there "
+            f"(`digest subscribe {current.email}` alone makes them active again)"
+        )
+    if changes.timezone is not None:  # "Berlin" and "europe/berlin" as the web form takes them
+        try:
+            changes = replace(changes, timezone=resolve_timezone(changes.timezone))
+        except ZoneError as e:
+            raise SubscriptionError(f"timezone: {e}") from e
     return _save(config, store, email, changes, ACTIVE, origin, now or utcnow(), confirm=True)
+
+
+def reset_profile(
+    config: Config, store: Store, email: str, *, now: datetime | None = None
+) -> Entry:
+    """A config.yaml person gets the file's profile again (what they saved on the web is
+    dropped) and is active."""
+    current = find(config, store, email)
+    if current is None or not current.in_config:
+        raise SubscriptionError(
+            f"{email} is not in config.yaml: there is no file profile to go back to"
+        )
+    person = next(p for p in config.subscribers if email_key(p.email) == email_key(email))
+    now = now or utcnow()
+    row = current.stored or _status_row(person, ACTIVE)
+    row = replace(
+        _status_row(person, ACTIVE),
+        origin=row.origin,
+        created_at=row.created_at,
+        confirmed_at=row.confirmed_at or now,
+        link_generation=row.link_generation,
+    )
+    SubscriberStore(store).put(row, now)
+    found = find(config, store, email)
+    assert found is not None
+    return found
 
 
 def request_subscription(
@@ -312,6 +351,8 @@ def _save(
             raise SubscriptionError("topics: give at least one topic (keywords, categories, ids)")
         else:
             base = {"name": email.split("@")[0], "email": email.strip()}
+        if current is None and changes.days is None:
+            changes = replace(changes, days=_news_days(changes))
         profile = build_profile(base, changes)
         previous = current.stored if current else None
         SubscriberStore(store).put(
@@ -337,6 +378,15 @@ def _save(
     return found
 
 
+def _news_days(changes: Changes) -> tuple[str, ...] | None:
+    """A newcomer's days: those new arXiv papers reach their time zone (None: their time zone
+    or time is wrong, which building the profile reports)."""
+    try:
+        return announcement_days(changes.timezone or "UTC", changes.send_at or "07:00")
+    except (ValueError, KeyError):
+        return None
+
+
 def named(config: Config, store: Store, name_or_email: str) -> Entry:
     """One person by address (any spelling) or name, config.yaml's or the store's."""
     everyone = roster(config, store)
@@ -344,9 +394,19 @@ def named(config: Config, store: Store, name_or_email: str) -> Entry:
     for entry in everyone:
         if email_key(entry.email) == key:
             return entry
-    for entry in everyone:
-        if entry.profile.name == name_or_email:
-            return entry
+    # Names as addresses are: any case ("ada" finds Ada); an exact spelling wins when two
+    # people's names differ only in case, and a name two people share is refused.
+    wanted = name_or_email.strip()
+    exact = [e for e in everyone if e.profile.name == wanted]
+    any_case = [e for e in everyone if e.profile.name.casefold() == wanted.casefold()]
+    for found in (exact, any_case):
+        if len(found) == 1:
+            return found[0]
+        if found:
+            raise SubscriptionError(
+                f"{len(found)} subscribers are named {wanted!r} "
+                f"({', '.join(e.email for e in found)}): give the email address instead"
+            )
     raise SubscriptionError(
         f"no subscriber named {name_or_email!r} (see `digest subscribers` for everyone)"
     )

@@ -1,6 +1,8 @@
 """`digest serve`: the subscription pages, on Flask behind the waitress server.
 
+access.py     one access-log line per request, tokens redacted
 app.py        the pages: subscribe, confirm, manage, one-click unsubscribe (RFC 8058)
+catch.py      the manage page's "What would this catch today?" (the digest's own ranking)
 forms.py      what the forms send, made into validated changes (pure)
 mailer.py     the confirmation and "already subscribed" emails
 ratelimit.py  request counters in the store, shared by every worker
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 from digest.config import Config
 from digest.store import Store
+from digest.web.access import AccessLog
 from digest.web.app import create_app
 
 __all__ = ["create_app", "serve"]
@@ -22,7 +25,7 @@ def serve(config: Config, store: Store, host: str = "127.0.0.1", port: int = 802
     import waitress
 
     waitress.serve(
-        create_app(config, store),
+        AccessLog(create_app(config, store)),
         host=host,
         port=port,
         threads=4,

@@ -27,11 +27,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
-from zoneinfo import available_timezones
 
 from flask import Flask, Response, make_response, render_template, request
 
 from digest.config import WEEKDAYS, Config
+from digest.config.arxiv import categories, category_label
 from digest.errors import DigestError
 from digest.mail.letterhead import Letterhead, letterhead, make_transport
 from digest.mail.tokens import TokenError, make_token, read_link_token, read_profile_token
@@ -53,14 +53,19 @@ from digest.subscribe import (
     set_status,
     update_subscription,
 )
+from digest.subscribe.zones import schedule_in_words, zone_names
+from digest.web.catch import Catch, todays_catch
 from digest.web.copies import add_copy_routes
 from digest.web.forms import (
     Form,
+    field_problems,
     form_for,
     manage_changes,
+    problem_labels,
     read_form,
     subscribe_changes,
     with_blank_topic,
+    without_topic,
 )
 from digest.web.mailer import notice_email, send_email
 from digest.web.ratelimit import RateLimiter, client_address, mailbox_key
@@ -69,7 +74,8 @@ log = logging.getLogger(__name__)
 
 CSRF_COOKIE = "digest_csrf"
 ONE_CLICK = ("List-Unsubscribe", "One-Click")
-_TIMEZONES = sorted(available_timezones())
+_TIMEZONES = zone_names()
+_CATEGORY_LABELS = sorted((category_label(c) for c in categories()), key=str.lower)
 
 
 class _BadLink(Exception):
@@ -299,8 +305,20 @@ class _Pages:
             entry = set_status(site.config, site.store, entry.email, status, now=now)
             return self._manage_page(entry, notice=notice)
         form = read_form(request.form, request.form.getlist("days"))
+        keep = list(entry.profile.topics)  # what the form does not show, by position
+        if action.startswith("remove-") and action[7:].isdigit():
+            gone = int(action[7:])
+            form = without_topic(form, gone)
+            keep = [t for i, t in enumerate(keep) if i != gone]
+        if action == "preview":  # "What would this catch today?": ranked, not saved
+            try:
+                changes = manage_changes(form, keep, entry.email)
+            except SubscriptionError as e:
+                return self._manage_page(entry, form=with_blank_topic(form), problems=e.problems)
+            catch = todays_catch(site.config, site.store, entry, changes, now)
+            return self._manage_page(entry, form=with_blank_topic(form), catch=catch)
         try:
-            changes = manage_changes(form, entry.profile.topics)
+            changes = manage_changes(form, keep, entry.email)
             liked = check_liked(site.config, site.store, entry.email, changes)
             entry = update_subscription(site.config, site.store, entry.email, changes, now=now)
         except SubscriptionError as e:
@@ -321,8 +339,14 @@ class _Pages:
         notice: str = "",
         problems: list[str] | None = None,
         liked: list[Liked] | None = None,
+        catch: Catch | None = None,
     ) -> Response:
         csrf = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
+        p = entry.profile
+        try:
+            when = schedule_in_words(p.timezone, p.send_at, p.days, self.site.clock())
+        except ValueError:  # a zone this machine's tz database lacks: the form says so on save
+            when = ""
         response = self._page(
             "manage.html",
             400 if problems else 200,
@@ -334,6 +358,8 @@ class _Pages:
             problems=problems or [],
             liked=liked or [],
             weekdays=WEEKDAYS,
+            schedule_words=when,
+            catch=catch,
             unsubscribe_link=self.site.link("unsubscribe", "unsubscribe", entry.email),
         )
         response.set_cookie(
@@ -364,7 +390,17 @@ class _Pages:
     # ------------------------------------------------------------ pages
 
     def _page(self, template: str, status: int = 200, **context: Any) -> Response:
-        html = render_template(template, root=self.site.root, timezones=_TIMEZONES, **context)
+        # Each problem goes beside its field (`errors`), and all of them in the summary on top.
+        errors = field_problems(context.pop("problems", None) or [])
+        html = render_template(
+            template,
+            root=self.site.root,
+            timezones=_TIMEZONES,
+            category_labels=_CATEGORY_LABELS,
+            errors=errors,
+            problems=problem_labels(errors),
+            **context,
+        )
         return make_response(html, status)
 
     def bad_link(self, error: _BadLink) -> Response:

@@ -1,11 +1,14 @@
 """The subscribe and manage forms: what a browser sent, made into validated changes (pure).
 
 A `Form` is the forms' plain values, both to render a page and to read one back; the fields of
-topic i are `topic-i-name`, `topic-i-keywords`, `topic-i-categories` and `topic-i-papers`.
+topic i are `topic-i-name`, `-keywords`, `-categories`, `-papers`, `-exclude` and `-authors`.
+Problems come back as `field: what is wrong` lines; `field_problems` files them under the form
+field they belong beside.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -14,10 +17,11 @@ from digest.errors import MailError
 from digest.mail.message import make_address
 from digest.subscribe import Changes, Entry, SubscriptionError
 from digest.subscribe.profile import build_profile, topic_fields, topic_from_fields
+from digest.subscribe.zones import ZoneError, announcement_days, resolve_timezone
 
 MAX_TOPICS = 10
 MAX_FIELD = 2000  # characters: longer is not a topic, it is someone testing us
-TOPIC_FIELDS = ("name", "keywords", "categories", "papers")
+TOPIC_FIELDS = ("name", "keywords", "categories", "papers", "exclude", "authors")
 _ANY_TOPIC = TopicConfig(name="any", keywords=["any"])
 
 
@@ -27,6 +31,8 @@ class TopicFields:
     keywords: str = ""
     categories: str = ""
     papers: str = ""
+    exclude: str = ""
+    authors: str = ""
 
 
 @dataclass(frozen=True)
@@ -35,12 +41,13 @@ class Form:
     name: str = ""
     timezone: str = ""
     send_at: str = "07:00"
-    days: tuple[str, ...] = WEEKDAYS
+    days: tuple[str, ...] | None = None  # None: the days arXiv's announcements reach them
     topics: tuple[TopicFields, ...] = field(default_factory=lambda: (TopicFields(),))
 
 
 def read_form(data: Mapping[str, str], days: Sequence[str] | None = None) -> Form:
-    """The form as sent; `days` are the checked day boxes (None: the form has none)."""
+    """The form as sent; `days` are the checked day boxes (None: the form has none, and the
+    digest comes on the days new arXiv papers reach the subscriber's time zone)."""
 
     def text(key: str) -> str:
         return str(data.get(key, ""))[:MAX_FIELD].strip()
@@ -55,7 +62,7 @@ def read_form(data: Mapping[str, str], days: Sequence[str] | None = None) -> For
         name=text("name"),
         timezone=text("timezone") or "UTC",
         send_at=text("send_at") or "07:00",
-        days=WEEKDAYS if days is None else tuple(d for d in WEEKDAYS if d in days),
+        days=None if days is None else tuple(d for d in WEEKDAYS if d in days),
         topics=topics,
     )
 
@@ -102,12 +109,74 @@ def subscribe_changes(form: Form) -> tuple[str, Changes]:
     return form.email, changes
 
 
-def manage_changes(form: Form, keep: Sequence[TopicConfig]) -> Changes:
-    """The manage form's changes; what the form does not show is kept from `keep` (by position)."""
+def manage_changes(form: Form, keep: Sequence[TopicConfig], email: str) -> Changes:
+    """The manage form's changes, every problem at once; what the form does not show is kept
+    from `keep` (by position)."""
     changes, problems = _changes(form, keep)
+    checked = changes if changes.topics is not None else replace(changes, topics=(_ANY_TOPIC,))
+    try:
+        build_profile({"name": form.name or email.split("@")[0], "email": email}, checked)
+    except SubscriptionError as e:
+        problems += [p for p in e.problems if p not in problems]
     if problems:
         raise SubscriptionError("; ".join(problems), problems)
     return changes
+
+
+def without_topic(form: Form, index: int) -> Form:
+    """The form with topic `index` taken out (its Remove button)."""
+    kept = tuple(t for i, t in enumerate(form.topics) if i != index)
+    return replace(form, topics=kept)
+
+
+_TOPIC_FIELD = re.compile(r"^topic (\d+)(?:\.(\w+))?")
+LABELS = {
+    "email": "Email",
+    "name": "Name",
+    "timezone": "Time zone",
+    "send_at": "Send at",
+    "days": "Days",
+    "topics": "Topics",
+    "keywords": "Keywords",
+    "categories": "arXiv categories",
+    "papers": "Papers you liked",
+    "exclude": "Leave out",
+    "authors": "Authors",
+}
+
+
+def field_problems(problems: Sequence[str]) -> dict[str, list[str]]:
+    """`"topic 2.categories: …"` filed under `topic-1-categories`, `"timezone: …"` under
+    `timezone`; a problem of no one field under `form`."""
+    filed: dict[str, list[str]] = {}
+    for problem in problems:
+        where, _, message = problem.partition(": ")
+        key = "form"
+        topic = _TOPIC_FIELD.match(where)
+        if topic:
+            part = topic.group(2)
+            number = int(topic.group(1)) - 1
+            key = f"topic-{number}-{part}" if part in TOPIC_FIELDS else f"topic-{number}"
+        elif where.split(".")[0] in ("email", "name", "timezone", "send_at", "days", "topics"):
+            key = where.split(".")[0]
+        elif where.startswith("topics."):
+            key = "topics"
+        filed.setdefault(key, []).append(message if key != "form" else problem)
+    return filed
+
+
+def problem_labels(filed: Mapping[str, list[str]]) -> list[str]:
+    """The summary at the top of a form: `Topic 1, arXiv categories: …`."""
+    lines = []
+    for key, messages in filed.items():
+        topic = re.match(r"^topic-(\d+)(?:-(\w+))?$", key)
+        if topic:
+            part = LABELS.get(topic.group(2) or "", "")
+            label = f"Topic {int(topic.group(1)) + 1}" + (f", {part}" if part else "")
+        else:
+            label = LABELS.get(key, "")
+        lines += [f"{label}: {m}" if label else m for m in messages]
+    return lines
 
 
 def _changes(form: Form, keep: Sequence[TopicConfig]) -> tuple[Changes, list[str]]:
@@ -120,6 +189,8 @@ def _changes(form: Form, keep: Sequence[TopicConfig]) -> tuple[Changes, list[str
                 fields.keywords,
                 fields.categories,
                 fields.papers,
+                exclude=fields.exclude,
+                authors=fields.authors,
                 field=f"topic {i + 1}",
                 keep=keep[i] if i < len(keep) else None,
             )
@@ -129,14 +200,25 @@ def _changes(form: Form, keep: Sequence[TopicConfig]) -> tuple[Changes, list[str
         if topic is not None:
             topics.append(topic)
     if not topics and not problems:
-        problems.append("topics: give at least one keyword, arXiv category or liked paper")
-    if not form.days:
-        problems.append("days: pick at least one day")
+        problems.append("topics: give at least one keyword, arXiv category, author or liked paper")
+    try:
+        timezone = resolve_timezone(form.timezone)
+    except ZoneError as e:
+        problems.append(f"timezone: {e}")
+        timezone = "UTC"
+    days = form.days
+    if days is None:
+        try:
+            days = announcement_days(timezone, form.send_at)
+        except ValueError:  # a bad time: said by the profile's own check
+            days = WEEKDAYS
+    if not days:
+        problems.append("days: tick at least one day")
     changes = Changes(
         name=form.name or None,
-        timezone=form.timezone,
+        timezone=timezone,
         send_at=form.send_at,
-        days=form.days,
+        days=days,
         topics=tuple(topics) if topics else None,
     )
     return changes, problems
