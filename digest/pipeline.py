@@ -501,6 +501,7 @@ def send_digests(
             manage_url=links.manage_url,
             unsubscribe_url=links.unsubscribe_url,
             always=person.send_empty,
+            feedback=links.feedback.url if links.feedback else None,
         )
         return rendered, digest.count
 

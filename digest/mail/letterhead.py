@@ -6,7 +6,7 @@ builds each subscriber's message from a rendered digest, purely.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -24,7 +24,7 @@ from digest.mail.message import (
     parse_address,
 )
 from digest.mail.smtp import SmtpTransport
-from digest.mail.tokens import load_secret_key, make_token
+from digest.mail.tokens import FeedbackLinks, load_secret_key, make_token
 from digest.mail.transport import OutboxTransport, Transport
 from digest.models import Subscriber
 
@@ -46,12 +46,14 @@ class Letterhead:
 
     def links(self, email: str, generation: int = 0) -> Links:
         """Fresh links for one email; `generation`: the subscriber's link generation."""
-        return links_for(
+        links = links_for(
             self.base_url,
             make_token(self.secret, "unsubscribe", email),
             make_token(self.secret, "manage", email, generation),
             self.mailto,
         )
+        feedback = FeedbackLinks(self.base_url, email, generation, self.secret)
+        return replace(links, feedback=feedback)
 
     def new_message_id(self) -> str:
         return make_message_id(self.sender)

@@ -17,9 +17,13 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, make_msgid, parseaddr
+from typing import TYPE_CHECKING
 from urllib.parse import quote, urlencode
 
 from digest.errors import MailError
+
+if TYPE_CHECKING:
+    from digest.mail.tokens import FeedbackLinks
 
 # Fold long headers only at whitespace, and never below the RFC 5322 hard limit: a long
 # List-Unsubscribe URL must stay one unbroken token.
@@ -39,6 +43,7 @@ class Links:
     unsubscribe_url: str  # https URL; GET shows a confirm page, POST unsubscribes (RFC 8058)
     manage_url: str
     unsubscribe_mailto: str | None = None  # mailto:…, the fallback for mail clients
+    feedback: FeedbackLinks | None = None  # "more like this" / "not for me" beside each paper
 
 
 def one_line(value: str) -> str:

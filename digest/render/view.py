@@ -9,7 +9,7 @@ numbers, list lengths and whether a string is empty, never on what a non-empty s
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
@@ -19,6 +19,8 @@ from digest.models import Digest, Paper, RankedPaper, Reason, Subscriber
 from digest.render.latex import clean_text, latex_to_text
 
 Row = tuple[str, Mapping[str, Any]]
+# A recipient's signed "more like this" / "not for me" link: (purpose, paper id, topic) -> URL.
+FeedbackUrl = Callable[[str, str, str], str]
 # Row kinds whose values are cached by content (a paper, its reasons): the same content gives
 # the same dict object, which the renderer paints once.
 SHARED_ROWS = frozenset({"paper", "paper_end", "why", "trending", "also"})
@@ -50,15 +52,24 @@ class PageLinks:
     base_url: str
     manage_url: str
     unsubscribe_url: str
+    feedback: FeedbackUrl | None = None  # None (a preview): no feedback links
 
 
 def page_links(
-    base_url: str, manage_url: str | None = None, unsubscribe_url: str | None = None
+    base_url: str,
+    manage_url: str | None = None,
+    unsubscribe_url: str | None = None,
+    feedback: FeedbackUrl | None = None,
 ) -> PageLinks:
     """The page's links; manage defaults to `base_url/manage`, unsubscribe to the manage page."""
     base = base_url.rstrip("/")
     manage = manage_url or f"{base}/manage"
-    return PageLinks(base_url=base, manage_url=manage, unsubscribe_url=unsubscribe_url or manage)
+    return PageLinks(
+        base_url=base,
+        manage_url=manage,
+        unsubscribe_url=unsubscribe_url or manage,
+        feedback=feedback,
+    )
 
 
 # ---------------------------------------------------------------- whole page
@@ -83,6 +94,8 @@ def page_rows(digest: Digest, links: PageLinks) -> list[Row]:
             why = why_values(tuple(r for r in ranked.reasons if r.kind != "trending"))
             if why["reasons"]:
                 rows.append(("why", why))
+            if links.feedback is not None:  # under the reasons: a reply to them
+                rows.append(("feedback", feedback_values(ranked, links.feedback)))
             rows.append(("paper_end", end))
     if digest.is_empty:
         rows.append(("empty", {"note": "Nothing new matched your topics today."}))
@@ -140,6 +153,12 @@ def footer_values(subscriber: Subscriber, links: PageLinks) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------- one paper
+
+
+def feedback_values(ranked: RankedPaper, url: FeedbackUrl) -> dict[str, Any]:
+    """A paper's "more like this" and "not for me" links, signed for this reader and topic."""
+    paper, topic = ranked.paper.id, ranked.topic
+    return {"more": _url(url("more", paper, topic)), "less": _url(url("less", paper, topic))}
 
 
 @lru_cache(maxsize=16384)
