@@ -249,3 +249,26 @@ def test_the_manage_page_lists_what_was_learned_and_forgets_one_or_all(world: Wo
     assert "Forgot all feedback (2 marks)" in everything.get_data(as_text=True)
     assert world.marks("ada@example.org") == []
     assert "Nothing yet" in everything.get_data(as_text=True)
+
+
+def test_a_mark_reaches_that_readers_next_ranking_and_no_one_elses(world: World) -> None:
+    from digest.pipeline import active_subscribers, plan_run
+
+    people = [p for p in active_subscribers(world.config, world.store) if p.name in ("Ada", "Bob")]
+    now = utcnow()
+
+    def picked() -> dict[str, list[str]]:
+        run = plan_run(world.config, world.store, people, now=now, papers=world_papers)
+        return {
+            p.name: [r.paper.id for r in run.ranking(p, p.local_date(now)).picked] for p in people
+        }
+
+    world_papers = world.store.papers_first_seen(now.replace(year=2000))
+    before = picked()
+    assert before["Ada"] == before["Bob"]  # the same topic
+    less = world.feedback_links("ada@example.org", "less")[0]
+    world.client.post("/feedback/less", data={"token": token_of(less)})
+    ((gone, _, _),) = world.marks("ada@example.org")
+    after = picked()
+    assert gone in before["Ada"] and gone not in after["Ada"]
+    assert after["Bob"] == before["Bob"]

@@ -9,7 +9,6 @@ with the mark as it was shown, so it still ranks, lists and exports when it has 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -17,25 +16,16 @@ from sqlalchemy import and_, delete, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from digest.errors import StoreError
-from digest.models import Paper
+from digest.models import Mark, Paper
 from digest.store import Store
 from digest.store.clock import from_db, to_db
 from digest.store.schema import feedback
 from digest.store.subscribers import email_key
 
+__all__ = ["LESS", "MORE", "VOTES", "FeedbackStore", "Mark"]
+
 MORE, LESS = "more", "less"
 VOTES = (MORE, LESS)
-
-
-@dataclass(frozen=True)
-class Mark:
-    """One subscriber's mark on one paper, under the topic it was shown in."""
-
-    email: str  # the address as stored (lower case)
-    paper: Paper
-    vote: str  # more / less
-    topic: str
-    created_at: datetime
 
 
 class FeedbackStore:
