@@ -54,6 +54,7 @@ CY = "Cy@Example.org"  # a web subscriber, spelled as they typed it
 
 @dataclass
 class World:
+    path: Path  # config.yaml
     config: Config
     store: Store
     client: FlaskClient
@@ -86,7 +87,8 @@ def token_of(url: str) -> str:
 
 @pytest.fixture
 def world(write_config, real: Path) -> Iterator[World]:  # type: ignore[no-untyped-def]
-    config = load_config(write_config(CONFIG))
+    path = write_config(CONFIG)
+    config = load_config(path)
     store = open_configured_store(config)
     papers, _ = parse_api((real / RECORDED).read_bytes())
     store.save_papers(papers, now=utcnow())
@@ -95,11 +97,11 @@ def world(write_config, real: Path) -> Iterator[World]:  # type: ignore[no-untyp
     report = send_digests(config, store)
     assert report.delivery.sent == 3, report
     mails = {}
-    for path in (config.data_dir / "outbox").glob("*.eml"):
-        message = message_from_bytes(path.read_bytes(), policy=policy.default)
+    for eml in (config.data_dir / "outbox").glob("*.eml"):
+        message = message_from_bytes(eml.read_bytes(), policy=policy.default)
         assert isinstance(message, EmailMessage)
         mails[message["To"].addresses[0].addr_spec.lower()] = message
-    yield World(config, store, create_app(config, store).test_client(), mails)
+    yield World(path, config, store, create_app(config, store).test_client(), mails)
     store.close()
 
 
@@ -272,3 +274,41 @@ def test_a_mark_reaches_that_readers_next_ranking_and_no_one_elses(world: World)
     after = picked()
     assert gone in before["Ada"] and gone not in after["Ada"]
     assert after["Bob"] == before["Bob"]
+
+
+def test_digest_feedback_lists_exports_the_liked_for_a_library_and_clears(
+    world: World, tmp_path: Path
+) -> None:
+    from click.testing import CliRunner
+
+    from digest.cli import cli
+    from digest.papers_file import read_papers
+    from digest.rank.library import parse_bibtex
+
+    for purpose, i in (("more", 0), ("more", 1), ("less", 2)):
+        url = world.feedback_links("ada@example.org", purpose)[i]
+        world.client.post(f"/feedback/{purpose}", data={"token": token_of(url)})
+    liked = {p for p, vote, _ in world.marks("ada@example.org") if vote == "more"}
+
+    def run(*args: str) -> str:
+        result = CliRunner().invoke(cli, ["--config", str(world.path), "feedback", *args])
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    text = run("Ada@Example.org")
+    assert "3 marks" in text and "Software testing" in text
+    assert text.count("more like this") == 2 and text.count("not for me") == 1
+    listed = json.loads(run("ada@example.org", "--json"))
+    assert sorted(m["vote"] for m in listed) == ["less", "more", "more"]
+    assert {m["topic"] for m in listed} == {"Software testing"}
+
+    # Both exports read back as a topic's `library:` would read them.
+    assert {p.id for p in parse_bibtex(run("ada@example.org", "--bibtex"))} == liked
+    (tmp_path / "liked.jsonl").write_text(run("ada@example.org", "--jsonl"), encoding="utf-8")
+    assert {p.id for p in read_papers(tmp_path / "liked.jsonl")} == liked
+
+    assert "forgot 3 marks" in run("ada@example.org", "--clear")
+    assert world.marks("ada@example.org") == []
+    assert "no feedback yet" in run("ada@example.org")
+    unknown = CliRunner().invoke(cli, ["--config", str(world.path), "feedback", "x@example.org"])
+    assert unknown.exit_code == 1 and "no such subscriber" in str(unknown.exception)

@@ -11,11 +11,14 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
+from digest.config import Config
 from digest.errors import DigestError
 from digest.models import Paper
 from digest.store import Store
 from digest.store.feedback import LESS, MORE, FeedbackStore, Mark
+from digest.subscribe.roster import find
 
 __all__ = [
     "LESS",
@@ -24,8 +27,12 @@ __all__ = [
     "Mark",
     "TopicMarks",
     "by_topic",
+    "feedback_lines",
+    "forget_feedback",
     "liked_bibtex",
     "liked_jsonl",
+    "marks_json",
+    "read_feedback",
     "record_feedback",
 ]
 
@@ -53,6 +60,52 @@ def record_feedback(
     if paper is None:
         raise FeedbackError(f"the paper {paper_id} is no longer in the digest's store")
     return paper, FeedbackStore(store).mark(email, paper, vote, topic, now)
+
+
+def read_feedback(config: Config, store: Store, email: str) -> list[TopicMarks]:
+    """`digest feedback EMAIL`: the address's marks per topic (its topics first). FeedbackError
+    when the address is neither a subscriber nor has marks."""
+    marks = FeedbackStore(store).of(email)
+    entry = find(config, store, email)
+    if entry is None and not marks:
+        raise FeedbackError(f"{email}: no such subscriber (see `digest subscribers`)")
+    return by_topic(marks, [t.name for t in entry.profile.topics] if entry else ())
+
+
+def forget_feedback(store: Store, email: str) -> int:
+    """Forget every mark of the address; how many there were."""
+    return FeedbackStore(store).forget(email)
+
+
+def marks_json(groups: Iterable[TopicMarks]) -> list[dict[str, Any]]:
+    """The marks as JSON objects, per topic in order, newest first."""
+    return [
+        {
+            "id": m.paper.id,
+            "title": m.paper.title,
+            "vote": m.vote,
+            "topic": m.topic,
+            "marked_at": m.created_at.isoformat(),
+        }
+        for group in groups
+        for m in (*group.more, *group.less)
+    ]
+
+
+def feedback_lines(email: str, groups: Sequence[TopicMarks]) -> list[str]:
+    """The marks for a terminal: per topic, the liked then the "not for me", with dates."""
+    count = sum(len(g.more) + len(g.less) for g in groups)
+    if not count:
+        return [f"{email}: no feedback yet (the links beside each paper of a digest)"]
+    lines = [f"{email}: {count} mark{'s' if count != 1 else ''}"]
+    for group in groups:
+        lines.append(f"{group.topic}")
+        for label, marks in (("more like this", group.more), ("not for me", group.less)):
+            for m in marks:
+                lines.append(
+                    f"  {label:<14}  {m.created_at:%Y-%m-%d}  {m.paper.id}  {m.paper.title}"
+                )
+    return lines
 
 
 def by_topic(marks: Iterable[Mark], topics: Sequence[str] = ()) -> list[TopicMarks]:
