@@ -32,6 +32,7 @@ from digest.rank import Ranking, arxiv_lookup, load_libraries, resolve_liked
 from digest.rank.resolve import FetchIds, without_unresolved
 from digest.render import RenderedDigest, render_digest
 from digest.store import Store, open_store, utcnow
+from digest.store.feedback import FeedbackStore
 from digest.tune import TuneReport, compare, format_report, tune_profile, tuning_sections
 
 if TYPE_CHECKING:  # a send imports no HTTP client; fetching and liked-paper look-ups do
@@ -331,7 +332,8 @@ def tune_subscriber(
     pool = list(papers)
     subscriber, liked, libraries = _profile_inputs(config, store, subscriber, pool, client)
     embedder = _configured_embedder(config, store)
-    return tune_profile(pool, subscriber, liked, libraries, embedder)
+    marks = FeedbackStore(store).of(subscriber.email)
+    return tune_profile(pool, subscriber, liked, libraries, embedder, marks=marks)
 
 
 def build_digest(

@@ -274,6 +274,12 @@ def test_a_mark_reaches_that_readers_next_ranking_and_no_one_elses(world: World)
     after = picked()
     assert gone in before["Ada"] and gone not in after["Ada"]
     assert after["Bob"] == before["Bob"]
+    # `digest tune` reads the marks too, and says what they did.
+    from digest.pipeline import tune_subscriber
+
+    ada = next(p for p in people if p.name == "Ada")
+    report = tune_subscriber(world.config, world.store, ada, papers=world_papers)
+    assert any(line.endswith("(you marked it)") for line in report.feedback)
 
 
 def test_digest_feedback_lists_exports_the_liked_for_a_library_and_clears(

@@ -132,3 +132,26 @@ def test_one_readers_feedback_never_changes_another_readers_ranking() -> None:
     assert bob_together.ranked == bob_alone.ranked
     assert bob_together.picked == bob_alone.picked
     assert plan.ranking(0, details=True).ranked != bob_alone.ranked  # Ada's did change
+
+
+def test_digest_tune_says_how_the_feedback_moved_papers() -> None:
+    from digest.tune import format_report, tune_profile
+
+    papers, person = day(), by_category()
+    assert tune_profile(papers, person).feedback == ()
+    top = rank_detailed(papers, person).picked
+    disliked, liked = top[0].paper, top[1].paper
+    lines = tune_profile(papers, person, marks=[mark(person, disliked, "less")]).feedback
+    assert lines[0] == f"out of the digest: {disliked.title} (you marked it)"
+    assert any(
+        line.startswith("down ") and f"(ranked lower: like “{disliked.title}”" in line
+        for line in lines[1:]
+    )
+    report = tune_profile(papers, person, marks=[mark(person, liked, "more")])
+    assert any(
+        line.startswith(("up ", "new")) and f"(because you liked “{liked.title}”)" in line
+        for line in report.feedback
+    )
+    text = format_report(report)
+    assert "how your feedback from the email moved papers:" in text
+    assert text.index("moved papers:") < text.index("the digest:")

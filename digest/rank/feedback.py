@@ -5,11 +5,13 @@ A topic's profile takes the marks made under its name (`with_feedback`). A disli
 likeness to each of the day's papers is its TF-IDF cosine (the nearest disliked paper counts);
 `scoring.combine` multiplies a paper's relevance by
 
-    1 - DISLIKE_WEIGHT x (1 - exp(-cosine / DISLIKE_SCALE))
+    1 - DISLIKE_WEIGHT x (1 - exp(-cosine / DISLIKE_SCALE))      where cosine >= DISLIKE_FROM
 
-except where the paper matches one of the topic's own keywords or followed authors: what a
-reader asked for by name is never pushed out by feedback (its reasons say it was kept). The
-papers marked are not shown again. Pure: the marks are read by the caller (`digest.day`).
+A paper less alike than DISLIKE_FROM is left as it is, and every paper pushed down says which
+disliked paper it is like. A paper that matches one of the topic's own keywords or followed
+authors is never pushed down: what a reader asked for by name is not hidden by feedback (its
+reasons say it was kept). The papers marked are not shown again. Pure: the marks are read by
+the caller (`digest.day`).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ if TYPE_CHECKING:
 MORE, LESS = "more", "less"
 DISLIKE_WEIGHT = 0.5  # at most this share of a paper's score goes for being like a disliked one
 DISLIKE_SCALE = 0.2  # the cosine at which that reaches 1 - 1/e of it
+DISLIKE_FROM = 0.08  # below this cosine a paper is not like the disliked one (nor named so)
 
 
 def with_feedback(profiles: Sequence[TopicProfile], marks: Iterable[Mark]) -> list[TopicProfile]:
@@ -91,6 +94,7 @@ def dislike_factor(
     cosine: Floats, protected: npt.NDArray[np.bool_], author: Floats
 ) -> npt.NDArray[np.float32]:
     """What a paper's relevance is multiplied by (see the module's docstring)."""
-    push = DISLIKE_WEIGHT * (1.0 - np.exp(-np.maximum(cosine, 0.0) / DISLIKE_SCALE))
+    alike = np.where(cosine >= DISLIKE_FROM, cosine, 0.0)
+    push = DISLIKE_WEIGHT * (1.0 - np.exp(-alike / DISLIKE_SCALE))
     kept = protected | (author > 0)
     return np.asarray(np.where(kept, 1.0, 1.0 - push), dtype=np.float32)

@@ -24,6 +24,7 @@ from digest.models import Mark, Paper, RankedPaper, Reason, Subscriber
 from digest.rank.authors import AuthorMatcher
 from digest.rank.categories import category_match
 from digest.rank.cut import ALSO_MAX, cut_digest
+from digest.rank.feedback import DISLIKE_FROM
 from digest.rank.index import PaperIndex
 from digest.rank.scoring import (
     Floats,
@@ -346,7 +347,7 @@ class _Explainer:
         signals, profile = self.signals, self.profiles[t]
         if signals.disliked is None or signals.nearest_disliked is None or not profile.disliked:
             return None
-        if signals.disliked[row, t] < SIMILAR_REASON:
+        if signals.disliked[row, t] < DISLIKE_FROM:
             return None
         title = profile.disliked[int(signals.nearest_disliked[row, t])].title
         kept = signals.keyword_kept is not None and bool(signals.keyword_kept[row, t])
