@@ -1,6 +1,7 @@
 """`digest serve`: the subscription pages, on Flask behind the waitress server.
 
 app.py        the pages: subscribe, confirm, manage, one-click unsubscribe (RFC 8058)
+feedback.py   "more like this" / "not for me" from a digest, and forgetting them
 forms.py      what the forms send, made into validated changes (pure)
 mailer.py     the confirmation and "already subscribed" emails
 ratelimit.py  request counters in the store, shared by every worker
