@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from digest.rank.scoring import Floats, LikedVectors, TopicProfile
 
 MORE, LESS = "more", "less"
-DISLIKE_WEIGHT = 0.5  # at most this share of a paper's score goes for being like a disliked one
+DISLIKE_WEIGHT = 0.3  # at most this share of a paper's score goes for being like a disliked one
 DISLIKE_SCALE = 0.2  # the cosine at which that reaches 1 - 1/e of it
 DISLIKE_FROM = 0.08  # below this cosine a paper is not like the disliked one (nor named so)
 

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, delete, insert, select, update
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from digest.errors import StoreError
 from digest.models import Mark, Paper
@@ -52,6 +52,8 @@ class FeedbackStore:
                     conn.execute(
                         insert(feedback).values(email_key=key, paper_id=paper.id, **values)
                     )
+        except IntegrityError:  # a click at the same moment recorded its mark first
+            return False
         except SQLAlchemyError as e:
             raise StoreError(f"cannot record feedback: {e}") from e
         return True
