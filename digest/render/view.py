@@ -102,7 +102,10 @@ def page_rows(digest: Digest, links: PageLinks) -> list[Row]:
     if digest.also:
         note = "Just below today's cut: less clearly about your topics."
         rows.append(("also_heading", {"title": "Also possibly relevant", "note": note}))
-        rows.extend(("also", also_values(r)) for r in digest.also)
+        for r in digest.also:
+            rows.append(("also", also_values(r)))
+            if links.feedback is not None:
+                rows.append(("feedback", feedback_values(r, links.feedback)))
     for title, lines in digest.tuning:
         rows.append(("near_heading", {"title": clean_text(title)}))
         rows.append(("tuning", {"lines": [clean_text(line) for line in lines]}))
@@ -112,7 +115,10 @@ def page_rows(digest: Digest, links: PageLinks) -> list[Row]:
     trending = [r for r in digest.trending if r.paper.id not in shown]
     if trending:
         rows.append(("trending_heading", {"title": "Trending today"}))
-        rows.extend(("trending", trending_values(r)) for r in trending)
+        for r in trending:
+            rows.append(("trending", trending_values(r)))
+            if links.feedback is not None:
+                rows.append(("feedback", feedback_values(r, links.feedback)))
     rows.append(("footer", footer_values(digest.subscriber, links)))
     return rows
 
