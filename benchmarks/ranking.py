@@ -12,6 +12,13 @@ Profiles never name a category:
 Prints P@10 and nDCG@10 per method and form, the scoring time per profile, and the
 per-category wins and losses. Run: `python benchmarks/ranking.py` (needs the `bench` extra,
 scikit-learn, for the baselines; `--semantic` adds the optional embedding ranker).
+
+`--feedback DAYS` instead simulates a reader who uses the email's links (issue 19): each day is a
+new pool of 2,000 papers from 2018 (disjoint days), the reader marks the relevant papers of the
+day's top 20 "more like this" and the others "not for me", and the marks carry over to the next
+days. It prints nDCG@10 per day per profile form for this ranker without feedback, with it, and
+arxiv-sanity's SVM retrained on the same kind of marks (its own top 20 marked; liked and "more"
+papers against all others and the "not for me" ones), averaged over `--pools` sequences of days.
 """
 
 from __future__ import annotations
@@ -24,13 +31,15 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 
-from digest.models import Keyword, Paper, Topic
+from digest.models import Keyword, Mark, Paper, Topic
 from digest.papers_file import read_papers
 from digest.rank.batch import rank_many
+from digest.rank.feedback import with_feedback
 from digest.rank.index import build_index
 from digest.rank.scoring import LikedVectors, compile_topic, profile_phrases
 
@@ -120,23 +129,28 @@ def ours(
     liked: list[list[Paper]],
     keywords: list[list[str]],
     embedder: MemoEmbedder | None = None,
+    marks: list[list[Mark]] | None = None,
+    top: int = K,
 ) -> np.ndarray:
-    """This ranker's batch path: one index, every profile scored at once."""
+    """This ranker's batch path: one index, every profile scored at once (`marks`: each
+    profile's feedback from the email; only the `top` papers get a score)."""
     profiles = [
         compile_topic(Topic(name=str(i), keywords=tuple(Keyword(k) for k in kws)), likes)
         for i, (likes, kws) in enumerate(zip(liked, keywords, strict=True))
     ]
+    if marks is not None:
+        profiles = [with_feedback([p], m)[0] for p, m in zip(profiles, marks, strict=True)]
     t0 = time.perf_counter()
     index = build_index(pool, profile_phrases(profiles))
     # Every liked paper projected on the day's vocabulary at once: the counterpart of the
     # baselines' TF-IDF fit, which also covers pool and liked papers together.
     vectors = LikedVectors(index, profiles)
     SHARED["seconds"] = time.perf_counter() - t0
-    top = rank_many(index, [[p] for p in profiles], top=K, liked=vectors, embedder=embedder)
+    best = rank_many(index, [[p] for p in profiles], top=top, liked=vectors, embedder=embedder)
     scores = np.zeros((len(profiles), len(pool)), dtype=np.float32)
     for s in range(len(profiles)):
-        valid = top.rows[s] >= 0
-        scores[s, top.rows[s][valid]] = top.scores[s][valid]
+        valid = best.rows[s] >= 0
+        scores[s, best.rows[s][valid]] = best.scores[s][valid]
     return scores
 
 
@@ -169,13 +183,18 @@ def _sanity_text(paper: Paper) -> str:
 
 
 def arxiv_sanity(
-    pool: Sequence[Paper], liked: list[list[Paper]], keywords: list[list[str]]
+    pool: Sequence[Paper],
+    liked: list[list[Paper]],
+    keywords: list[list[str]],
+    disliked: list[list[Paper]] | None = None,
 ) -> np.ndarray:
-    """arxiv-sanity-lite: TF-IDF (1-2 grams) features, LinearSVC of liked vs all others."""
+    """arxiv-sanity-lite: TF-IDF (1-2 grams) features, LinearSVC of liked vs all others (and
+    the `disliked` papers, retrained on feedback)."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.svm import LinearSVC
 
-    every_liked = list({p.id: p for likes in liked for p in likes}.values())
+    disliked = disliked or [[] for _ in liked]
+    every_liked = list({p.id: p for likes in (*liked, *disliked) for p in likes}.values())
     position = {p.id: i for i, p in enumerate(every_liked)}
     vectorizer = TfidfVectorizer(
         lowercase=True,
@@ -200,10 +219,13 @@ def arxiv_sanity(
     import scipy.sparse as sp
 
     for q, likes in enumerate(liked):
+        if not likes:  # nothing liked yet: no model, no order
+            continue
         rows = [position[p.id] for p in likes]
-        x = sp.vstack([pool_x, liked_x[rows]])
+        against = [position[p.id] for p in disliked[q]]
+        x = sp.vstack([pool_x, liked_x[against], liked_x[rows]])
         y = np.zeros(x.shape[0])
-        y[len(pool) :] = 1
+        y[len(pool) + len(against) :] = 1
         svm = LinearSVC(class_weight="balanced", C=0.01, max_iter=10000, tol=1e-6)
         svm.fit(x, y)
         out[q] = svm.decision_function(pool_x)
@@ -283,6 +305,90 @@ def draw_pool(
     return pool, truth, cases
 
 
+# ---------------------------------------------------------------- feedback over days (issue 19)
+
+SHOWN = 20  # the simulated reader marks the papers of the day's top 20
+FORMS: dict[str, tuple[bool, bool]] = {  # form: (liked papers, keywords)
+    "a liked": (True, False),
+    "b keywords": (False, True),
+    "c both": (True, True),
+}
+
+
+def feedback_days(everything: Sequence[Paper], days: int, sequences: int) -> dict[str, list[float]]:
+    """nDCG@10 per day, per (method, form), averaged over the profiles of `sequences` runs of
+    `days` disjoint pools; prints the table and returns it."""
+    year = [p for p in everything if p.published and p.published.year == 2018]
+    if days * POOL > len(year):
+        raise SystemExit(f"--feedback: at most {len(year) // POOL} days of disjoint pools")
+    at = datetime(2026, 12, 1, tzinfo=UTC)
+    results: dict[str, list[list[float]]] = {}  # "method [form]" -> per day, every profile
+
+    def record(name: str, day: int, scores: np.ndarray, truth: list[np.ndarray]) -> None:
+        table = results.setdefault(name, [[] for _ in range(days)])
+        table[day] += [precision_ndcg(scores[i], truth[i])[1] for i in range(len(truth))]
+
+    def read(
+        scores: np.ndarray, pool: list[Paper], truth: list[np.ndarray]
+    ) -> list[tuple[list[Paper], list[Paper]]]:
+        """What the reader marks in each profile's top 20: (relevant, the others)."""
+        out = []
+        for i in range(len(truth)):
+            top = [r for r in np.argsort(-scores[i], kind="stable")[:SHOWN] if scores[i][r] > 0]
+            out.append(
+                ([pool[r] for r in top if truth[i][r]], [pool[r] for r in top if not truth[i][r]])
+            )
+        return out
+
+    for sequence in range(sequences):
+        rng = random.Random(SEED + 100 + sequence)
+        shuffled = list(year)
+        rng.shuffle(shuffled)
+        earlier = [p for p in everything if p.published and p.published.year in (2016, 2017)]
+        cases: list[Case] = []
+        for cat, kws in CATEGORIES.items():
+            mine = [replace(p, categories=()) for p in earlier if p.categories[:1] == (cat,)]
+            cases += [(cat, rng.sample(mine, LIKED), kws) for _ in range(DRAWS)]
+        marks: dict[str, list[list[Mark]]] = {f: [[] for _ in cases] for f in FORMS}
+        svm_more: dict[str, list[list[Paper]]] = {f: [[] for _ in cases] for f in FORMS}
+        svm_less: dict[str, list[list[Paper]]] = {f: [[] for _ in cases] for f in FORMS}
+        for day in range(days):
+            chosen = shuffled[day * POOL : (day + 1) * POOL]
+            truth = [np.asarray([c[0] in p.categories for p in chosen]) for c in cases]
+            pool = [replace(p, categories=()) for p in chosen]
+            print(f"sequence {sequence + 1}, day {day + 1}: {len(pool)} new papers", flush=True)
+            for form, (has_liked, has_words) in FORMS.items():
+                likes = [list(c[1]) if has_liked else [] for c in cases]
+                kws = [list(c[2]) if has_words else [] for c in cases]
+                plain = ours(pool, likes, kws)
+                record(f"this ranker, no feedback [{form}]", day, plain, truth)
+                liked_only = [[m for m in ms if m.vote == "more"] for ms in marks[form]]
+                only = ours(pool, likes, kws, marks=liked_only)
+                record(f"this ranker + likes only [{form}]", day, only, truth)
+                scored = ours(pool, likes, kws, marks=marks[form], top=SHOWN)
+                record(f"this ranker + feedback [{form}]", day, scored, truth)
+                for i, (more, less) in enumerate(read(scored, pool, truth)):
+                    marks[form][i] += [Mark("", p, "more", str(i), at) for p in more]
+                    marks[form][i] += [Mark("", p, "less", str(i), at) for p in less]
+                if not has_liked:
+                    continue  # arxiv-sanity learns from liked papers only
+                positives = [likes[i] + svm_more[form][i] for i in range(len(cases))]
+                svm = arxiv_sanity(pool, positives, kws, svm_less[form])
+                record(f"arxiv-sanity SVM retrained [{form}]", day, svm, truth)
+                for i, (more, less) in enumerate(read(svm, pool, truth)):
+                    svm_more[form][i] += more
+                    svm_less[form][i] += less
+    means = {name: [statistics.mean(v) for v in per_day] for name, per_day in results.items()}
+    profiles = len(results[next(iter(results))][0])
+    print(f"\nnDCG@10 per day, {profiles} profiles ({sequences} sequences of {days} days)")
+    print(f"{'method [form]':46}" + "".join(f"{'day ' + str(d + 1):>8}" for d in range(days)))
+    for form in FORMS:
+        for name, values in means.items():
+            if name.endswith(f"[{form}]"):
+                print(f"{name:46}" + "".join(f"{v:8.3f}" for v in values))
+    return means
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--semantic", action="store_true", help="add the embedding ranker")
@@ -300,6 +406,12 @@ def main() -> int:
         help="with --semantic: read the papers' vectors from this file and write them back "
         "(embedding three pools takes minutes)",
     )
+    parser.add_argument(
+        "--feedback",
+        type=int,
+        metavar="DAYS",
+        help="simulate a reader marking each day's top 20 over DAYS new pools (see above)",
+    )
     args = parser.parse_args()
     try:
         import sklearn  # noqa: F401  (the baselines need it)
@@ -308,6 +420,10 @@ def main() -> int:
         return 2
     started = time.perf_counter()
     everything = read_papers(LABELLED)
+    if args.feedback:
+        feedback_days(everything, args.feedback, args.pools)
+        print(f"\ntotal {time.perf_counter() - started:.1f} s")
+        return 0
     # Each paper is embedded once, for every form and pool.
     memo = MemoEmbedder(args.keep_vectors) if args.semantic else None
     # (method, form) -> per case (P@10, nDCG@10), over every pool; and the timings per pool.

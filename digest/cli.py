@@ -609,6 +609,38 @@ def subscribers_command(state: _State, as_json: bool) -> None:
             )
 
 
+@cli.command("feedback")
+@click.argument("email")
+@click.option("--json", "as_json", is_flag=True, help="Print the marks as a JSON list.")
+@click.option("--clear", is_flag=True, help="Forget every mark of EMAIL.")
+@click.option("--bibtex", is_flag=True, help="Print the liked papers as BibTeX (for Zotero).")
+@click.option("--jsonl", is_flag=True, help="Print the liked papers as a papers JSONL.")
+@click.pass_obj
+def feedback_command(
+    state: _State, email: str, as_json: bool, clear: bool, bibtex: bool, jsonl: bool
+) -> None:
+    """What EMAIL told the digest with "more like this" and "not for me", per topic. The
+    liked papers export as BibTeX or JSONL, for Zotero or a topic's `library:`."""
+    from digest.subscribe import feedback
+
+    if sum((as_json, clear, bibtex, jsonl)) > 1:
+        raise click.UsageError("give at most one of --json, --clear, --bibtex, --jsonl")
+    with open_configured_store(state.config) as store:
+        groups = feedback.read_feedback(state.config, store, email)
+        if clear:
+            click.echo(f"{email}: forgot {feedback.forget_feedback(store, email)} marks")
+            return
+    marks = [m for g in groups for m in (*g.more, *g.less)]
+    if bibtex:
+        click.echo(feedback.liked_bibtex(marks), nl=False)
+    elif jsonl:
+        click.echo(feedback.liked_jsonl(marks), nl=False)
+    elif as_json:
+        click.echo(json.dumps(feedback.marks_json(groups), indent=2, ensure_ascii=False))
+    else:
+        click.echo("\n".join(feedback.feedback_lines(email, groups)))
+
+
 @cli.command("reactivate")
 @click.argument("email")
 @click.pass_obj

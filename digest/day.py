@@ -2,7 +2,8 @@
 
 `plan_day` reads the day's candidate papers once (those first seen up to CANDIDATE_DAYS before
 each reader's end of day), each reader's window (after their previous digest) as a mask over
-them, every liked paper and library once, and hands them to `rank.batch.DayPlan`, which indexes
+them, every liked paper and library once, every reader's feedback from the email once (see
+`rank.feedback`), and hands them to `rank.batch.DayPlan`, which indexes
 the papers once and scores the readers together in blocks. The send run, the daemon, preview
 and `digest rank` all rank through it; one subscriber is a plan with one row. A reader whose
 profile cannot be resolved (an unknown liked paper, an unreadable library) gets their error
@@ -24,11 +25,14 @@ from digest.errors import DigestError
 from digest.mail.ledger import Ledger
 from digest.models import Digest, Paper, RankedPaper, Subscriber, TopicGroup
 from digest.rank.batch import DayPlan, Reader
+from digest.rank.feedback import with_feedback
 from digest.rank.library import read_library
 from digest.rank.ranker import Ranking, compile_profiles
 from digest.rank.resolve import FetchIds, resolve_liked, without_unresolved
 from digest.store import Store
 from digest.store.copies import CopyStore
+from digest.store.feedback import FeedbackStore
+from digest.store.subscribers import email_key
 
 if TYPE_CHECKING:
     from digest.rank.semantic import Embedder
@@ -154,6 +158,7 @@ def plan_day(
     if papers is None:
         _leave_out_sent(store, pool, people, days, masks)
     lookup = _LikedLookup(store, people)
+    marks = FeedbackStore(store).marks(p.email for p in people)
     libraries: dict[str, list[Paper]] = {}
     readers: list[Reader] = []
     rows: dict[tuple[str, date], int] = {}
@@ -169,6 +174,7 @@ def plan_day(
                 if topic.library is not None and topic.library not in libraries:
                     libraries[topic.library] = read_library(topic.library)
             profiles = compile_profiles(person, liked, libraries)
+            profiles = with_feedback(profiles, marks.get(email_key(person.email), ()))
         except DigestError as e:
             errors[person.email] = e
             continue

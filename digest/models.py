@@ -184,10 +184,22 @@ class Subscriber:
 
 
 @dataclass(frozen=True)
+class Mark:
+    """A subscriber's feedback on one paper from a digest: "more" (more like this) or "less"
+    (not for me), under the topic it was shown in, and when."""
+
+    email: str  # the address in lower case
+    paper: Paper
+    vote: str  # more / less
+    topic: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
 class Reason:
     """Why a paper was picked, in a form both people and templates can use.
 
-    kind: keyword | similar | category | author | topic | trending
+    kind: keyword | similar | category | author | topic | trending | feedback
     text: one short human sentence ("matches “dense retrieval”, RAG")
     terms: the words or phrases to highlight in the title and summary
     """

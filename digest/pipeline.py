@@ -34,6 +34,7 @@ from digest.rank.resolve import FetchIds, without_unresolved
 from digest.render import RenderedDigest, render_digest
 from digest.store import Store, open_store, utcnow
 from digest.store.copies import CopyStore
+from digest.store.feedback import FeedbackStore
 from digest.tune import TuneReport, compare, format_report, tune_profile, tuning_sections
 
 if TYPE_CHECKING:  # a send imports no HTTP client; fetching and liked-paper look-ups do
@@ -333,7 +334,8 @@ def tune_subscriber(
     pool = list(papers)
     subscriber, liked, libraries = _profile_inputs(config, store, subscriber, pool, client)
     embedder = _configured_embedder(config, store)
-    return tune_profile(pool, subscriber, liked, libraries, embedder)
+    marks = FeedbackStore(store).of(subscriber.email)
+    return tune_profile(pool, subscriber, liked, libraries, embedder, marks=marks)
 
 
 def build_digest(
@@ -532,6 +534,7 @@ def send_digests(
             always=person.send_empty,
             web_url=links.web_url or None,
             feed_url=links.feed_url or None,
+            feedback=links.feedback.url if links.feedback else None,
         )
         if rendered is not None and not dry_run:  # what the web copy and the feed will show
             record = digest_record(digest)

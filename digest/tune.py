@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import pairwise
 
-from digest.models import Paper, RankedPaper, Subscriber
+from digest.models import Mark, Paper, RankedPaper, Subscriber
 from digest.rank import Ranking, rank_detailed
 from digest.rank.generic import GENERIC
 from digest.rank.report import display_id
@@ -51,6 +51,7 @@ class TuneReport:
     topics: tuple[TopicReport, ...]
     moved_in: tuple[RankedPaper, ...] = field(default=())
     moved_out: tuple[RankedPaper, ...] = field(default=())
+    feedback: tuple[str, ...] = ()  # how the email's feedback moved papers (`feedback_moves`)
 
 
 def tune_profile(
@@ -59,14 +60,25 @@ def tune_profile(
     liked: Mapping[str, Paper] | None = None,
     libraries: Mapping[str, Sequence[Paper]] | None = None,
     embedder: Embedder | None = None,
+    marks: Sequence[Mark] = (),
 ) -> TuneReport:
-    """Rank the pool for the whole profile and for each topic alone, and report per topic."""
-    ranking = rank_detailed(pool, subscriber, liked, libraries=libraries, embedder=embedder)
+    """Rank the pool for the whole profile and for each topic alone, and report per topic.
+    `marks`: the subscriber's feedback from the email, ranked with, and said how it moved
+    papers."""
+    ranking = rank_detailed(
+        pool, subscriber, liked, libraries=libraries, embedder=embedder, marks=marks
+    )
+    moves: tuple[str, ...] = ()
+    if marks:
+        without = rank_detailed(pool, subscriber, liked, libraries=libraries, embedder=embedder)
+        moves = feedback_moves(without, ranking, marks)
     best: dict[str, list[Paper]] = {}
     matching: dict[str, list[Paper]] = {}  # the topic's best matches, in the digest or not
     for topic in subscriber.topics:
         alone = replace(subscriber, topics=(topic,))
-        alone_ranking = rank_detailed(pool, alone, liked, libraries=libraries, embedder=embedder)
+        alone_ranking = rank_detailed(
+            pool, alone, liked, libraries=libraries, embedder=embedder, marks=marks
+        )
         best[topic.name] = [r.paper for r in alone_ranking.picked]
         matching[topic.name] = [r.paper for r in alone_ranking.ranked[:SUGGEST_FROM]]
     background = _document_frequency(pool)
@@ -93,7 +105,57 @@ def tune_profile(
                 ignored=ignored,
             )
         )
-    return TuneReport(subscriber.name, len(pool), ranking, tuple(reports))
+    return TuneReport(subscriber.name, len(pool), ranking, tuple(reports), feedback=moves)
+
+
+def feedback_moves(
+    without: Ranking, ranking: Ranking, marks: Sequence[Mark], near_misses: int = 10
+) -> tuple[str, ...]:
+    """How the email's feedback moved the papers of the digest and its near misses, against
+    the same day ranked without it: "up 6 places: TITLE (because you liked TITLE)"."""
+    old = {r.paper.id: i for i, r in enumerate(without.ranked)}
+    new = {r.paper.id: i for i, r in enumerate(ranking.ranked)}
+    was_in = {r.paper.id for r in without.picked}
+    now_in = {r.paper.id for r in ranking.picked}
+    marked = {m.paper.id for m in marks}
+    lines = []
+    for r in (*ranking.picked, *ranking.near_misses[:near_misses]):
+        why = next((x.text for x in r.reasons if _from_feedback(x.text)), None)
+        if why is None:
+            continue
+        pid = r.paper.id
+        entered = " (into the digest)" if pid in now_in and pid not in was_in else ""
+        lines.append(f"{_moved(old.get(pid), new[pid])}{entered}: {r.paper.title} ({why})")
+    for r in without.picked:
+        pid = r.paper.id
+        if pid in now_in:
+            continue
+        if pid in marked:
+            lines.append(f"out of the digest: {r.paper.title} (you marked it)")
+        else:
+            now = ranking.ranked[new[pid]] if pid in new else None
+            why = next((x.text for x in now.reasons if _from_feedback(x.text)), "") if now else ""
+            lines.append(
+                f"{_moved(old[pid], new.get(pid))}, out of the digest: {r.paper.title}"
+                + (f" ({why})" if why else "")
+            )
+    return tuple(lines)
+
+
+def _from_feedback(reason: str) -> bool:
+    return reason.startswith(("because you liked", "ranked lower: like", "kept though like"))
+
+
+def _moved(before: int | None, after: int | None) -> str:
+    if before is None:
+        return "new"
+    if after is None:
+        return "no longer scores"
+    if after < before:
+        return f"up {before - after} place{'s' if before - after != 1 else ''}"
+    if after > before:
+        return f"down {after - before} place{'s' if after - before != 1 else ''}"
+    return "same place"
 
 
 def compare(before: TuneReport | None, after: TuneReport) -> TuneReport:
@@ -183,6 +245,10 @@ def format_report(report: TuneReport, near_misses: int = 10) -> str:
         lines.append("since the last edit:")
         lines += [f"  + {display_id(r)}  {r.paper.title}  [{r.topic}]" for r in report.moved_in]
         lines += [f"  - {display_id(r)}  {r.paper.title}  [{r.topic}]" for r in report.moved_out]
+    if report.feedback:
+        lines.append("")
+        lines.append("how your feedback from the email moved papers:")
+        lines += [f"  {line}" for line in report.feedback]
     lines.append("")
     lines.append("the digest:")
     lines += _ranked_lines(ranking.picked) or ["  (nothing)"]

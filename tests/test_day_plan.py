@@ -8,15 +8,17 @@ from __future__ import annotations
 import os
 import random
 from dataclasses import replace
+from datetime import UTC, datetime
 from functools import lru_cache
 
 import numpy as np
 import pytest
 
-from digest.models import Keyword, Paper, Subscriber, Topic
+from digest.models import Keyword, Mark, Paper, Subscriber, Topic
 from digest.papers_file import read_papers
 from digest.rank import rank_detailed
 from digest.rank.batch import DayPlan, Reader
+from digest.rank.feedback import with_feedback
 from digest.rank.ranker import Ranking, compile_profiles
 from digest.rank.semantic import Embedder
 from digest.rank.text import terms
@@ -211,3 +213,42 @@ def test_with_the_real_model_ranked_together_is_ranked_alone(model: Embedder) ->
     for i, (person, liked, libraries) in enumerate(everyone):
         alone = rank_detailed(day, person, liked, libraries=libraries, embedder=embedder)
         same_digest(together[i], alone)
+
+
+def marks_for(person: Subscriber, seed: int, day: list[Paper], earlier: list[Paper]) -> list[Mark]:
+    """Feedback from the email for some of a reader's topics: liked papers (old and of the
+    day) and "not for me" ones of the day, and a mark under a topic they no longer have."""
+    rng = random.Random(seed)
+    at = datetime(2026, 11, 30, 8, tzinfo=UTC)
+    found = []
+    for topic in person.topics:
+        if rng.random() < 0.5:
+            continue
+        for paper in rng.sample(earlier, rng.randint(0, 2)) + rng.sample(day, rng.randint(0, 2)):
+            found.append(Mark(person.email, paper, "more", topic.name, at))
+        for paper in rng.sample(day, rng.randint(1, 3)):
+            found.append(Mark(person.email, paper, "less", topic.name, at))
+    found.append(Mark(person.email, rng.choice(day), "less", "a topic since removed", at))
+    return found
+
+
+def test_feedback_from_the_email_ranked_together_is_ranked_alone() -> None:
+    day, earlier = labelled()
+    everyone = people(30, seed=31)
+    marks = [marks_for(p, i, day, earlier) for i, (p, _, _) in enumerate(everyone)]
+    readers = [
+        Reader(person, tuple(with_feedback(compile_profiles(person, liked, libraries), mine)))
+        for (person, liked, libraries), mine in zip(everyone, marks, strict=True)
+    ]
+    plan = DayPlan(day, readers, chunk_topics=20)
+    lowered = liked_reasons = 0
+    for i, (person, liked, libraries) in enumerate(everyone):
+        alone = rank_detailed(day, person, liked, libraries=libraries, marks=marks[i])
+        together = plan.ranking(i)
+        same_digest(together, alone)
+        reasons = [r.text for p in alone.ranked for r in p.reasons]
+        lowered += sum(t.startswith(("ranked lower", "kept though")) for t in reasons)
+        liked_reasons += sum(t.startswith("because you liked") for t in reasons)
+        gone = {m.paper.id for m in marks[i] if m.topic in {t.name for t in person.topics}}
+        assert not gone & {r.paper.id for r in together.ranked}  # marked: not shown again
+    assert lowered > 10 and liked_reasons > 10  # the feedback did act

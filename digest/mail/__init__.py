@@ -1,7 +1,7 @@
 """The mail stage: build each digest email, and deliver it exactly once.
 
 message.py    the email itself (pure): MIME parts, headers, safe names
-tokens.py     signed unsubscribe / manage tokens and the key that signs them
+tokens.py     signed unsubscribe / manage / feedback tokens and the key that signs them
 transport.py  what a transport is, how delivery fails, and the .eml outbox
 smtp.py       the SMTP transport: reused, parallel, rate-limited connections
 ledger.py     the delivery ledger in the store (planned → sending → sent / failed / skipped)

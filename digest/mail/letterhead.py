@@ -24,7 +24,7 @@ from digest.mail.message import (
     parse_address,
 )
 from digest.mail.smtp import SmtpTransport
-from digest.mail.tokens import load_secret_key, make_copy_token, make_token
+from digest.mail.tokens import FeedbackLinks, load_secret_key, make_copy_token, make_token
 from digest.mail.transport import OutboxTransport, Transport
 from digest.models import Subscriber
 
@@ -60,6 +60,9 @@ class Letterhead:
             make_token(self.secret, "unsubscribe", email),
             make_token(self.secret, "manage", email, generation),
             self.mailto,
+        )
+        links = replace(
+            links, feedback=FeedbackLinks(self.base_url, email, generation, self.secret)
         )
         if day is None:
             return links

@@ -17,9 +17,13 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, make_msgid, parseaddr
+from typing import TYPE_CHECKING
 from urllib.parse import quote, urlencode
 
 from digest.errors import MailError
+
+if TYPE_CHECKING:
+    from digest.mail.tokens import FeedbackLinks
 
 # Fold long headers only at whitespace, and never below the RFC 5322 hard limit: a long
 # List-Unsubscribe URL must stay one unbroken token.
@@ -41,6 +45,7 @@ class Links:
     unsubscribe_mailto: str | None = None  # mailto:…, the fallback for mail clients
     web_url: str = ""  # the digest's web copy ("view in your browser"); "" when there is none
     feed_url: str = ""  # the subscriber's private Atom feed
+    feedback: FeedbackLinks | None = None  # "more like this" / "not for me" beside each paper
 
 
 def one_line(value: str) -> str:

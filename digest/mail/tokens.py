@@ -1,27 +1,38 @@
-"""Signed tokens for the links in every digest (unsubscribe, manage) and for confirmations.
+"""Signed tokens for the links in every digest (unsubscribe, manage, feedback) and for
+confirmations.
 
 A token is an HMAC-signed, timestamped payload (itsdangerous), salted per purpose, so an
-unsubscribe token can never be used as a manage token. The key comes from `$DIGEST_SECRET_KEY`,
+unsubscribe token can never be used as a manage token. Feedback tokens ("more like this", "not
+for me": one per subscriber, paper and purpose, forty in an email) are signed without the
+timestamp's serializer, by a signer made once per key and purpose: they are the cheap part of
+a send run. The key comes from `$DIGEST_SECRET_KEY`,
 else the config's `secret_key_file`, else a key generated once into `data_dir/secret_key` (0600).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
+import hashlib
+import json
 import os
 import secrets
+from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous import BadSignature, SignatureExpired, Signer, URLSafeTimedSerializer
 
 from digest.config import Config
 from digest.errors import ConfigError, DigestError
 
 SECRET_ENV = "DIGEST_SECRET_KEY"
 SECRET_FILE_NAME = "secret_key"
-PURPOSES = frozenset({"unsubscribe", "manage", "confirm", "copy", "feed"})
+FEEDBACK = ("more", "less")  # "more like this", "not for me"
+PURPOSES = frozenset({"unsubscribe", "manage", "confirm", "copy", "feed", *FEEDBACK})
 _MIN_LENGTH = 16
 
 
@@ -185,3 +196,60 @@ def _serializer(secret: str, purpose: str) -> URLSafeTimedSerializer:
     if purpose not in PURPOSES:
         raise ValueError(f"unknown token purpose {purpose!r}")
     return URLSafeTimedSerializer(secret, salt=f"paper-digest/{purpose}")
+
+
+def make_feedback_token(
+    secret: str, purpose: str, email: str, paper: str, topic: str, generation: int = 0
+) -> str:
+    """A "more like this" / "not for me" token (`purpose` "more" or "less") for one subscriber,
+    one paper (its canonical id) and the topic it was shown under; `generation` as for manage
+    links: an unsubscribe retires the feedback links of earlier digests too."""
+    payload = json.dumps([email, paper, topic, generation], separators=(",", ":"))
+    body = base64.urlsafe_b64encode(payload.encode("utf-8")).rstrip(b"=")
+    return _feedback_signer(secret, purpose).sign(body).decode("ascii")
+
+
+@dataclass(frozen=True)
+class FeedbackToken:
+    """What a feedback token says."""
+
+    purpose: str
+    email: str
+    paper: str
+    topic: str
+    generation: int
+
+
+def read_feedback_token(secret: str, purpose: str, token: str) -> FeedbackToken:
+    """What a feedback token was made with; TokenError if forged or of another purpose."""
+    try:
+        body = _feedback_signer(secret, purpose).unsign(token.encode("ascii"))
+        value = json.loads(base64.urlsafe_b64decode(body + b"=" * (-len(body) % 4)))
+    except (BadSignature, UnicodeEncodeError, binascii.Error, ValueError) as e:
+        raise TokenError("this link is not valid (it may have been altered)") from e
+    if isinstance(value, list) and len(value) == 4:
+        email, paper, topic, generation = value
+        if all(isinstance(v, str) for v in (email, paper, topic)) and isinstance(generation, int):
+            return FeedbackToken(purpose, email, paper, topic, generation)
+    raise TokenError("this link is not valid")
+
+
+@dataclass(frozen=True)
+class FeedbackLinks:
+    """One recipient's "more like this" / "not for me" links: `url(purpose, paper, topic)`."""
+
+    base_url: str
+    email: str
+    generation: int = 0
+    secret: str = field(default="", repr=False)  # never in a log or a traceback
+
+    def url(self, purpose: str, paper: str, topic: str) -> str:
+        token = make_feedback_token(self.secret, purpose, self.email, paper, topic, self.generation)
+        return f"{self.base_url.rstrip('/')}/feedback/{purpose}?token={token}"
+
+
+@lru_cache(maxsize=8)
+def _feedback_signer(secret: str, purpose: str) -> Signer:
+    if purpose not in FEEDBACK:
+        raise ValueError(f"unknown feedback purpose {purpose!r}")
+    return Signer(secret, salt=f"paper-digest/{purpose}", digest_method=hashlib.sha256)

@@ -268,4 +268,7 @@ def _columns(signals: Signals, first: int, last: int) -> Signals:
         else signals.semantic_topics[first:last],
         nearest_liked=cut(signals.nearest_liked),
         nearest_liked_cosine=cut(signals.nearest_liked_cosine),
+        disliked=cut(signals.disliked),
+        nearest_disliked=cut(signals.nearest_disliked),
+        keyword_kept=cut(signals.keyword_kept),
     )

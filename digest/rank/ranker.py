@@ -21,10 +21,11 @@ import numpy as np
 import numpy.typing as npt
 
 from digest.errors import RankError
-from digest.models import Paper, RankedPaper, Reason, Subscriber
+from digest.models import Mark, Paper, RankedPaper, Reason, Subscriber
 from digest.rank.authors import AuthorMatcher
 from digest.rank.categories import category_match
 from digest.rank.cut import ALSO_MAX, cut_digest
+from digest.rank.feedback import DISLIKE_FROM
 from digest.rank.index import PaperIndex
 from digest.rank.scoring import (
     Floats,
@@ -102,14 +103,18 @@ def rank_detailed(
     near_misses: int = NEAR_MISSES,
     limit: int | None = None,
     embedder: Embedder | None = None,
+    marks: Sequence[Mark] = (),
 ) -> Ranking:
     """The ranking with its cut, near misses and exclusions. Papers the subscriber already
     liked are left out. `limit`: explain only the first `limit` ranked papers, for speed (the
     cut and the near misses are always explained). `embedder`: add sentence-embedding
-    similarity (the semantic extra). This is the day plan (`batch.DayPlan`) with one row."""
+    similarity (the semantic extra). `marks`: the subscriber's feedback from the email. This
+    is the day plan (`batch.DayPlan`) with one row."""
     from digest.rank.batch import DayPlan, Reader
+    from digest.rank.feedback import with_feedback
 
     profiles = compile_profiles(subscriber, liked or {}, libraries or {})
+    profiles = with_feedback(profiles, marks)
     plan = DayPlan(papers, [Reader(subscriber, tuple(profiles))], embedder=embedder)
     return plan.ranking(0, near_misses=near_misses, limit=limit, details=True)
 
@@ -143,7 +148,13 @@ def rank_row(
         best = np.zeros(n, dtype=np.float32)
     if candidates is not None:
         best = np.where(candidates, best, 0.0).astype(np.float32)
-    liked_rows = [index.row_of[p.id] for pr in profiles for p in pr.liked if p.id in index.row_of]
+    # Papers the reader liked, or marked in an email, are not shown to them again.
+    liked_rows = [
+        index.row_of[p.id]
+        for pr in profiles
+        for p in (*pr.liked, *pr.disliked)
+        if p.id in index.row_of
+    ]
     if liked_rows:
         best = best.copy()
         best[liked_rows] = 0.0
@@ -350,7 +361,8 @@ class _Explainer:
             reasons.append(Reason("keyword", f"matches {shown}", tuple(keywords)))
         similar = self._most_similar(row, t, required=not reasons)
         if similar is not None:
-            reasons.append(Reason("similar", f"like “{similar.title}”"))
+            said = "because you liked" if similar.id in profile.feedback_liked else "like"
+            reasons.append(Reason("similar", f"{said} “{similar.title}”"))
         if self.signals.category[row, t] > 0:
             _, category = category_match(profile.topic.categories, paper.categories)
             reasons.append(Reason("category", f"in {category}", (category or "",)))
@@ -366,10 +378,27 @@ class _Explainer:
         if not reasons and matched:
             # Only words of a phrase found apart or of the description: not worth listing.
             reasons.append(Reason("topic", f"close to your “{profile.topic.name}” topic"))
+        disliked = self._disliked(row, t)
+        if disliked is not None:
+            reasons.append(disliked)
         trend = trending_text(paper)
         if trend:
             reasons.append(Reason("trending", trend))
         return tuple(reasons)
+
+    def _disliked(self, row: int, t: int) -> Reason | None:
+        """What a "not for me" mark did to this paper, when it is like the paper marked: ranked
+        lower, or kept because it matches the topic's keywords or authors (never silently)."""
+        signals, profile = self.signals, self.profiles[t]
+        if signals.disliked is None or signals.nearest_disliked is None or not profile.disliked:
+            return None
+        if signals.disliked[row, t] < DISLIKE_FROM:
+            return None
+        title = profile.disliked[int(signals.nearest_disliked[row, t])].title
+        kept = signals.keyword_kept is not None and bool(signals.keyword_kept[row, t])
+        if kept or signals.author[row, t] > 0:
+            return Reason("feedback", f"kept though like “{title}”, marked not for me")
+        return Reason("feedback", f"ranked lower: like “{title}”, marked not for me")
 
     def _most_similar(self, row: int, t: int, *, required: bool) -> Paper | None:
         """The liked paper closest to this one, if close enough to name (or `required`): by

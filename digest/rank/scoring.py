@@ -10,6 +10,10 @@ papers by TF-IDF cosine to their centroid, categories, followed authors, exclusi
     relevance = content x (1 + 0.3 category) + 0.8 author        (0.5 category without content)
     score     = topic weight x relevance x (1 + 0.3 trending_weight x trending); 0 if excluded
 
+Feedback from the email (see `feedback`): papers marked "more like this" are among a topic's
+liked papers; papers like one marked "not for me" have their relevance lowered, unless they
+match one of the topic's keywords or followed authors.
+
 Smoothing over the nearest papers of the same day (kNN over TF-IDF) lifts a paper whose
 neighbours match too: it ranks the topic's core above a lone stray match.
 
@@ -66,12 +70,15 @@ class Keyterm:
 
 @dataclass(frozen=True)
 class TopicProfile:
-    """A topic ready to score: its terms and exclusions as index keys, its liked papers."""
+    """A topic ready to score: its terms and exclusions as index keys, its liked papers (with
+    those marked "more like this" from the email) and those marked "not for me"."""
 
     topic: Topic
     terms: tuple[Keyterm, ...]
     exclude: tuple[Keyterm, ...]
     liked: tuple[Paper, ...]
+    disliked: tuple[Paper, ...] = ()
+    feedback_liked: frozenset[str] = frozenset()  # ids of the liked papers marked in an email
 
 
 def compile_topic(topic: Topic, liked: Sequence[Paper] = ()) -> TopicProfile:
@@ -111,7 +118,7 @@ class LikedVectors:
         self.row: dict[str, int] = {}
         texts: list[str] = []
         for profile in profiles:
-            for paper in profile.liked:
+            for paper in (*profile.liked, *profile.disliked):
                 if paper.id not in self.row:
                     self.row[paper.id] = len(texts)
                     texts.append(paper_text(paper))
@@ -153,6 +160,11 @@ class Signals:
     # index into the topic's liked papers, -1 for none) and its cosine, to name in the reasons.
     nearest_liked: npt.NDArray[np.intp] | None = None
     nearest_liked_cosine: Floats | None = None
+    # With "not for me" feedback (see `feedback`): the cosine to each topic's nearest disliked
+    # paper, which one (-1 for none), and whether the paper matches one of its keywords.
+    disliked: Floats | None = None
+    nearest_disliked: npt.NDArray[np.intp] | None = None
+    keyword_kept: npt.NDArray[np.bool_] | None = None
 
 
 def topic_signals(
@@ -160,11 +172,11 @@ def topic_signals(
 ) -> Signals:
     n, t = len(index), len(profiles)
     if any(p.terms for p in profiles):
-        lexical = _dense(index.bm25 @ _query_matrix(index, [p.terms for p in profiles]), n, t)
+        lexical = _dense(index.bm25 @ query_matrix(index, [p.terms for p in profiles]), n, t)
     else:
         lexical = np.zeros((n, t), dtype=np.float32)
     if any(p.exclude for p in profiles):
-        excluding = _query_matrix(index, [p.exclude for p in profiles])
+        excluding = query_matrix(index, [p.exclude for p in profiles])
         excluded = _dense(index.counts @ excluding, n, t) > 0
     else:
         excluded = np.zeros((n, t), dtype=np.bool_)
@@ -173,6 +185,12 @@ def topic_signals(
         similar = _dense(index.tfidf @ liked.centroids(profiles).T, n, t)
     else:
         similar = np.zeros((n, t), dtype=np.float32)
+    disliked = nearest_disliked = keyword_kept = None
+    if any(p.disliked for p in profiles):
+        from digest.rank.feedback import dislike_signals
+
+        liked = liked or LikedVectors(index, profiles)
+        disliked, keyword_kept, nearest_disliked = dislike_signals(index, profiles, liked)
     return Signals(
         lexical=lexical,
         similar=similar,
@@ -181,6 +199,9 @@ def topic_signals(
         excluded=excluded,
         trending=index.trending,
         neighbours=index.neighbours,
+        disliked=disliked,
+        nearest_disliked=nearest_disliked,
+        keyword_kept=keyword_kept,
     )
 
 
@@ -210,6 +231,12 @@ def combine(
     with_content = content * (1.0 + CATEGORY_BOOST * signals.category)
     without_content = CATEGORY_ONLY * signals.category
     relevance = np.where(count > 0, with_content, without_content) + AUTHOR * signals.author
+    if signals.disliked is not None and signals.keyword_kept is not None:
+        from digest.rank.feedback import dislike_factor
+
+        relevance = relevance * dislike_factor(
+            signals.disliked, signals.keyword_kept, signals.author
+        )
     weights = np.asarray([p.topic.weight for p in profiles], dtype=np.float32)
     trend = 1.0 + TRENDING_BOOST * np.outer(signals.trending, np.asarray(trending_weight))
     scores: Floats = np.asarray(relevance * weights * trend, dtype=np.float32)
@@ -249,7 +276,7 @@ def similar_strength(cosine: Floats, scale: float = SIMILAR_SCALE) -> Floats:
     return np.asarray(1.0 - np.exp(-np.maximum(cosine, 0.0) / scale), dtype=np.float32)
 
 
-def _query_matrix(index: PaperIndex, queries: Sequence[Sequence[Keyterm]]) -> sp.csr_matrix:
+def query_matrix(index: PaperIndex, queries: Sequence[Sequence[Keyterm]]) -> sp.csr_matrix:
     """Vocabulary x queries: each query's weights on the keys the index knows."""
     rows, cols, vals = [], [], []
     for q, query in enumerate(queries):

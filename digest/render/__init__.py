@@ -27,6 +27,7 @@ from digest.models import Digest
 from digest.render.inline import RowPainter, inline_css
 from digest.render.view import (
     SHARED_ROWS,
+    FeedbackUrl,
     PageLinks,
     Row,
     page_links,
@@ -119,16 +120,20 @@ class Renderer:
         web_url: str | None = None,
         feed_url: str | None = None,
         web_copy: bool = False,
+        feedback: FeedbackUrl | None = None,
     ) -> RenderedDigest | None:
         """The email for this digest, or None when it is empty and the subscriber did not ask for
         a "nothing new" note (`always` renders it anyway, as `digest preview` does). `web_url`:
         the digest's web copy, linked at the top, in the footer, and when papers had to be left
         out of the email; `feed_url`: the subscriber's Atom feed, linked in the footer.
-        `web_copy`: render the web copy itself, whose footer names and links no one."""
+        `web_copy`: render the web copy itself, whose footer names and links no one.
+        `feedback`: the reader's signed "more like this" / "not for me" links, beside each
+        paper."""
         links = page_links(
             base_url,
             manage_url,
             unsubscribe_url,
+            feedback,
             web_url=web_url,
             feed_url=feed_url,
             web_copy=web_copy,
@@ -144,9 +149,10 @@ class Renderer:
         unsubscribe_url: str | None = None,
         always: bool = False,
         web_url: str | None = None,
+        feedback: FeedbackUrl | None = None,
     ) -> RenderedDigest | None:
         """As `render`, but running premailer over the whole email: slow, the reference."""
-        links = page_links(base_url, manage_url, unsubscribe_url)
+        links = page_links(base_url, manage_url, unsubscribe_url, feedback)
         return self._render(digest, links, always, self._naive_html, self._naive_plain, web_url)
 
     def _render(
@@ -217,7 +223,7 @@ def paper_rows(rows: Sequence[Row]) -> list[list[int]]:
     for i, (kind, _) in enumerate(rows):
         if kind == "paper":
             papers.append([i])
-        elif kind in ("why", "paper_end") and papers and papers[-1][-1] == i - 1:
+        elif kind in ("why", "paper_end", "feedback") and papers and papers[-1][-1] == i - 1:
             papers[-1].append(i)
     return papers
 
@@ -287,11 +293,13 @@ def render_digest(
     renderer: Renderer | None = None,
     web_url: str | None = None,
     feed_url: str | None = None,
+    feedback: FeedbackUrl | None = None,
 ) -> RenderedDigest | None:
     """Render one digest as an email (None: an empty day and no "nothing new" note wanted).
 
     base_url: the site's address, for links; manage_url / unsubscribe_url: the subscriber's own
-    links (signed by the caller), defaulting to `base_url/manage`.
+    links (signed by the caller), defaulting to `base_url/manage`; feedback: the subscriber's
+    signed "more like this" / "not for me" links (none without).
     """
     return (renderer or default_renderer()).render(
         digest,
@@ -301,6 +309,7 @@ def render_digest(
         always=always,
         web_url=web_url,
         feed_url=feed_url,
+        feedback=feedback,
     )
 
 

@@ -9,7 +9,7 @@ numbers, list lengths and whether a string is empty, never on what a non-empty s
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
@@ -19,6 +19,8 @@ from digest.models import Digest, Paper, RankedPaper, Reason, Subscriber
 from digest.render.latex import clean_text, latex_to_text
 
 Row = tuple[str, Mapping[str, Any]]
+# A recipient's signed "more like this" / "not for me" link: (purpose, paper id, topic) -> URL.
+FeedbackUrl = Callable[[str, str, str], str]
 # Row kinds whose values are cached by content (a paper, its reasons): the same content gives
 # the same dict object, which the renderer paints once.
 SHARED_ROWS = frozenset({"paper", "paper_end", "why", "trending", "also"})
@@ -57,12 +59,14 @@ class PageLinks:
     web_url: str = ""  # the digest's web copy: "view in your browser" ("" on the copy itself)
     feed_url: str = ""  # the subscriber's private Atom feed
     web_copy: bool = False  # the page is a web copy: no one's manage or unsubscribe link
+    feedback: FeedbackUrl | None = None  # None (a preview): no feedback links
 
 
 def page_links(
     base_url: str,
     manage_url: str | None = None,
     unsubscribe_url: str | None = None,
+    feedback: FeedbackUrl | None = None,
     *,
     web_url: str | None = None,
     feed_url: str | None = None,
@@ -78,6 +82,7 @@ def page_links(
         web_url=web_url or "",
         feed_url=feed_url or "",
         web_copy=web_copy,
+        feedback=feedback,
     )
 
 
@@ -103,13 +108,18 @@ def page_rows(digest: Digest, links: PageLinks) -> list[Row]:
             why = why_values(tuple(r for r in ranked.reasons if r.kind != "trending"))
             if why["reasons"]:
                 rows.append(("why", why))
+            if links.feedback is not None:  # under the reasons: a reply to them
+                rows.append(("feedback", feedback_values(ranked, links.feedback)))
             rows.append(("paper_end", end))
     if digest.is_empty:
         rows.append(("empty", {"note": "Nothing new matched your topics today."}))
     if digest.also:
         note = "Just below today's cut: less clearly about your topics."
         rows.append(("also_heading", {"title": "Also possibly relevant", "note": note}))
-        rows.extend(("also", also_values(r)) for r in digest.also)
+        for r in digest.also:
+            rows.append(("also", also_values(r)))
+            if links.feedback is not None:
+                rows.append(("feedback", feedback_values(r, links.feedback)))
     for title, lines in digest.tuning:
         rows.append(("near_heading", {"title": clean_text(title)}))
         rows.append(("tuning", {"lines": [clean_text(line) for line in lines]}))
@@ -119,7 +129,10 @@ def page_rows(digest: Digest, links: PageLinks) -> list[Row]:
     trending = [r for r in digest.trending if r.paper.id not in shown]
     if trending:
         rows.append(("trending_heading", {"title": "Trending today"}))
-        rows.extend(("trending", trending_values(r)) for r in trending)
+        for r in trending:
+            rows.append(("trending", trending_values(r)))
+            if links.feedback is not None:
+                rows.append(("feedback", feedback_values(r, links.feedback)))
     rows.append(("footer", footer_values(digest.subscriber, links)))
     return rows
 
@@ -185,6 +198,12 @@ def card_values(paper: Paper, terms: tuple[str, ...] = ()) -> tuple[dict[str, An
     keywords it matched) where it can (both cached: the same papers recur in many digests, and
     the same content is the same dict)."""
     return _card_top(paper), _card_end(paper, _written(paper, terms))
+
+
+def feedback_values(ranked: RankedPaper, url: FeedbackUrl) -> dict[str, Any]:
+    """A paper's "more like this" and "not for me" links, signed for this reader and topic."""
+    paper, topic = ranked.paper.id, ranked.topic
+    return {"more": _url(url("more", paper, topic)), "less": _url(url("less", paper, topic))}
 
 
 @lru_cache(maxsize=16384)

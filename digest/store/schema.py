@@ -239,6 +239,26 @@ def m008_unconfirmed_sends(connection: Connection) -> None:
         )
 
 
+# "More like this" / "not for me" from the links in each digest (see digest/store/feedback.py):
+# one mark per subscriber (email_key, as in `subscribers`) and paper; the opposite click
+# replaces it. `record` keeps the paper as it was shown (title, abstract, authors, ...), so the
+# mark still ranks, lists and exports once the paper is gone from `papers`.
+feedback = Table(
+    "feedback",
+    metadata,
+    Column("email_key", String(320), primary_key=True),
+    Column("paper_id", String(200), primary_key=True),
+    Column("vote", String(10), nullable=False),  # more / less
+    Column("topic", String(200), nullable=False),  # the topic it was shown under
+    Column("record", JSON, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+)
+
+
+def m009_feedback(connection: Connection) -> None:
+    feedback.create(connection)
+
+
 # What each digest held when it went out (m010): its papers' ids in order, with their topic,
 # score and reasons, so that its web copy and the Atom feed show what was sent, not a new
 # ranking. One row per ledger row (email, day); shown only once the ledger says sent.
@@ -310,6 +330,6 @@ MIGRATIONS: list[Migration] = [
     m006_liked_papers,
     m007_link_generation,
     m008_unconfirmed_sends,
-    # m009 (feedback, another branch) goes here, before m010: a migration's number is its place.
+    m009_feedback,
     m010_digest_copies,
 ]

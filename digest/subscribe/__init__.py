@@ -4,6 +4,7 @@ profile.py  what people type (a form, a --topic option) made into validated prof
 roster.py   config.yaml's people and the store's side by side, and the changes people make
 liked.py    liked arXiv ids looked up when a profile is saved (titles shown, unknown refused)
 zones.py    time zones as people type them (a city is enough), and the days new papers come
+feedback.py "more like this" / "not for me" marks from the email: recorded, listed, exported
 
 The web pages that drive it are in `digest.web`; the signed links in `digest.mail.tokens`.
 """

@@ -3,6 +3,7 @@
 access.py     one access-log line per request, tokens redacted
 app.py        the pages: subscribe, confirm, manage, one-click unsubscribe (RFC 8058)
 catch.py      the manage page's "What would this catch today?" (the digest's own ranking)
+feedback.py   "more like this" / "not for me" from a digest, and forgetting them
 forms.py      what the forms send, made into validated changes (pure)
 mailer.py     the confirmation and "already subscribed" emails
 ratelimit.py  request counters in the store, shared by every worker

@@ -8,6 +8,7 @@
                        manage page follows
     GET  /manage       edit topics, time and timezone, pause, unsubscribe (signed link)
     POST /manage       the same form sent back (CSRF: a cookie and a form field must agree)
+    GET/POST /feedback/…  "more like this" / "not for me" from a digest (see feedback.py)
     GET  /unsubscribe  asks to confirm and changes nothing
     POST /unsubscribe  with List-Unsubscribe=One-Click: unsubscribes, no cookie needed, 200
                        (RFC 8058)
@@ -173,6 +174,9 @@ def create_app(
     app.add_url_rule("/manage", "manage", pages.manage, methods=["GET", "POST"])
     app.add_url_rule("/unsubscribe", "unsubscribe", pages.unsubscribe, methods=["GET", "POST"])
     add_copy_routes(app, site)
+    from digest.web.feedback import add_feedback_pages  # it builds on this module's pages
+
+    add_feedback_pages(app, site, pages)
     app.after_request(_secure_headers)
     app.register_error_handler(_BadLink, pages.bad_link)
     app.register_error_handler(DigestError, pages.failure)
@@ -341,6 +345,8 @@ class _Pages:
         liked: list[Liked] | None = None,
         catch: Catch | None = None,
     ) -> Response:
+        from digest.web.feedback import feedback_for
+
         csrf = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
         p = entry.profile
         try:
@@ -361,6 +367,7 @@ class _Pages:
             schedule_words=when,
             catch=catch,
             unsubscribe_link=self.site.link("unsubscribe", "unsubscribe", entry.email),
+            feedback=feedback_for(self.site, entry),
         )
         response.set_cookie(
             CSRF_COOKIE,
