@@ -146,7 +146,9 @@ def test_a_digest_cut_for_size_says_how_many_more_are_on_the_web(world: World) -
         day=copy.day,
         papers=world.store.get_papers(recorded_ids(copy.content)),
     )
-    small = Renderer(size_budget=len(body(mail, "html").encode()) - 4000)
+    whole = Renderer().render(digest, base_url=world.config.base_url, web_url=web_url.group(1))
+    assert whole is not None and "on the web" not in whole.html
+    small = Renderer(size_budget=len(whole.html.encode()) - 4000)
     rendered = small.render(digest, base_url=world.config.base_url, web_url=web_url.group(1))
     assert rendered is not None
     more = re.search(r'<a href="([^"]+)"[^>]*>(\d+) more papers? on the web</a>', rendered.html)
