@@ -351,7 +351,6 @@ class _Explainer:
         close = cosine[row] >= SIMILAR_REASON or (required and cosine[row] > 0)
         return profile.liked[int(nearest[row])] if close else None
 
-
     def _nearest_liked(self, profile: TopicProfile) -> tuple[npt.NDArray[np.intp], Floats]:
         """Each paper's nearest liked paper of the topic and its cosine (for the papers to be
         explained only, when the explainer knows them: a digest explains a few dozen)."""
