@@ -97,8 +97,12 @@ def deliver_sharded(
         target=_relay, args=(messages, progress, cancel, children), name="relay", daemon=True
     )
     relay.start()
+    report = DeliveryReport()
     try:
         report = run_slice(slices[0], Ledger(store), progress, cancel)
+    except BaseException:  # Ctrl-C, or this process failed: the children stop too
+        cancel.set()
+        raise
     finally:
         for process, reader, count in children:
             report = merge(report, _result(process, reader, count))
