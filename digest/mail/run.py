@@ -182,9 +182,12 @@ def send_run(
             progress.start(len(todo))
 
     processes = worker_count(workers, len(todo)) if transport is None else 1
-    if processes > 1:
-        if prepare is not None:
+    if processes > 1 and prepare is not None:
+        try:
             prepare()
+        except Exception:  # one process then, whose rows each say why, as before
+            processes = 1
+    if processes > 1:
         delivered = deliver_sharded(
             todo,
             run_slice,
