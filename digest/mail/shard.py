@@ -15,6 +15,7 @@ in one process.
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import multiprocessing
 import os
@@ -76,6 +77,9 @@ def deliver_sharded(
     is called once the forks are made (threads may start from then on)."""
     slices = split(rows, workers)
     url = store.engine.url.render_as_string(hide_password=False)
+    # What exists now (the day plan, the papers, the profiles) stays out of the collector's
+    # reach: its bookkeeping would write to every object and so copy every shared page.
+    gc.freeze()
     context = multiprocessing.get_context("fork")
     messages: Any = context.Queue()
     children = []
