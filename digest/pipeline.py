@@ -500,11 +500,14 @@ def send_digests(
     transport: Transport | None = None,
     progress: Progress | None = None,
     stop: threading.Event | None = None,
+    workers: int | None = 1,
 ) -> SendReport:
     """Send the day's digest (default: today in each subscriber's zone) to every active
     subscriber, or the one named, or those of `emails`, who has not had it yet; exactly once,
     through the ledger. All of them are ranked through one day plan.
-    Setting `stop` finishes the messages in flight and leaves the rest planned."""
+    Setting `stop` finishes the messages in flight and leaves the rest planned. `workers`:
+    processes to send with (None: one per core, on a run long enough; see `mail.shard`); a
+    process that runs threads of its own (the daemon) keeps to 1."""
     now = now or utcnow()
     everyone = active_subscribers(config, store)
     chosen = [find_subscriber(config, store, subscriber)] if subscriber else everyone
@@ -519,12 +522,15 @@ def send_digests(
     plans: list[DayRun] = []
     planning = threading.Lock()
 
-    def write(person: Subscriber, d: date, links: Links) -> tuple[Content | None, int]:
+    def prepare() -> None:
         with planning:
             if not plans:
                 plans.append(plan_run(config, store, people, now=now, day=day))
                 if not dry_run:  # copies past their links' lifetime are forgotten
-                    copies.prune(d - timedelta(days=config.web.copy_days))
+                    copies.prune((day or now.date()) - timedelta(days=config.web.copy_days))
+
+    def write(person: Subscriber, d: date, links: Links) -> tuple[Content | None, int]:
+        prepare()
         digest = build_digest(config, store, person, d, now, run=plans[0])
         rendered = render_digest(
             digest,
@@ -552,6 +558,9 @@ def send_digests(
         transport=transport,
         progress=progress,
         stop=stop,
+        # The sentence model's thread pool does not survive a fork: one process with it.
+        workers=1 if config.ranking.semantic else workers,
+        prepare=prepare,
     )
     chatty = [p for p in people if p.channels]
     if chatty and not dry_run and not (stop is not None and stop.is_set()):

@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from email import message_from_bytes, policy
+from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
@@ -24,7 +25,7 @@ from digest.errors import ConfigError, MailError
 from digest.mail.deliver import Outcome, Outgoing, Policy, deliver_digests
 from digest.mail.ledger import Delivery, Ledger
 from digest.mail.letterhead import Letterhead, digest_email, letterhead
-from digest.mail.message import make_address, parse_address
+from digest.mail.message import Links, build_message, make_address, parse_address
 from digest.mail.report import ProgressBar
 from digest.mail.smtp import RateLimiter, SmtpTransport
 from digest.mail.tokens import TokenError, load_secret_key, make_token, read_token
@@ -145,6 +146,81 @@ def test_a_digest_email_has_every_header_a_mailbox_provider_asks_for() -> None:
     raw = msg.as_bytes()
     assert b"\r\n" in raw and max(len(line) for line in raw.split(b"\r\n")) <= 998
     assert raw.isascii()  # names and subject are RFC 2047 encoded
+
+
+def email_package_message(**given: object) -> bytes:
+    """The same digest email built the textbook way, through `EmailMessage` (what
+    `build_message` did before it wrote the bytes itself): the reference it must match."""
+    from email.message import EmailMessage
+
+    from digest.mail.message import POLICY, one_line
+
+    links = given["links"]
+    assert isinstance(links, Links)
+    msg = EmailMessage(policy=POLICY)
+    msg["From"] = given["sender"]
+    msg["To"] = given["recipient"]
+    msg["Subject"] = one_line(str(given["subject"]))[:200]
+    msg["Date"] = format_datetime(given["date"])  # type: ignore[arg-type]
+    msg["Message-ID"] = given["message_id"]
+    msg["List-Id"] = given["list_id"]
+    unsubscribe = f"<{links.unsubscribe_url}>"
+    if links.unsubscribe_mailto:
+        unsubscribe += f", <{links.unsubscribe_mailto}>"
+    msg["List-Unsubscribe"] = unsubscribe
+    msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    msg["MIME-Version"] = "1.0"
+    msg.make_alternative()
+    for body, subtype in ((given["text"], "plain"), (given["html"], "html")):
+        part = EmailMessage(policy=POLICY.clone(max_line_length=76))
+        part.set_content(body, subtype=subtype, charset="utf-8", cte="quoted-printable")
+        del part["MIME-Version"]
+        msg.attach(part)
+    msg.set_boundary("=_digest_reference")
+    return msg.as_bytes()
+
+
+def test_a_digest_email_is_what_the_email_package_writes_with_short_lines() -> None:
+    """Names and subjects plain, quoted, accented, too long; bodies with trailing spaces, "=",
+    lone dots, CRLF, long lines and accents: the same header lines, byte for byte, and the same
+    bodies once decoded, in quoted-printable lines of at most 76 characters."""
+    names = ["Reader 7", "Ada L. Smith", 'Eve "Q" Doe', "A  B", "O'Brien", "Zoë Ünicode, PhD"]
+    names += ["x" * 120, "é" * 80, "(c) Org", ""]
+    subjects = ["Paper digest, Tue 1 Dec: Agents and 7 more", "Café… and 2 more", "s" * 300]
+    subjects += ["Ünïcode " * 30, "a=b ?q? _x_ =?utf-8?q?x?="]
+    texts = ["Plain.\n", "trailing  \n=3D x\r\n.\n" + "y" * 200 + "\n", "é" * 100 + " \t"]
+    texts += ["<p>" + "“quoted” " * 40 + "</p>", "line\rcr\n\nlast"]
+    for i, name in enumerate(names * 2):
+        given: dict[str, object] = {
+            "subject": subjects[i % len(subjects)],
+            "text": texts[i % len(texts)],
+            "html": texts[(i + 2) % len(texts)],
+            "sender": parse_address("Paper Digest <digest@example.org>", "from"),
+            "recipient": make_address(name, f"r{i}@example.org", "to"),
+            "message_id": f"<m{i}@example.org>",
+            "date": NOW + timedelta(minutes=i),
+            "list_id": "Paper Digest <paper-digest.example.org>",
+            "links": head().links(f"r{i}@example.org") if i % 2 else Links("https://d/u?t=1", "m"),
+        }
+        ours = build_message(**given).as_bytes()  # type: ignore[arg-type]
+        boundary = ours.split(b'boundary="', 1)[1].split(b'"', 1)[0]
+        ours = ours.replace(boundary, b"=_digest_reference")
+        reference = email_package_message(**given)
+        assert ours.split(b"\r\n\r\n")[0] == reference.split(b"\r\n\r\n")[0], name
+        parsed, expected = (
+            message_from_bytes(ours, policy=policy.default),
+            message_from_bytes(reference, policy=policy.default),
+        )
+        assert [p.get_content() for p in parsed.iter_parts()] == [  # type: ignore[attr-defined]
+            p.get_content()
+            for p in expected.iter_parts()  # type: ignore[attr-defined]
+        ]
+        assert [dict(p.items()) for p in parsed.iter_parts()] == [  # type: ignore[attr-defined]
+            dict(p.items())
+            for p in expected.iter_parts()  # type: ignore[attr-defined]
+        ]
+        assert max(len(line) for line in ours.split(b"\r\n\r\n", 1)[1].split(b"\r\n")) <= 76
+        assert b"\n" not in ours.replace(b"\r\n", b"")  # every line ends CRLF
 
 
 @pytest.mark.parametrize(

@@ -358,3 +358,29 @@ def test_a_suspended_address_is_shown_skipped_and_sent_again_once_reactivated(
     unknown = cli_run("reactivate", "r000@example.org")
     assert unknown.exit_code == 1
     assert "r000@example.org: mail is not suspended" in unknown.output
+
+
+def test_two_worker_processes_split_the_day_and_each_reader_gets_one_email(
+    tmp_path: Path, real: Path, smtp: FaultySmtp
+) -> None:
+    """`digest send --workers 2`: the run forks after planning, each process sends its half
+    over its own connection (one each: two SMTP sessions, where one process makes one), a
+    reader refused in the second half is reported, and the counts of both add up."""
+    readers = 12
+    path = write_world(tmp_path, real, readers=readers, smtp=smtp, max_connections=1)
+    smtp.handler.permanent.add("r011@example.org")
+    day = utcnow().date().isoformat()
+    command = [sys.executable, "-m", "digest", "--config", str(path), "send", "--date", day]
+    root = str(Path(__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run([*command, "--workers", "2"], env=env, capture_output=True, text=True)
+    assert done.returncode == 1, done.stderr + done.stdout  # one reader refused
+    assert "sent 11, skipped 1, retried 0, failed 1" in done.stdout, done.stdout
+    assert "r011@example.org" in done.stdout
+    counts = smtp.handler.per_recipient()
+    assert counts == {f"r{i:03d}@example.org": 1 for i in range(readers - 1)}
+    assert smtp.handler.sessions == 2  # one connection per process
+    assert statuses(path) == {"sent": 11, "failed": 1, "skipped": 1}
+    again = subprocess.run([*command, "--workers", "2"], env=env, capture_output=True, text=True)
+    assert "already done by an earlier run" in again.stdout, again.stdout + again.stderr
+    assert len(smtp.received) == readers - 1

@@ -24,7 +24,6 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from email.message import EmailMessage
 
 from digest.errors import DigestError, StoreDamaged
 from digest.mail.ledger import DONE, PLANNED, SENDING, Delivery, Ledger, new_worker_id
@@ -32,6 +31,7 @@ from digest.mail.transport import (
     Connection,
     DeliveryError,
     FatalError,
+    Mail,
     PermanentFailure,
     Transport,
     Unconfirmed,
@@ -64,7 +64,7 @@ class Policy:
 class Outgoing:
     """What `compose` made for one row: a message, or None and the reason to skip."""
 
-    message: EmailMessage | None
+    message: Mail | None
     papers: int = 0
     reason: str = ""
     published: bool = False  # no message, yet delivered (feed only): recorded as sent

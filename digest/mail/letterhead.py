@@ -9,12 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from email.headerregistry import Address
-from email.message import EmailMessage
 from urllib.parse import urlsplit
 
 from digest.config import Config
 from digest.mail.deliver import Policy
 from digest.mail.message import (
+    DigestMessage,
     Links,
     build_message,
     default_list_id,
@@ -110,7 +110,7 @@ def digest_email(
     message_id: str,
     now: datetime,
     links: Links | None = None,
-) -> EmailMessage:
+) -> DigestMessage:
     """One subscriber's digest email (with `links` when the body already carries them)."""
     return build_message(
         subject=subject,

@@ -1,23 +1,26 @@
 """Build one digest email: pure, no I/O.
 
-`build_message` turns a rendered digest (subject, text, HTML) and its recipient into a
-multipart/alternative `EmailMessage` (text first, then HTML, UTF-8) with From/To names encoded
-safely, a Message-ID on the sender's domain, Date, List-Id and RFC 8058 one-click unsubscribe
-headers. A CR or LF in a name or subject is folded to a space, never passed on as a new header;
-an address that cannot be written safely is refused with a MailError.
+`build_message` turns a rendered digest (subject, text, HTML) and its recipient into the bytes of
+a multipart/alternative message (text first, then HTML, UTF-8, quoted-printable in lines of at
+most 76 characters) with From/To names encoded safely, a Message-ID on the sender's domain,
+Date, List-Id and RFC 8058 one-click unsubscribe headers. A CR or LF in a name or subject is
+folded to a space, never passed on as a new header; an address that cannot be written safely is
+refused with a MailError.
 """
 
 from __future__ import annotations
 
+import binascii
 import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from email import message_from_bytes
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.policy import SMTP
+from email.policy import SMTP, default
 from email.utils import format_datetime, make_msgid, parseaddr
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
 from digest.errors import MailError
@@ -27,10 +30,8 @@ if TYPE_CHECKING:
 
 # Fold long headers only at whitespace, and never below the RFC 5322 hard limit: a long
 # List-Unsubscribe URL must stay one unbroken token.
-POLICY = SMTP.clone(max_line_length=998)
-# Bodies are quoted-printable in lines of at most 76 characters (RFC 2045): spam filters score
-# longer lines (SpamAssassin's LONGLN_* rules), and some relays rewrap them.
-BODY_POLICY = SMTP.clone(max_line_length=76)
+MAX_LINE = 998
+POLICY = SMTP.clone(max_line_length=MAX_LINE)
 MAX_SUBJECT = 200
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\x85]+")
 _ADDR = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$")
@@ -81,6 +82,34 @@ def default_list_id(sender: Address) -> str:
     return f"Paper Digest <paper-digest.{sender.domain}>"
 
 
+class DigestMessage:
+    """A built email: its bytes, ready for SMTP (CRLF line ends), and its headers on demand.
+
+    Transports need only `as_bytes()` and a header or two (`message["Message-ID"]`); the parsed
+    `EmailMessage` is made only when asked for (`email()`), so a send never pays for it.
+    """
+
+    __slots__ = ("_data", "_parsed")
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+        self._parsed: EmailMessage | None = None
+
+    def as_bytes(self) -> bytes:
+        return self._data
+
+    def email(self) -> EmailMessage:
+        """The message parsed back (as a mail client would read it)."""
+        if self._parsed is None:
+            parsed = message_from_bytes(self._data, policy=default)
+            assert isinstance(parsed, EmailMessage)
+            self._parsed = parsed
+        return self._parsed
+
+    def __getitem__(self, name: str) -> Any:
+        return self.email()[name]
+
+
 def build_message(
     *,
     subject: str,
@@ -92,31 +121,86 @@ def build_message(
     date: datetime,
     list_id: str,
     links: Links,
-) -> EmailMessage:
-    """The complete email for one recipient. Only the caller's values go in; nothing is read."""
-    msg = EmailMessage(policy=POLICY)
-    msg["From"] = sender
-    msg["To"] = recipient
-    msg["Subject"] = one_line(subject)[:MAX_SUBJECT]
-    msg["Date"] = format_datetime(date)
-    msg["Message-ID"] = f"<{_one_token(message_id.strip('<>'), 'Message-ID')}>"
-    msg["List-Id"] = one_line(list_id)
+) -> DigestMessage:
+    """The complete email for one recipient. Only the caller's values go in; nothing is read.
+
+    Written out directly rather than through `EmailMessage` (whose pure-Python header parsing,
+    folding and quoted-printable cost more than ranking and rendering the digest together); a
+    header that is not plain ASCII goes through the email package's own folding, so it comes out
+    byte for byte as `EmailMessage` would write it."""
     unsubscribe = f"<{_one_token(links.unsubscribe_url, 'unsubscribe URL')}>"
     if links.unsubscribe_mailto:
         unsubscribe += f", <{_one_token(links.unsubscribe_mailto, 'unsubscribe mailto')}>"
-    msg["List-Unsubscribe"] = unsubscribe
-    msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    msg["MIME-Version"] = "1.0"
-    msg.make_alternative()
-    for body, subtype in ((text, "plain"), (html, "html")):
-        part = EmailMessage(policy=BODY_POLICY)
-        part.set_content(body, subtype=subtype, charset="utf-8", cte="quoted-printable")
-        del part["MIME-Version"]  # once, on the message
-        msg.attach(part)
-    # "=_" never occurs in quoted-printable text, so this boundary cannot clash with a body; set
-    # here, it also spares the generator from searching every body for a free one on each send.
-    msg.set_boundary(f"=_digest_{secrets.token_hex(12)}")
-    return msg
+    # "=_" never occurs in quoted-printable text, so this boundary cannot clash with a body.
+    boundary = f"=_digest_{secrets.token_hex(12)}"
+    head = b"".join(
+        (
+            _header("From", sender),
+            _header("To", recipient),
+            _header("Subject", one_line(subject)[:MAX_SUBJECT]),
+            _header("Date", format_datetime(date)),
+            _header("Message-ID", f"<{_one_token(message_id.strip('<>'), 'Message-ID')}>"),
+            _header("List-Id", one_line(list_id)),
+            _header("List-Unsubscribe", unsubscribe),
+            b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n",
+            b"MIME-Version: 1.0\r\n",
+            f'Content-Type: multipart/alternative; boundary="{boundary}"\r\n'.encode("ascii"),
+        )
+    )
+    delimiter = f"\r\n--{boundary}\r\n".encode("ascii")
+    return DigestMessage(
+        b"".join(
+            (
+                head,
+                delimiter,
+                _TEXT_PART,
+                quoted_printable(text),
+                delimiter,
+                _HTML_PART,
+                quoted_printable(html),
+                f"\r\n--{boundary}--\r\n".encode("ascii"),
+            )
+        )
+    )
+
+
+_TEXT_PART = (
+    b'Content-Type: text/plain; charset="utf-8"\r\n'
+    b"Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+)
+_HTML_PART = _TEXT_PART.replace(b"text/plain", b"text/html")
+_PLAIN_HEADER = re.compile(r"[\x20-\x7e]*")
+
+
+def _header(name: str, value: str | Address) -> bytes:
+    """One header line (CRLF): printable ASCII as it is, anything else (a name or subject with
+    accents) RFC 2047-encoded and folded by the email package, as `EmailMessage` does."""
+    given = str(value)
+    # "=?" could start an encoded word, which the email package decodes and writes anew.
+    plain = len(name) + 2 + len(given) <= MAX_LINE and "=?" not in given
+    if plain and _PLAIN_HEADER.fullmatch(given) and _plain_address(value):
+        return f"{name}: {given}\r\n".encode("ascii")
+    return POLICY.fold_binary(*POLICY.header_store_parse(name, value))
+
+
+_ATOMS = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~ -]*")
+
+
+def _plain_address(value: str | Address) -> bool:
+    """Not an address, or one the email package writes as `str(address)` does: a display name
+    of atoms and spaces only (no quotes, dots or commas), without runs of spaces."""
+    if not isinstance(value, Address):
+        return True
+    name = value.display_name
+    return _ATOMS.fullmatch(name) is not None and "  " not in name and name == name.strip()
+
+
+def quoted_printable(body: str) -> bytes:
+    """A body as quoted-printable in CRLF lines of at most 76 characters (RFC 2045): any line
+    break becomes CRLF, and the body ends with one, as the email package writes it."""
+    lines = body.encode("utf-8").splitlines()
+    encoded = binascii.b2a_qp(b"\n".join(lines) + b"\n", quotetabs=False, istext=True)
+    return encoded.replace(b"\n", b"\r\n")
 
 
 def _one_token(value: str, what: str) -> str:

@@ -21,6 +21,7 @@ from digest.mail.deliver import DeliveryReport, Outcome, Outgoing, deliver_diges
 from digest.mail.ledger import DONE, PLANNED, Delivery, Ledger
 from digest.mail.letterhead import digest_email, letterhead, make_policy, make_transport
 from digest.mail.message import Links
+from digest.mail.shard import deliver_sharded, worker_count
 from digest.mail.transport import Transport
 from digest.models import Subscriber
 from digest.store import Store, utcnow
@@ -104,9 +105,15 @@ def send_run(
     transport: Transport | None = None,
     progress: Progress | None = None,
     stop: threading.Event | None = None,
+    workers: int | None = 1,
+    prepare: Callable[[], None] | None = None,
 ) -> SendReport:
     """Send `day`'s digest (default: today in each subscriber's zone) to each of `people` who
-    has not had it yet. A given `now` is the run's clock: the ledger's times start there."""
+    has not had it yet. A given `now` is the run's clock: the ledger's times start there.
+
+    `workers`: processes to send with (None: one per core; see `shard`), used only with the
+    configured transport and on runs long enough to gain from them; `prepare` makes what
+    `write` needs once (the day plan) before the run forks, so every process shares it."""
     clock = _clock_from(now) if now is not None else utcnow
     now = now or utcnow()
     ledger = Ledger(store)
@@ -165,20 +172,48 @@ def send_run(
         )
         return Outgoing(message, papers)
 
-    if progress is not None:
-        progress.start(len(todo))
-    delivered = deliver_digests(
-        todo,
-        compose,
-        transport or make_transport(config),
-        ledger,
-        sender=head.sender.addr_spec,
-        message_id=head.new_message_id,
-        policy=make_policy(config),
-        progress=progress.update if progress is not None else None,
-        clock=clock,
-        stop=stop,
-    )
+    def run_slice(
+        rows: Sequence[Delivery],
+        ledger: Ledger,
+        report: Callable[[Outcome], None] | None,
+        cancel: threading.Event | None,
+    ) -> DeliveryReport:
+        return deliver_digests(
+            rows,
+            compose,
+            transport or make_transport(config),
+            ledger,
+            sender=head.sender.addr_spec,
+            message_id=head.new_message_id,
+            policy=make_policy(config),
+            progress=report,
+            clock=clock,
+            stop=cancel,
+        )
+
+    def start() -> None:
+        if progress is not None:
+            progress.start(len(todo))
+
+    processes = worker_count(workers, len(todo)) if transport is None else 1
+    if processes > 1 and prepare is not None:
+        try:
+            prepare()
+        except Exception:  # one process then, whose rows each say why, as before
+            processes = 1
+    if processes > 1:
+        delivered = deliver_sharded(
+            todo,
+            run_slice,
+            store,
+            processes,
+            progress=progress.update if progress is not None else None,
+            stop=stop,
+            forked=start,
+        )
+    else:
+        start()
+        delivered = run_slice(todo, ledger, progress.update if progress else None, stop)
     delivered.skipped += report.delivery.skipped
     report.delivery = delivered
     return report

@@ -16,12 +16,12 @@ import ssl
 import threading
 import time
 from collections.abc import Callable
-from email.message import EmailMessage
 from typing import Literal
 
 from digest.config import SmtpConfig
 from digest.mail.transport import (
     FatalError,
+    Mail,
     PermanentFailure,
     TemporaryFailure,
     Unconfirmed,
@@ -196,7 +196,7 @@ class SmtpConnection:
         self._session: smtplib.SMTP | None = None
         self.logins = 0  # how many sessions were opened (one login each)
 
-    def send(self, message: EmailMessage, sender: str, recipient: str) -> str:
+    def send(self, message: Mail, sender: str, recipient: str) -> str:
         """Deliver one message; return the server's 250 reply to the message's end."""
         self.transport.limiter.wait()
         data = message.as_bytes()

@@ -20,9 +20,8 @@ from __future__ import annotations
 import os
 import re
 import tempfile
-from email.message import EmailMessage
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from digest.errors import MailError
 
@@ -64,8 +63,15 @@ class FatalError(DeliveryError):
     """Nothing will get through until someone fixes the setup (login refused, bad certificate)."""
 
 
+class Mail(Protocol):
+    """A message a transport can send: `EmailMessage`, or a built `DigestMessage`."""
+
+    def as_bytes(self) -> bytes: ...
+    def __getitem__(self, name: str) -> Any: ...
+
+
 class Connection(Protocol):
-    def send(self, message: EmailMessage, sender: str, recipient: str) -> str:
+    def send(self, message: Mail, sender: str, recipient: str) -> str:
         """Deliver one message to one recipient and return the server's reply."""
         ...
 
@@ -96,7 +102,7 @@ class OutboxTransport:
     def connect(self) -> OutboxTransport:
         return self
 
-    def send(self, message: EmailMessage, sender: str, recipient: str) -> str:
+    def send(self, message: Mail, sender: str, recipient: str) -> str:
         msgid = _UNSAFE.sub("_", str(message["Message-ID"] or "").strip("<>")) or "no-id"
         path = self.folder / f"{_UNSAFE.sub('_', recipient)}--{msgid}.eml"
         try:

@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from digest.rank.ranker import Ranking
     from digest.rank.semantic import Embedder
 
-CHUNK_TOPICS = 1024
+CHUNK_TOPICS = 512
 WORKERS = min(2, os.cpu_count() or 1)
 
 

@@ -70,6 +70,16 @@ class PaperIndex:
         return [row for row, p in enumerate(self.papers) if p.upvotes or p.github_stars]
 
     @cached_property
+    def popularity(
+        self,
+    ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """The `popular` rows as an array, with their upvotes and GitHub stars."""
+        rows = np.asarray(self.popular, dtype=np.intp)
+        upvotes = np.asarray([self.papers[r].upvotes or 0 for r in rows], dtype=np.int64)
+        stars = np.asarray([self.papers[r].github_stars or 0 for r in rows], dtype=np.int64)
+        return rows, upvotes, stars
+
+    @cached_property
     def document_frequency(self) -> npt.NDArray[np.intp]:
         """How many papers hold each column."""
         return np.bincount(self.counts.indices, minlength=len(self.vocab))

@@ -46,6 +46,7 @@ if TYPE_CHECKING:
 
 NEAR_MISSES = 10
 TRENDING_PAPERS = 5
+TRENDING_CANDIDATES = 40  # the most popular papers looked at for those 5 (each explained)
 SIMILAR_REASON = 0.08  # below this cosine a liked paper is not worth naming
 SIMILAR_MEANING = 0.35  # ... and below this sentence-embedding cosine (the semantic extra)
 MAX_TERMS = 6
@@ -175,7 +176,17 @@ def rank_row(
         order = _best_first(best, np.flatnonzero(best > 0))
     else:  # a digest needs only its cut, the "also" lines and the near misses
         order = _best_first(best, np.array(sorted({*picked_rows, *also_rows, *miss_rows}), np.intp))
-    explainer = _Explainer(index, profiles, signals, vectors)
+    in_digest = {*picked_rows, *also_rows}  # trending shows neither again
+    # Trending shows the first few candidates that are on topic (`_trending`): only so many
+    # are looked at, and explained.
+    trending_rows = _trending_rows(index, best, in_digest)[:TRENDING_CANDIDATES]
+    if details:
+        explain = {r for i, r in enumerate(order) if limit is None or i < explain_upto}
+    else:  # a digest shows its cut and "also" lines (and trending papers): only they need reasons
+        explain = in_digest
+    explainer = _Explainer(
+        index, profiles, signals, vectors, rows=None if details else [*explain, *trending_rows]
+    )
 
     def ranked_paper(r: int, explain: bool) -> RankedPaper:
         t = int(best_topic[r])
@@ -186,22 +197,14 @@ def rank_row(
             reasons=explainer.reasons(r, t) if explain else (),
         )
 
-    if details:
-        explain = {r for i, r in enumerate(order) if limit is None or i < explain_upto}
-    else:  # a digest shows its cut and "also" lines (and trending papers): only they need reasons
-        explain = {*picked_rows, *also_rows}
     by_row = {r: ranked_paper(r, r in explain) for r in order}
     ranked = tuple(by_row[r] for r in order)
     picked = tuple(by_row[r] for r in picked_rows)
     also = tuple(by_row[r] for r in also_rows)
     misses = tuple(by_row[r] for r in miss_rows)
-    in_digest = {*picked_rows, *also_rows}  # trending shows neither again
     also_bar = cut.also_floors[best_topic] if profiles else np.full(n, math.inf)
     trending = _trending(
-        (
-            (ranked_paper(r, True), bool(best[r] >= also_bar[r]))
-            for r in _trending_rows(index, best, in_digest)
-        ),
+        ((ranked_paper(r, True), bool(best[r] >= also_bar[r])) for r in trending_rows),
         TRENDING_PAPERS,
     )
     floors = {p.topic.name: float(f) for p, f in zip(profiles, cut.floors, strict=True)}
@@ -244,17 +247,21 @@ def _top(best: Floats, k: int) -> npt.NDArray[np.intp]:
 
 def _best_first(best: Floats, rows: npt.NDArray[np.intp]) -> list[int]:
     """Rows by score, best first; equal scores in row order."""
-    return sorted(rows.tolist(), key=lambda r: (-best[r], r))
+    rows = np.asarray(rows, dtype=np.intp)
+    ordered: list[int] = rows[np.lexsort((rows, -best[rows]))].tolist()
+    return ordered
 
 
 def _trending_rows(index: PaperIndex, best: Floats, picked: set[int]) -> list[int]:
     """The most-upvoted papers (then GitHub stars, then score) scoring above zero that did not
     make the cut: the candidates of the digest's trending section (see `_trending`)."""
-    found = [r for r in index.popular if best[r] > 0 and r not in picked]
-    papers = index.papers
-    found.sort(
-        key=lambda r: (-(papers[r].upvotes or 0), -(papers[r].github_stars or 0), -best[r], r)
-    )
+    popular, upvotes, stars = index.popularity
+    keep = best[popular] > 0
+    if picked:
+        keep &= ~np.isin(popular, np.fromiter(picked, dtype=np.intp, count=len(picked)))
+    rows = popular[keep]
+    order = np.lexsort((rows, -best[rows], -stars[keep], -upvotes[keep]))
+    found: list[int] = rows[order].tolist()
     return found
 
 
@@ -331,10 +338,14 @@ class _Explainer:
         profiles: Sequence[TopicProfile],
         signals: Signals,
         vectors: LikedVectors,
+        *,
+        rows: Sequence[int] | None = None,
     ) -> None:
+        """`rows`: the only papers that will be explained (None: any of them)."""
         self.index, self.profiles, self.signals, self.vectors = index, profiles, signals, vectors
         self._matchers = [AuthorMatcher(p.topic.authors) for p in profiles]
         self._nearest: dict[int, tuple[npt.NDArray[np.intp], Floats]] = {}
+        self._rows = None if rows is None else np.unique(np.asarray(rows, dtype=np.intp))
 
     def matched(self, row: int, keyterms: Sequence[Keyterm]) -> list[Keyterm]:
         counts = self.index.counts
@@ -410,13 +421,25 @@ class _Explainer:
             return profile.liked[int(by_meaning[row, t])] if close else None
         if not profile.liked or self.signals.similar[row, t] <= 0:
             return None
-        if t not in self._nearest:  # every paper's nearest liked paper, in one product
-            rows = [self.vectors.row[p.id] for p in profile.liked]
-            cosines = (self.index.tfidf @ self.vectors.matrix[rows].T).toarray()
-            self._nearest[t] = (cosines.argmax(axis=1), cosines.max(axis=1))
+        if t not in self._nearest:  # each paper's nearest liked paper, in one product
+            self._nearest[t] = self._nearest_liked(profile)
         nearest, cosine = self._nearest[t]
         close = cosine[row] >= SIMILAR_REASON or (required and cosine[row] > 0)
         return profile.liked[int(nearest[row])] if close else None
+
+    def _nearest_liked(self, profile: TopicProfile) -> tuple[npt.NDArray[np.intp], Floats]:
+        """Each paper's nearest liked paper of the topic and its cosine (for the papers to be
+        explained only, when the explainer knows them: a digest explains a few dozen)."""
+        liked = self.vectors.matrix[[self.vectors.row[p.id] for p in profile.liked]].T
+        if self._rows is None:
+            cosines = (self.index.tfidf @ liked).toarray()
+            return cosines.argmax(axis=1), cosines.max(axis=1)
+        cosines = (self.index.tfidf[self._rows] @ liked).toarray()
+        nearest = np.zeros(len(self.index), dtype=np.intp)
+        cosine = np.zeros(len(self.index), dtype=cosines.dtype)
+        if len(self._rows):
+            nearest[self._rows], cosine[self._rows] = cosines.argmax(axis=1), cosines.max(axis=1)
+        return nearest, cosine
 
 
 def _unlatex(name: str) -> str:

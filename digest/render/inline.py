@@ -26,7 +26,7 @@ from premailer import Premailer
 from digest.errors import RenderError
 
 MARKER = "<!--digest:row-->"
-_PAINTED_MAX = 20_000  # rows of about 1-2 KB each
+_PAINTED_MAX = 6_000  # rows of about 1-2 KB each: about a day's papers' rows and more
 _PLACEHOLDER = "zqslot{}qz"
 _SLOTS = re.compile(r""" ([A-Za-z][A-Za-z0-9_:-]*)=(["'])zqslot(\d+)qz\2|zqslot(\d+)qz""")
 _TEXT_SLOTS = re.compile(r"zqslot(\d+)qz")

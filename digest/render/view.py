@@ -394,7 +394,7 @@ def abs_url(paper: Paper) -> str:
     return paper.hf_url or paper.pdf_url or ""
 
 
-@lru_cache(maxsize=16384)
+@lru_cache(maxsize=4096)  # reasons differ from one reader to the next: few come again
 def why_values(reasons: tuple[Reason, ...]) -> dict[str, Any]:
     """Why the ranker picked a paper: each reason's sentence with its matched terms highlighted."""
     return {
