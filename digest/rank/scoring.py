@@ -20,12 +20,12 @@ above the day's usual a paper is), which keep their spread where squashed cosine
     content = sigmoid(1.5 ((1 - s) fused + s mean fused of its 30 nearest papers by meaning - 2))
 
 where the words' share w and the smoothing s depend on the day's size (`semantic_mix`): w 0.15
-and s 0.85 from 2,000 papers up, w 0.5 and s 0.5 up to 500, in between moving with log(size).
+and s 0.85 from 2,000 papers up, w 0.5 and s 0.5 up to 1,000, in between moving with log(size).
 Sharing a score with its neighbours pays on a large day, where a paper's 30 nearest papers are
 mostly of its field; on a small day a paper's neighbours are farther off, and a paper strong on
 its own was pulled down to a middling neighbourhood (issue 21: on computer-science pools of 150
 and 500 papers the large day's mix ranked below the lexical default, and on a recorded
-112-paper day it lost the robotics papers that never say "robotics" twice).
+112-paper day it pushed two plainly robotic papers out of the robotics top 10).
 
 The same code scores one subscriber or ten thousand (see `batch`). Pure: no I/O.
 """
@@ -56,7 +56,7 @@ SMOOTHING = 0.5
 WORDS_SHARE = 0.15  # with the semantic extra: the share of shared words against meaning
 SEMANTIC_SMOOTHING = 0.85  # ... and of the nearest papers by meaning in a paper's score
 LARGE_DAY = 2000  # ... on a day of at least this many papers; on a day of at most
-SMALL_DAY = 500  # ... this many, these two instead (`semantic_mix`):
+SMALL_DAY = 1000  # ... this many, these two instead (`semantic_mix`):
 SMALL_DAY_WORDS_SHARE = 0.5
 SMALL_DAY_SMOOTHING = 0.5
 SEMANTIC_MIDPOINT = 2.0  # ... z-score (above the day's usual) at which a paper scores 0.5
