@@ -85,3 +85,12 @@ def test_on_a_small_day_meaning_keeps_the_expected_papers_in_the_top_10(
     found = {p.id for p in top10[topic]}
     missing = {k: title for k, title in EXPECTED[topic].items() if k not in found}
     assert not missing, (missing, [p.title for p in top10[topic]])
+
+
+def test_the_mix_is_the_small_days_up_to_1000_papers_and_unchanged_from_2000() -> None:
+    from digest.rank.scoring import semantic_mix
+
+    assert semantic_mix(112) == semantic_mix(1000) == (0.5, 0.5)
+    assert semantic_mix(2000) == semantic_mix(5000) == (0.15, 0.85)  # the figures before
+    words, smoothing = semantic_mix(1414)  # halfway on a log scale
+    assert (round(words, 3), round(smoothing, 3)) == (0.325, 0.675)
