@@ -3,15 +3,19 @@ TF-IDF + LinearSVC, a zotero-arxiv-daily-style recency-weighted cosine, and plai
 
 Setup (issue 4): 17 categories across archives; the pool is 2,000 papers from 2018 with their
 categories stripped; a pool paper is relevant when the profile's category is among its
-categories. Each figure is the mean over POOLS independent pools (one pool's mean moves by
-about +-0.04 nDCG@10 with the draw, so one pool cannot tell two close methods apart).
+categories. `--cs` draws computer-science-only pools (papers of 2018 with a cs.* category, the
+profiles of the five cs.* categories), closer to a real day's listing; `--pool-size` sets the
+pool's size (several sizes: a table of them side by side at the end, issue 21).
+Each figure is the mean over POOLS independent pools (one pool's mean moves by about +-0.04
+nDCG@10 with the draw, so one pool cannot tell two close methods apart).
 Profiles never name a category:
   (a) 5 liked papers from 2016-17 whose primary is the category, DRAWS random draws;
   (b) a short keyword list written from the category's name;
   (c) both.
 Prints P@10 and nDCG@10 per method and form, the scoring time per profile, and the
 per-category wins and losses. Run: `python benchmarks/ranking.py` (needs the `bench` extra,
-scikit-learn, for the baselines; `--semantic` adds the optional embedding ranker).
+scikit-learn, for the baselines; `--semantic` adds the optional embedding ranker), e.g.
+`python benchmarks/ranking.py --semantic --cs --pool-size 150 500 2000 --keep-vectors v.npz`.
 
 `--feedback DAYS` instead simulates a reader who uses the email's links (issue 19): each day is a
 new pool of 2,000 papers from 2018 (disjoint days), the reader marks the relevant papers of the
@@ -286,23 +290,42 @@ def minilm_query(
 Case = tuple[str, list[Paper], list[str]]  # (category, liked papers, keywords)
 
 
+def computer_science(paper: Paper) -> bool:
+    return any(c.startswith("cs.") for c in paper.categories)
+
+
 def draw_pool(
-    everything: Sequence[Paper], seed: int
+    everything: Sequence[Paper], seed: int, size: int = POOL, *, cs: bool = False
 ) -> tuple[list[Paper], dict[str, np.ndarray], list[Case]]:
-    """One pool of 2018 papers (categories stripped), its truth per category, and the cases."""
+    """One pool of `size` papers from 2018 (categories stripped; `cs`: only papers with a cs.*
+    category, and only the cs.* profiles), its truth per category, and the cases."""
     rng = random.Random(seed)
-    pool = rng.sample([p for p in everything if p.published and p.published.year == 2018], POOL)
-    truth = {cat: np.asarray([cat in p.categories for p in pool]) for cat in CATEGORIES}
+    eligible = [
+        p
+        for p in everything
+        if p.published and p.published.year == 2018 and (not cs or computer_science(p))
+    ]
+    pool = rng.sample(eligible, size)
+    wanted = {c: k for c, k in CATEGORIES.items() if not cs or c.startswith("cs.")}
+    truth = {cat: np.asarray([cat in p.categories for p in pool]) for cat in wanted}
     pool = [replace(p, categories=()) for p in pool]
     earlier = [p for p in everything if p.published and p.published.year in (2016, 2017)]
     cases: list[Case] = []
-    for cat, kws in CATEGORIES.items():
+    for cat, kws in wanted.items():
         mine = [
             replace(p, categories=()) for p in earlier if p.categories and p.categories[0] == cat
         ]
         for _ in range(DRAWS):
             cases.append((cat, rng.sample(mine, LIKED), kws))
     return pool, truth, cases
+
+
+# The side-by-side table's columns: (heading, method of each form liked / keywords / both).
+COLUMNS = (
+    ("lexical (this ranker)", ("this ranker",) * 3),
+    ("semantic (+ extra)", ("this ranker + semantic",) * 3),
+    ("plain MiniLM cosine", ("zotero-style (MiniLM)", "MiniLM query", "MiniLM cosine")),
+)
 
 
 # ---------------------------------------------------------------- feedback over days (issue 19)
@@ -313,6 +336,7 @@ FORMS: dict[str, tuple[bool, bool]] = {  # form: (liked papers, keywords)
     "b keywords": (False, True),
     "c both": (True, True),
 }
+FORM_NAMES = tuple(FORMS)
 
 
 def feedback_days(everything: Sequence[Paper], days: int, sequences: int) -> dict[str, list[float]]:
@@ -396,8 +420,28 @@ def main() -> int:
         "--pools",
         type=int,
         default=POOLS,
-        help=f"independent pools (seeds {SEED}, {SEED + 1}, ...) to average over "
+        help=f"independent pools (seeds --seed, --seed + 1, ...) to average over "
         f"(default {POOLS}: one pool's mean moves by +-0.04 with the draw)",
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=SEED,
+        help=f"the first pool's seed (default {SEED}; another one draws held-out pools)",
+    )
+    parser.add_argument(
+        "--pool-size",
+        type=int,
+        nargs="+",
+        default=[POOL],
+        metavar="N",
+        help=f"papers per pool (default {POOL}); several sizes are run in turn and compared "
+        "side by side at the end",
+    )
+    parser.add_argument(
+        "--cs",
+        action="store_true",
+        help="computer-science-only pools: papers with a cs.* category, the cs.* profiles",
     )
     parser.add_argument(
         "--keep-vectors",
@@ -424,96 +468,48 @@ def main() -> int:
         feedback_days(everything, args.feedback, args.pools)
         print(f"\ntotal {time.perf_counter() - started:.1f} s")
         return 0
-    # Each paper is embedded once, for every form and pool.
+    # Each paper is embedded once, for every form, pool and size.
     memo = MemoEmbedder(args.keep_vectors) if args.semantic else None
-    # (method, form) -> per case (P@10, nDCG@10), over every pool; and the timings per pool.
-    metrics: dict[tuple[str, str], list[tuple[float, float]]] = {}
-    per_pool: dict[tuple[str, str], list[float]] = {}
-    timings: dict[tuple[str, str], list[tuple[float, float]]] = {}
-    categories: list[str] = []  # each case's category, in the order of metrics' lists
-    for seed in range(SEED, SEED + args.pools):
-        pool, truth, cases = draw_pool(everything, seed)
-        categories += [c[0] for c in cases]
-        print(
-            f"pool {seed}: {len(pool)} papers from 2018, {len(CATEGORIES)} categories x "
-            f"{DRAWS} draws of {LIKED} liked papers; relevant per category: median "
-            f"{statistics.median(int(t.sum()) for t in truth.values()):.0f}"
-        )
-        liked = [c[1] for c in cases]
-        keywords = [c[2] for c in cases]
-        nothing: list[list[Paper]] = [[] for _ in cases]
-        no_words: list[list[str]] = [[] for _ in cases]
-
-        def run(
-            method: str,
-            form: str,
-            scorer: Scorer,
-            likes: list[list[Paper]],
-            kws: list[list[str]],
-        ) -> None:
-            SHARED["seconds"] = 0.0
-            t0 = time.perf_counter()
-            scores = scorer(pool, likes, kws)  # noqa: B023  (run is called in this pool's loop)
-            total = time.perf_counter() - t0
-            shared = SHARED["seconds"]
-            values = [precision_ndcg(scores[i], truth[c[0]]) for i, c in enumerate(cases)]  # noqa: B023
-            metrics.setdefault((method, form), []).extend(values)
-            per_pool.setdefault((method, form), []).append(statistics.mean(v[1] for v in values))
-            timings.setdefault((method, form), []).append((shared, (total - shared) / len(cases)))  # noqa: B023
-
-        run("this ranker", "a liked", ours, liked, no_words)
-        run("this ranker", "b keywords", ours, nothing, keywords)
-        run("this ranker", "c both", ours, liked, keywords)
-        run("arxiv-sanity (tfidf+svm)", "a liked", arxiv_sanity, liked, no_words)
-        run("zotero-style (tfidf cosine)", "a liked", zotero_style, liked, no_words)
-        run("plain BM25", "b keywords", plain_bm25, nothing, keywords)
-        if memo is not None:
-            t0 = time.perf_counter()
-            before = len(memo.vectors)
-            memo.embed_papers([*pool, *{p.id: p for likes in liked for p in likes}.values()])
-            memo.save()
+    # (size, method, form) -> per case (P@10, nDCG@10), over every pool; the timings per pool.
+    metrics: dict[tuple[int, str, str], list[tuple[float, float]]] = {}
+    per_pool: dict[tuple[int, str, str], list[float]] = {}
+    timings: dict[tuple[int, str, str], list[tuple[float, float]]] = {}
+    categories: dict[int, list[str]] = {}  # each case's category, in the order of metrics' lists
+    seeds = range(args.seed, args.seed + args.pools)
+    kind = "computer-science papers" if args.cs else "papers"
+    for size in args.pool_size:
+        for seed in seeds:
+            pool, truth, cases = draw_pool(everything, seed, size, cs=args.cs)
+            categories.setdefault(size, []).extend(c[0] for c in cases)
             print(
-                f"  semantic: embedded {len(memo.vectors) - before} new papers in "
-                f"{time.perf_counter() - t0:.0f} s"
+                f"pool {seed}: {len(pool)} {kind} from 2018, {len(truth)} categories x "
+                f"{DRAWS} draws of {LIKED} liked papers; relevant per category: median "
+                f"{statistics.median(int(t.sum()) for t in truth.values()):.0f}"
             )
+            run_pool(size, pool, truth, cases, memo, metrics, per_pool, timings)
 
-            def semantic(
-                pool: Sequence[Paper], likes: list[list[Paper]], kws: list[list[str]]
-            ) -> np.ndarray:
-                return ours(pool, likes, kws, embedder=memo)
-
-            def zotero_minilm(
-                pool: Sequence[Paper], likes: list[list[Paper]], kws: list[list[str]]
-            ) -> np.ndarray:
-                return zotero_style(pool, likes, kws, embedder=memo)
-
-            def query_minilm(
-                pool: Sequence[Paper], likes: list[list[Paper]], kws: list[list[str]]
-            ) -> np.ndarray:
-                return minilm_query(pool, likes, kws, embedder=memo)
-
-            run("this ranker + semantic", "a liked", semantic, liked, no_words)
-            run("this ranker + semantic", "b keywords", semantic, nothing, keywords)
-            run("this ranker + semantic", "c both", semantic, liked, keywords)
-            run("zotero-style (MiniLM)", "a liked", zotero_minilm, liked, no_words)
-            run("MiniLM query", "b keywords", query_minilm, nothing, keywords)
-
-    pools = ", ".join(str(s) for s in range(SEED, SEED + args.pools))
-    print(f"\nmeans over {len(categories)} profiles from {args.pools} pools ({pools})")
-    print(
-        f"{'method':32} {'form':12} {'P@10':>6} {'nDCG@10':>8} {'per pool':>20} "
-        f"{'ms once':>8} {'ms/profile':>11}"
-    )
-    for (method, form), values in metrics.items():
-        p = statistics.mean(v[0] for v in values)
-        n = statistics.mean(v[1] for v in values)
-        each_pool = " ".join(f"{v:.3f}" for v in per_pool[(method, form)])
-        shared = statistics.mean(t[0] for t in timings[(method, form)])
-        each = statistics.mean(t[1] for t in timings[(method, form)])
+    pools = ", ".join(str(s) for s in seeds)
+    for size in args.pool_size:
         print(
-            f"{method:32} {form:12} {p:6.3f} {n:8.3f} {each_pool:>20} "
-            f"{shared * 1000:8.0f} {each * 1000:11.2f}"
+            f"\n{size} {kind} per pool: means over {len(categories[size])} profiles from "
+            f"{args.pools} pools ({pools})"
         )
+        print(
+            f"{'method':32} {'form':12} {'P@10':>6} {'nDCG@10':>8} {'per pool':>20} "
+            f"{'ms once':>8} {'ms/profile':>11}"
+        )
+        for (at, method, form), values in metrics.items():
+            if at != size:
+                continue
+            p = statistics.mean(v[0] for v in values)
+            n = statistics.mean(v[1] for v in values)
+            each_pool = " ".join(f"{v:.3f}" for v in per_pool[(size, method, form)])
+            shared = statistics.mean(t[0] for t in timings[(size, method, form)])
+            each = statistics.mean(t[1] for t in timings[(size, method, form)])
+            print(
+                f"{method:32} {form:12} {p:6.3f} {n:8.3f} {each_pool:>20} "
+                f"{shared * 1000:8.0f} {each * 1000:11.2f}"
+            )
     print(
         "ms once: work done once for the pool and all the liked papers, shared by every "
         "subscriber (this ranker's index and liked-paper term vectors; the baselines' TF-IDF "
@@ -523,27 +519,123 @@ def main() -> int:
     if memo is not None:
         print("(+ semantic: the pool's embedding is computed once beforehand, not in these times)")
 
-    def per_category(a: tuple[str, str], b: tuple[str, str]) -> None:
+    def per_category(size: int, a: tuple[str, str], b: tuple[str, str]) -> None:
         print(f"\nper category, nDCG@10: {a[0]} [{a[1]}] vs {b[0]} [{b[1]}]")
         wins = losses = 0
-        for cat in CATEGORIES:
-            rows = [i for i, c in enumerate(categories) if c == cat]
-            mine = statistics.mean(metrics[a][i][1] for i in rows)
-            theirs = statistics.mean(metrics[b][i][1] for i in rows)
+        for cat in dict.fromkeys(categories[size]):
+            rows = [i for i, c in enumerate(categories[size]) if c == cat]
+            mine = statistics.mean(metrics[(size, *a)][i][1] for i in rows)
+            theirs = statistics.mean(metrics[(size, *b)][i][1] for i in rows)
             mark = "win " if mine > theirs + 1e-9 else "loss" if mine < theirs - 1e-9 else "tie "
             wins += mark == "win "
             losses += mark == "loss"
             print(f"  {cat:16} {mine:6.3f} {theirs:6.3f}  {mark}")
         print(f"  {wins} wins, {losses} losses")
 
-    per_category(("this ranker", "a liked"), ("arxiv-sanity (tfidf+svm)", "a liked"))
-    per_category(("this ranker", "b keywords"), ("plain BM25", "b keywords"))
-    per_category(("this ranker", "c both"), ("this ranker", "a liked"))
-    if memo is not None:
-        per_category(("this ranker + semantic", "a liked"), ("zotero-style (MiniLM)", "a liked"))
-        per_category(("this ranker + semantic", "b keywords"), ("MiniLM query", "b keywords"))
+    if len(args.pool_size) == 1:
+        size = args.pool_size[0]
+        per_category(size, ("this ranker", "a liked"), ("arxiv-sanity (tfidf+svm)", "a liked"))
+        per_category(size, ("this ranker", "b keywords"), ("plain BM25", "b keywords"))
+        per_category(size, ("this ranker", "c both"), ("this ranker", "a liked"))
+        if memo is not None:
+            per_category(
+                size, ("this ranker + semantic", "a liked"), ("zotero-style (MiniLM)", "a liked")
+            )
+            per_category(
+                size, ("this ranker + semantic", "b keywords"), ("MiniLM query", "b keywords")
+            )
+    else:
+        print(f"\nnDCG@10 liked / keywords / both by pool size ({kind}; pools {pools})")
+        columns = [c for c in COLUMNS if (args.pool_size[0], c[1][0], FORM_NAMES[0]) in metrics]
+        print(f"{'pool size':>9}  " + "  ".join(f"{c[0]:>22}" for c in columns))
+        for size in args.pool_size:
+            cells = []
+            for _, methods in columns:
+                means = [
+                    statistics.mean(v[1] for v in metrics[(size, method, form)])
+                    for method, form in zip(methods, FORM_NAMES, strict=True)
+                ]
+                cells.append("/".join(f"{m:.3f}" for m in means))
+            print(f"{size:>9,}  " + "  ".join(f"{c:>22}" for c in cells))
     print(f"\ntotal {time.perf_counter() - started:.1f} s")
     return 0
+
+
+def run_pool(
+    size: int,
+    pool: list[Paper],
+    truth: dict[str, np.ndarray],
+    cases: list[Case],
+    memo: MemoEmbedder | None,
+    metrics: dict[tuple[int, str, str], list[tuple[float, float]]],
+    per_pool: dict[tuple[int, str, str], list[float]],
+    timings: dict[tuple[int, str, str], list[tuple[float, float]]],
+) -> None:
+    """Every method and form on one pool, their figures added to `metrics`, `per_pool` and
+    `timings`."""
+    liked = [c[1] for c in cases]
+    keywords = [c[2] for c in cases]
+    nothing: list[list[Paper]] = [[] for _ in cases]
+    no_words: list[list[str]] = [[] for _ in cases]
+
+    def run(
+        method: str, form: str, scorer: Scorer, likes: list[list[Paper]], kws: list[list[str]]
+    ) -> None:
+        SHARED["seconds"] = 0.0
+        t0 = time.perf_counter()
+        scores = scorer(pool, likes, kws)
+        total = time.perf_counter() - t0
+        shared = SHARED["seconds"]
+        values = [precision_ndcg(scores[i], truth[c[0]]) for i, c in enumerate(cases)]
+        key = (size, method, form)
+        metrics.setdefault(key, []).extend(values)
+        per_pool.setdefault(key, []).append(statistics.mean(v[1] for v in values))
+        timings.setdefault(key, []).append((shared, (total - shared) / len(cases)))
+
+    run("this ranker", "a liked", ours, liked, no_words)
+    run("this ranker", "b keywords", ours, nothing, keywords)
+    run("this ranker", "c both", ours, liked, keywords)
+    run("arxiv-sanity (tfidf+svm)", "a liked", arxiv_sanity, liked, no_words)
+    run("zotero-style (tfidf cosine)", "a liked", zotero_style, liked, no_words)
+    run("plain BM25", "b keywords", plain_bm25, nothing, keywords)
+    if memo is None:
+        return
+    t0 = time.perf_counter()
+    before = len(memo.vectors)
+    memo.embed_papers([*pool, *{p.id: p for likes in liked for p in likes}.values()])
+    memo.save()
+    print(
+        f"  semantic: embedded {len(memo.vectors) - before} new papers in "
+        f"{time.perf_counter() - t0:.0f} s"
+    )
+
+    def semantic(
+        pool: Sequence[Paper], likes: list[list[Paper]], kws: list[list[str]]
+    ) -> np.ndarray:
+        return ours(pool, likes, kws, embedder=memo)
+
+    def zotero_minilm(
+        pool: Sequence[Paper], likes: list[list[Paper]], kws: list[list[str]]
+    ) -> np.ndarray:
+        return zotero_style(pool, likes, kws, embedder=memo)
+
+    def query_minilm(
+        pool: Sequence[Paper], likes: list[list[Paper]], kws: list[list[str]]
+    ) -> np.ndarray:
+        return minilm_query(pool, likes, kws, embedder=memo)
+
+    def cosine_both(
+        pool: Sequence[Paper], likes: list[list[Paper]], kws: list[list[str]]
+    ) -> np.ndarray:
+        both = zotero_minilm(pool, likes, kws) + query_minilm(pool, likes, kws)
+        return np.asarray(both / 2)
+
+    run("this ranker + semantic", "a liked", semantic, liked, no_words)
+    run("this ranker + semantic", "b keywords", semantic, nothing, keywords)
+    run("this ranker + semantic", "c both", semantic, liked, keywords)
+    run("zotero-style (MiniLM)", "a liked", zotero_minilm, liked, no_words)
+    run("MiniLM query", "b keywords", query_minilm, nothing, keywords)
+    run("MiniLM cosine", "c both", cosine_both, liked, keywords)
 
 
 if __name__ == "__main__":

@@ -20,14 +20,23 @@ neighbours match too: it ranks the topic's core above a lone stray match.
 With the semantic extra, content is instead made of z-scores over the day's papers (how far
 above the day's usual a paper is), which keep their spread where squashed cosines bunch up:
 
-    fused   = 0.85 meaning + 0.15 direct, each as z-scores (meaning: see `semantic`)
-    content = sigmoid(1.5 (0.15 fused + 0.85 mean fused of its 30 nearest papers by meaning - 2))
+    fused   = (1 - w) meaning + w direct, each as z-scores (meaning: see `semantic`)
+    content = sigmoid(1.5 ((1 - s) fused + s mean fused of its 30 nearest papers by meaning - 2))
+
+where the words' share w and the smoothing s depend on the day's size (`semantic_mix`): w 0.15
+and s 0.85 from 2,000 papers up, w 0.5 and s 0.5 up to 1,000, in between moving with log(size).
+Sharing a score with its neighbours pays on a large day, where a paper's 30 nearest papers are
+mostly of its field; on a small day a paper's neighbours are farther off, and a paper strong on
+its own was pulled down to a middling neighbourhood (issue 21: on computer-science pools of 150
+and 500 papers the large day's mix ranked below the lexical default, and on a recorded
+112-paper day it pushed two plainly robotic papers out of the robotics top 10).
 
 The same code scores one subscriber or ten thousand (see `batch`). Pure: no I/O.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -50,6 +59,10 @@ PHRASE_WORD_WEIGHT = 0.25  # a phrase's words found apart earn a little of the p
 SMOOTHING = 0.5
 WORDS_SHARE = 0.15  # with the semantic extra: the share of shared words against meaning
 SEMANTIC_SMOOTHING = 0.85  # ... and of the nearest papers by meaning in a paper's score
+LARGE_DAY = 2000  # ... on a day of at least this many papers; on a day of at most
+SMALL_DAY = 1000  # ... this many, these two instead (`semantic_mix`):
+SMALL_DAY_WORDS_SHARE = 0.5
+SMALL_DAY_SMOOTHING = 0.5
 SEMANTIC_MIDPOINT = 2.0  # ... z-score (above the day's usual) at which a paper scores 0.5
 SEMANTIC_SLOPE = 1.5
 CATEGORY_BOOST = 0.3
@@ -249,12 +262,23 @@ def _with_meaning(content: Floats, signals: Signals) -> Floats:
     """Content with the semantic extra: the meaning z-score and the words' z-score fused,
     shared with the nearest papers by meaning, and squashed to 0..1."""
     assert signals.semantic is not None
-    fused = (1.0 - WORDS_SHARE) * signals.semantic + WORDS_SHARE * standardise(content)
+    words, smoothing = semantic_mix(len(content))
+    fused = (1.0 - words) * signals.semantic + words * standardise(content)
     if signals.neighbours is not None:
-        fused = (1.0 - SEMANTIC_SMOOTHING) * fused + SEMANTIC_SMOOTHING * (
-            signals.neighbours @ fused
-        )
+        fused = (1.0 - smoothing) * fused + smoothing * (signals.neighbours @ fused)
     return np.asarray(1.0 / (1.0 + np.exp(-SEMANTIC_SLOPE * (fused - SEMANTIC_MIDPOINT))))
+
+
+def semantic_mix(papers: int) -> tuple[float, float]:
+    """The share of words against meaning, and of the nearest papers by meaning in a paper's
+    score, for a day of `papers` papers: the small day's up to SMALL_DAY papers, the large
+    day's from LARGE_DAY, in between moving with the logarithm of the day's size."""
+    if papers >= LARGE_DAY:
+        return WORDS_SHARE, SEMANTIC_SMOOTHING  # exactly, as before issue 21
+    along = math.log(max(papers, SMALL_DAY) / SMALL_DAY) / math.log(LARGE_DAY / SMALL_DAY)
+    words = SMALL_DAY_WORDS_SHARE + along * (WORDS_SHARE - SMALL_DAY_WORDS_SHARE)
+    smoothing = SMALL_DAY_SMOOTHING + along * (SEMANTIC_SMOOTHING - SMALL_DAY_SMOOTHING)
+    return words, smoothing
 
 
 def standardise(values: Floats, min_spread: float = 1e-6) -> Floats:
