@@ -109,7 +109,10 @@ def test_every_email_links_its_web_copy_which_shows_what_was_sent(world: World) 
     assert paper_links(copy) == sent_papers  # the same papers, in the same order
     assert copy.count("Why:") == html.count("Why:")
     assert "View in your browser" not in copy  # it is the browser copy
-    assert "token=" not in copy  # and carries no one's manage or unsubscribe link
+    # The email's feedback buttons, the same links; no one's manage or unsubscribe link.
+    feedback = re.compile(r'href="([^"]+/feedback/(?:more|less)\?token=[^"]+)"')
+    assert feedback.findall(copy) and set(feedback.findall(copy)) == set(feedback.findall(html))
+    assert "token=" not in feedback.sub("", copy)
     assert "ada@example.org" not in copy and "Unsubscribe" not in copy
     assert "'unsafe-inline'" in page.headers["Content-Security-Policy"]
 

@@ -26,6 +26,7 @@ from digest.channels.feed import SentDigest, atom_feed
 from digest.channels.record import digest_from_record, recorded_ids
 from digest.config import WEEKDAYS
 from digest.mail.tokens import (
+    FeedbackLinks,
     TokenError,
     make_copy_token,
     make_token,
@@ -35,7 +36,7 @@ from digest.mail.tokens import (
 from digest.models import Digest
 from digest.render import Renderer
 from digest.store.copies import CopyStore, SentCopy
-from digest.store.subscribers import UNSUBSCRIBED
+from digest.store.subscribers import UNSUBSCRIBED, SubscriberStore
 from digest.subscribe import find
 
 if TYPE_CHECKING:
@@ -79,11 +80,16 @@ class _CopyPages:
         copy = self.copies.sent(email, day)
         if copy is None:
             return self._not_found()
+        # The reader's "more like this" / "not for me" beside each paper, as in the email (a
+        # click still asks before it records); never their manage or unsubscribe link.
+        generation = SubscriberStore(site.store).link_generation(email)
+        feedback = FeedbackLinks(site.config.base_url, email, generation, site.head.secret)
         rendered = _page_renderer().render(
             self._digest(copy),
             base_url=site.config.base_url,
             always=True,
             web_copy=True,  # it may be forwarded: no one's manage or unsubscribe link
+            feedback=feedback.url,
         )
         assert rendered is not None  # always=True renders even an empty digest
         response = make_response(rendered.html, 200)
