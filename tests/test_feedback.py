@@ -323,3 +323,20 @@ def test_digest_feedback_lists_exports_the_liked_for_a_library_and_clears(
     assert "no feedback yet" in run("ada@example.org")
     unknown = CliRunner().invoke(cli, ["--config", str(world.path), "feedback", "x@example.org"])
     assert unknown.exit_code == 1 and "no such subscriber" in str(unknown.exception)
+
+
+def test_feedback_tokens_are_those_itsdangerous_signs_with_its_own_key_derivation() -> None:
+    """The signer derives its key once; links in digests already sent (signed by a `Signer`
+    deriving it per call) must keep working, and new ones must be the same bytes."""
+    import hashlib
+
+    from itsdangerous import Signer
+
+    from digest.mail.tokens import read_feedback_token
+
+    secret = "a-secret-key-0123456789abcdef"
+    token = make_feedback_token(secret, "less", "ada@example.org", "2401.00001", "Testing", 2)
+    body = token.rsplit(".", 1)[0].encode("ascii")
+    reference = Signer(secret, salt="paper-digest/less", digest_method=hashlib.sha256)
+    assert reference.sign(body).decode("ascii") == token
+    assert read_feedback_token(secret, "less", reference.sign(body).decode()).generation == 2

@@ -203,8 +203,14 @@ def rank_row(
     also = tuple(by_row[r] for r in also_rows)
     misses = tuple(by_row[r] for r in miss_rows)
     also_bar = cut.also_floors[best_topic] if profiles else np.full(n, math.inf)
+    near = {r: bool(best[r] >= also_bar[r]) for r in trending_rows}
     trending = _trending(
-        ((ranked_paper(r, True), bool(best[r] >= also_bar[r])) for r in trending_rows),
+        (
+            (ranked_paper(r, True), near[r])
+            for r in trending_rows
+            # Explained only when it could pass: near the cut, or a keyword in its title.
+            if near[r] or _may_have_keyword_in_title(index.papers[r], profiles[int(best_topic[r])])
+        ),
         TRENDING_PAPERS,
     )
     floors = {p.topic.name: float(f) for p, f in zip(profiles, cut.floors, strict=True)}
@@ -283,8 +289,20 @@ def _trending(
     return tuple(islice(shown, count))
 
 
+def _may_have_keyword_in_title(paper: Paper, profile: TopicProfile) -> bool:
+    """Whether one of the topic's keywords is in the paper's title: what `_keyword_in_title`
+    can find once the paper is explained (its keyword reasons are some of these), checked
+    before explaining it."""
+    title = _folded_title(paper)
+    return any(
+        _title_pattern(term.text).search(title) is not None
+        for term in profile.terms
+        if term.kind == "keyword"
+    )
+
+
 def _keyword_in_title(ranked: RankedPaper) -> bool:
-    title = fold(ranked.paper.title)
+    title = _folded_title(ranked.paper)
     return any(
         _title_pattern(term).search(title) is not None
         for why in ranked.reasons
@@ -293,7 +311,7 @@ def _keyword_in_title(ranked: RankedPaper) -> bool:
     )
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=65536)  # one per keyword of every reader
 def _title_pattern(keyword: str) -> re.Pattern[str]:
     """A keyword's words in order (plurals and hyphens allowed), single words too."""
     words = raw_words(keyword)
@@ -447,11 +465,17 @@ def _unlatex(name: str) -> str:
     return bibtex_to_text(name) if "\\" in name or "{" in name else name
 
 
+@lru_cache(maxsize=16384)  # each paper is explained for many readers
 def _folded_text(paper: Paper) -> str:
     return fold(f"{paper.title} {paper.abstract}")
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=16384)
+def _folded_title(paper: Paper) -> str:
+    return fold(paper.title)
+
+
+@lru_cache(maxsize=65536)  # one per keyword of every reader
 def _written_pattern(keyword: str) -> re.Pattern[str] | None:
     """A keyword's words in order, as written (stop words too), plurals and hyphens allowed;
     None for a single word, which the index already matched as itself."""

@@ -448,17 +448,40 @@ def highlight(text: str, terms: Sequence[str]) -> list[dict[str, Any]]:
     wanted = sorted({t.strip() for t in terms if t.strip()}, key=len, reverse=True)
     if not wanted:
         return [{"text": text, "hit": False}]
-    pattern = _term_pattern(tuple(wanted))
+    # Plain searches, no pattern per set of terms: every reader's reasons are a new set.
+    lower, found = _same_length_lower(text), []
+    for term in wanted:
+        at = lower.find(term.lower())
+        while at >= 0:
+            end = at + len(term)
+            whole = not (term[0].isalnum() and at > 0 and _word_char(lower[at - 1])) and not (
+                term[-1].isalnum() and end < len(lower) and _word_char(lower[end])
+            )
+            if whole and all(end <= a or at >= b for a, b in found):
+                found.append((at, end))
+            at = lower.find(term.lower(), at + 1)
     segments: list[dict[str, Any]] = []
     at = 0
-    for match in pattern.finditer(text):
-        if match.start() > at:
-            segments.append({"text": text[at : match.start()], "hit": False})
-        segments.append({"text": match.group(0), "hit": True})
-        at = match.end()
+    for a, b in sorted(found):
+        if a > at:
+            segments.append({"text": text[at:a], "hit": False})
+        segments.append({"text": text[a:b], "hit": True})
+        at = b
     if at < len(text):
         segments.append({"text": text[at:], "hit": False})
     return segments
+
+
+def _same_length_lower(text: str) -> str:
+    """text in lower case, letter for letter ("İ" lowers to two characters: kept as it is)."""
+    lower = text.lower()
+    if len(lower) == len(text):
+        return lower
+    return "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
+
+
+def _word_char(c: str) -> bool:
+    return c.isalnum() or c == "_"
 
 
 def _mark(text: str, terms: tuple[str, ...]) -> list[dict[str, Any]]:
@@ -490,14 +513,14 @@ def _says(patterns: Sequence[Keyterm], text: str) -> bool:
     return any(word in lower and p.search(text) for word, p in patterns)
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=16384)
 def _patterns(terms: tuple[str, ...]) -> list[Keyterm]:
     """Each keyword's pattern (see `_keyword_pattern`), the longest keyword first."""
     unique = sorted({t.strip() for t in terms if t.strip()}, key=lambda t: (-len(t), t))
     return [p for p in map(_keyword_pattern, unique) if p is not None]
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=65536)  # one per keyword of every reader: thousands on a big list
 def _keyword_pattern(term: str) -> Keyterm | None:
     """Where a text writes a keyword: its words in order, case, plurals, hyphens and spaces
     aside ("LLM agents" finds "LLM agent", "multi-agent" finds "multi agent")."""
@@ -506,17 +529,6 @@ def _keyword_pattern(term: str) -> Keyterm | None:
         return None
     body = r"[\s\-\u2010\u2011\u2013]*".join(rf"{re.escape(w)}(?:e?s)?" for w in words)
     return words[0].lower(), re.compile(rf"(?<!\w){body}(?!\w)", re.IGNORECASE)
-
-
-@lru_cache(maxsize=4096)
-def _term_pattern(terms: tuple[str, ...]) -> re.Pattern[str]:
-    parts = []
-    for term in terms:
-        body = re.escape(term)
-        start = r"\b" if term[0].isalnum() else ""
-        end = r"\b" if term[-1].isalnum() else ""
-        parts.append(f"{start}{body}{end}")
-    return re.compile("|".join(parts), re.IGNORECASE)
 
 
 def _shorten(text: str, limit: int) -> str:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from digest.errors import StoreError
@@ -46,6 +46,23 @@ class Choices:
     weekly_on: str | None = None
 
 
+# One statement each, made once: a send run records a copy per email (thousands).
+_COPY_VALUES = {
+    "subscriber": bindparam("p_subscriber"),
+    "subject": bindparam("p_subject"),
+    "content": bindparam("p_content", type_=digest_copies.c.content.type),
+    "recorded_at": bindparam("p_at", type_=digest_copies.c.recorded_at.type),
+}
+_UPDATE_COPY = (
+    update(digest_copies)
+    .where(digest_copies.c.email == bindparam("p_email"), digest_copies.c.day == bindparam("p_day"))
+    .values(**_COPY_VALUES)
+)
+_INSERT_COPY = insert(digest_copies).values(
+    email=bindparam("p_email"), day=bindparam("p_day"), **_COPY_VALUES
+)
+
+
 class CopyStore:
     """Reads and writes of `digest_copies` and `delivery_choices`."""
 
@@ -65,21 +82,18 @@ class CopyStore:
     ) -> None:
         """Keep (or replace: a retried send composes again) what the digest for (email, day)
         holds."""
-        c = digest_copies.c
-        values = {"subscriber": subscriber, "subject": subject, "content": content}
+        params = {
+            "p_email": email,
+            "p_day": day,
+            "p_subscriber": subscriber,
+            "p_subject": subject,
+            "p_content": content,
+            "p_at": to_db(now),
+        }
         try:
             with self.engine.begin() as conn:
-                changed = conn.execute(
-                    update(digest_copies)
-                    .where(c.email == email, c.day == day)
-                    .values(**values, recorded_at=to_db(now))
-                )
-                if not changed.rowcount:
-                    conn.execute(
-                        insert(digest_copies).values(
-                            email=email, day=day, recorded_at=to_db(now), **values
-                        )
-                    )
+                if not conn.execute(_UPDATE_COPY, params).rowcount:
+                    conn.execute(_INSERT_COPY, params)
         except SQLAlchemyError as e:
             raise StoreError(f"cannot record the digest's web copy: {e}") from e
 
