@@ -15,6 +15,7 @@ import base64
 import binascii
 import contextlib
 import hashlib
+import hmac
 import json
 import os
 import secrets
@@ -206,7 +207,10 @@ def make_feedback_token(
     links: an unsubscribe retires the feedback links of earlier digests too."""
     payload = json.dumps([email, paper, topic, generation], separators=(",", ":"))
     body = base64.urlsafe_b64encode(payload.encode("utf-8")).rstrip(b"=")
-    return _feedback_signer(secret, purpose).sign(body).decode("ascii")
+    # What `_feedback_signer(...).sign(body)` makes (a test holds them equal), without its
+    # per-call overhead: a digest signs ~40 of these.
+    mac = hmac.new(_feedback_signer(secret, purpose).secret_keys[-1], body, hashlib.sha256)
+    return f"{body.decode('ascii')}.{base64.urlsafe_b64encode(mac.digest()).rstrip(b'=').decode()}"
 
 
 @dataclass(frozen=True)

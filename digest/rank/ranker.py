@@ -294,24 +294,33 @@ def _may_have_keyword_in_title(paper: Paper, profile: TopicProfile) -> bool:
     can find once the paper is explained (its keyword reasons are some of these), checked
     before explaining it."""
     title = _folded_title(paper)
-    return any(
-        _title_pattern(term.text).search(title) is not None
-        for term in profile.terms
-        if term.kind == "keyword"
-    )
+    return any(_in_title(term.text, title) for term in profile.terms if term.kind == "keyword")
 
 
 def _keyword_in_title(ranked: RankedPaper) -> bool:
     title = _folded_title(ranked.paper)
     return any(
-        _title_pattern(term).search(title) is not None
+        _in_title(term, title)
         for why in ranked.reasons
         if why.kind == "keyword"
         for term in why.terms
     )
 
 
+def _in_title(keyword: str, folded_title: str) -> bool:
+    """Whether a folded title holds the keyword (see `_title_pattern`): its words first, as
+    plain substrings, so that most keywords are never compiled."""
+    return all(w in folded_title for w in _words(keyword)) and (
+        _title_pattern(keyword).search(folded_title) is not None
+    )
+
+
 @lru_cache(maxsize=65536)  # one per keyword of every reader
+def _words(keyword: str) -> tuple[str, ...]:
+    return tuple(raw_words(keyword))
+
+
+@lru_cache(maxsize=65536)
 def _title_pattern(keyword: str) -> re.Pattern[str]:
     """A keyword's words in order (plurals and hyphens allowed), single words too."""
     words = raw_words(keyword)
@@ -488,6 +497,11 @@ def _written_pattern(keyword: str) -> re.Pattern[str] | None:
 
 def written_in(keyword: str, folded_text: str) -> bool:
     """Whether a paper's folded text holds the keyword as the user wrote it."""
+    words = _words(keyword)
+    if len(words) < 2:  # the index already matched a single word as itself
+        return True
+    if not all(w in folded_text for w in words):  # before compiling a pattern
+        return False
     pattern = _written_pattern(keyword)
     return pattern is None or pattern.search(folded_text) is not None
 

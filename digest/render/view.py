@@ -9,7 +9,7 @@ numbers, list lengths and whether a string is empty, never on what a non-empty s
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
@@ -228,7 +228,7 @@ def _written(paper: Paper, terms: tuple[str, ...]) -> tuple[str, ...]:
         return ()
     lower = _lower_text(paper)
     return tuple(
-        t for t in terms if any(w in lower and p.search(lower) for w, p in _patterns((t,)))
+        t for t in terms if any(k.written(lower) and k.search(lower) for k in _patterns((t,)))
     )
 
 
@@ -319,7 +319,7 @@ def summarize(paper: Paper, limit: int = SUMMARY_CHARS, terms: Sequence[str] = (
     if paper.ai_summary or not patterns or not summary or _says(patterns, summary):
         return summary
     sentences, start, lower = _abstract(paper)
-    if not any(word in lower for word, _ in patterns):  # none written anywhere: the usual
+    if not any(k.written(lower) for k in patterns):  # none written anywhere: the usual
         return summary
     where = next((i for i, s in enumerate(sentences) if _says(patterns, s)), None)
     if where is None:
@@ -449,7 +449,7 @@ def highlight(text: str, terms: Sequence[str]) -> list[dict[str, Any]]:
     if not wanted:
         return [{"text": text, "hit": False}]
     # Plain searches, no pattern per set of terms: every reader's reasons are a new set.
-    lower, found = _same_length_lower(text), []
+    lower, found = _same_length_lower(text), list[tuple[int, int]]()
     for term in wanted:
         at = lower.find(term.lower())
         while at >= 0:
@@ -489,7 +489,7 @@ def _mark(text: str, terms: tuple[str, ...]) -> list[dict[str, Any]]:
     bounded number: each count of marks is a row shape to inline), the longest term first
     where two overlap."""
     found: list[tuple[int, int]] = []
-    for _, pattern in _patterns(terms):  # longest term first
+    for pattern in _patterns(terms):  # longest term first
         for match in pattern.finditer(text):
             if all(match.end() <= a or match.start() >= b for a, b in found):
                 found.append(match.span())
@@ -505,12 +505,34 @@ def _mark(text: str, terms: tuple[str, ...]) -> list[dict[str, Any]]:
     return segments
 
 
-Keyterm = tuple[str, re.Pattern[str]]  # a keyword's first word, lower case, and its pattern
+@dataclass(frozen=True)
+class Keyterm:
+    """A keyword as a summary writes it: its words (lower case) and the source of its pattern,
+    compiled only for a text that holds every word (most texts hold none: a big list has
+    thousands of keywords, and compiling each costs more than a summary)."""
+
+    words: tuple[str, ...]
+    source: str
+
+    def written(self, lower: str) -> bool:
+        """Whether every word is in `lower` (the text in lower case): a cheap first test."""
+        return all(w in lower for w in self.words)
+
+    def search(self, text: str) -> re.Match[str] | None:
+        return _compiled(self.source).search(text)
+
+    def finditer(self, text: str) -> Iterator[re.Match[str]]:
+        return _compiled(self.source).finditer(text)
+
+
+@lru_cache(maxsize=65536)
+def _compiled(source: str) -> re.Pattern[str]:
+    return re.compile(source, re.IGNORECASE)
 
 
 def _says(patterns: Sequence[Keyterm], text: str) -> bool:
     lower = text.lower()  # a plain substring test first: most sentences lack every keyword
-    return any(word in lower and p.search(text) for word, p in patterns)
+    return any(k.written(lower) and k.search(text) for k in patterns)
 
 
 @lru_cache(maxsize=16384)
@@ -528,7 +550,7 @@ def _keyword_pattern(term: str) -> Keyterm | None:
     if not words:
         return None
     body = r"[\s\-\u2010\u2011\u2013]*".join(rf"{re.escape(w)}(?:e?s)?" for w in words)
-    return words[0].lower(), re.compile(rf"(?<!\w){body}(?!\w)", re.IGNORECASE)
+    return Keyterm(tuple(w.lower() for w in words), rf"(?<!\w){body}(?!\w)")
 
 
 def _shorten(text: str, limit: int) -> str:
