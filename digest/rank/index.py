@@ -60,6 +60,19 @@ class PaperIndex:
         return np.asarray([trending_strength(p) for p in self.papers], dtype=np.float32)
 
     @cached_property
+    def _present(self) -> dict[int, frozenset[int]]:
+        return {}
+
+    def present(self, row: int) -> frozenset[int]:
+        """The columns a paper has (kept: a paper is explained for many readers of a run)."""
+        found = self._present.get(row)
+        if found is None:
+            counts = self.counts
+            found = frozenset(counts.indices[counts.indptr[row] : counts.indptr[row + 1]].tolist())
+            self._present[row] = found
+        return found
+
+    @cached_property
     def row_of(self) -> dict[str, int]:
         """Each paper's row, by id."""
         return {p.id: row for row, p in enumerate(self.papers)}

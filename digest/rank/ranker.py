@@ -375,8 +375,7 @@ class _Explainer:
         self._rows = None if rows is None else np.unique(np.asarray(rows, dtype=np.intp))
 
     def matched(self, row: int, keyterms: Sequence[Keyterm]) -> list[Keyterm]:
-        counts = self.index.counts
-        present = set(counts.indices[counts.indptr[row] : counts.indptr[row + 1]].tolist())
+        present = self.index.present(row)
         found = []
         for term in keyterms:
             col = self.index.vocab.get(term.key)
