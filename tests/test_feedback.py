@@ -126,6 +126,34 @@ def test_every_paper_has_both_links_in_both_parts_signed_for_its_reader(world: W
     assert ada and bob and not ada & bob
 
 
+def test_a_card_reads_title_why_summary_then_the_feedback_links_in_both_parts(
+    world: World,
+) -> None:
+    mail = world.mails["ada@example.org"]
+    html, text = mail.get_body(("html",)), mail.get_body(("plain",))
+    assert html is not None and text is not None
+    page = html.get_content()
+    cards = page.split('class="ph"')[1:6]  # the five cards (the last one runs on: cut it)
+    cards[-1] = cards[-1][: cards[-1].index("</tr>", cards[-1].index("Not for me")) + 5]
+    for card in cards:
+        why, summary = card.index('class="why"'), card.index('class="sum"')
+        more, less = card.index(">More like this<"), card.index(">Not for me<")
+        assert why < summary < more < less, card
+        # The feedback row closes the card (its bottom border); the summary's row does not.
+        assert re.search(r'<td class="pf" style="[^"]*border-bottom:1px solid', card), card
+        assert 'class="pe"' not in card, card
+    plain = text.get_content()
+    blocks = plain.split("\n* ")[1:6]
+    for block in blocks:
+        lines = block.splitlines()
+        why = next(i for i, line in enumerate(lines) if line.startswith("  Why: "))
+        more = next(i for i, line in enumerate(lines) if line.startswith("  More like this: "))
+        pdf = next(i for i, line in enumerate(lines) if line.startswith("  PDF: "))
+        # Title, why, the summary's lines, its links, and last what to do about the paper.
+        assert why + 1 < pdf < more, block
+        assert lines[more + 1].startswith("  Not for me: "), block
+
+
 def test_a_link_scanner_that_gets_every_link_of_a_sent_digest_records_nothing(
     world: World,
 ) -> None:

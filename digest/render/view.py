@@ -102,15 +102,18 @@ def page_rows(digest: Digest, links: PageLinks) -> list[Row]:
         rows.append(("topic", {"name": clean_text(group.topic), "count": count}))
         for ranked in group.papers:
             shown.add(ranked.paper.id)
-            top, end = card_values(ranked.paper, matched_terms(ranked))
+            # A card reads title, why, summary, then what to do about it: the feedback links
+            # come last and close the card (its bottom border), when there are any.
+            feedback = links.feedback is not None
+            top, end = card_values(ranked.paper, matched_terms(ranked), closes=not feedback)
             rows.append(("paper", top))
             # The trending figures are shown once, with the card's signals, not again in "Why".
             why = why_values(tuple(r for r in ranked.reasons if r.kind != "trending"))
             if why["reasons"]:
                 rows.append(("why", why))
-            if links.feedback is not None:  # under the reasons: a reply to them
-                rows.append(("feedback", feedback_values(ranked, links.feedback)))
             rows.append(("paper_end", end))
+            if links.feedback is not None:
+                rows.append(("feedback", feedback_values(ranked, links.feedback, card=True)))
     if digest.is_empty:
         rows.append(("empty", {"note": "Nothing new matched your topics today."}))
     if digest.also:
@@ -193,17 +196,25 @@ _OFTEN = {"daily": "daily", "weekly": "weekly"}
 # ---------------------------------------------------------------- one paper
 
 
-def card_values(paper: Paper, terms: tuple[str, ...] = ()) -> tuple[dict[str, Any], dict[str, Any]]:
+def card_values(
+    paper: Paper, terms: tuple[str, ...] = (), *, closes: bool = True
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """A paper's card: its `paper` and `paper_end` rows, the summary showing `terms` (the
     keywords it matched) where it can (both cached: the same papers recur in many digests, and
-    the same content is the same dict)."""
-    return _card_top(paper), _card_end(paper, _written(paper, terms))
+    the same content is the same dict). `closes`: the `paper_end` row ends the card (no
+    feedback row follows it)."""
+    return _card_top(paper), _card_end(paper, _written(paper, terms), closes)
 
 
-def feedback_values(ranked: RankedPaper, url: FeedbackUrl) -> dict[str, Any]:
-    """A paper's "more like this" and "not for me" links, signed for this reader and topic."""
+def feedback_values(ranked: RankedPaper, url: FeedbackUrl, *, card: bool = False) -> dict[str, Any]:
+    """A paper's "more like this" and "not for me" links, signed for this reader and topic
+    (`card`: the last row of a paper's card, which it closes)."""
     paper, topic = ranked.paper.id, ranked.topic
-    return {"more": _url(url("more", paper, topic)), "less": _url(url("less", paper, topic))}
+    return {
+        "more": _url(url("more", paper, topic)),
+        "less": _url(url("less", paper, topic)),
+        "card": card,
+    }
 
 
 @lru_cache(maxsize=16384)
@@ -212,8 +223,8 @@ def _card_top(paper: Paper) -> dict[str, Any]:
 
 
 @lru_cache(maxsize=16384)
-def _card_end(paper: Paper, terms: tuple[str, ...]) -> dict[str, Any]:
-    return paper_end_values(paper, terms=terms)
+def _card_end(paper: Paper, terms: tuple[str, ...], closes: bool) -> dict[str, Any]:
+    return {**paper_end_values(paper, terms=terms), "closes": closes}
 
 
 def matched_terms(ranked: RankedPaper) -> tuple[str, ...]:
