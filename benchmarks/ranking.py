@@ -96,14 +96,19 @@ def precision_ndcg(scores: np.ndarray, relevant: np.ndarray) -> tuple[float, flo
 
 
 class MemoEmbedder:
-    """The semantic extra's embedder, each paper embedded once for the whole run."""
+    """The semantic extra's embedder, each paper embedded once for the whole run. `backend`:
+    torch (sentence-transformers) or onnx (onnxruntime, the int8 export; issue 21)."""
 
-    def __init__(self, keep: Path | None = None) -> None:
-        from digest.rank.semantic import SentenceEmbedder
+    def __init__(self, keep: Path | None = None, backend: str = "torch") -> None:
+        from backends import OnnxEmbedder
 
-        self.inner = SentenceEmbedder()
+        from digest.rank.semantic import Embedder, SentenceEmbedder
+
+        self.inner: Embedder = SentenceEmbedder() if backend == "torch" else OnnxEmbedder()
         self.name = self.inner.name
         self.vectors: dict[str, np.ndarray] = {}
+        if keep is not None and backend != "torch":  # one file per backend
+            keep = keep.with_name(f"{keep.stem}-{backend}{keep.suffix}")
         self.keep = keep
         if keep is not None and keep.exists():
             with np.load(keep) as kept:
@@ -324,6 +329,7 @@ def draw_pool(
 COLUMNS = (
     ("lexical (this ranker)", ("this ranker",) * 3),
     ("semantic (+ extra)", ("this ranker + semantic",) * 3),
+    ("semantic, onnx int8", ("this ranker + semantic [onnx]",) * 3),
     ("plain MiniLM cosine", ("zotero-style (MiniLM)", "MiniLM query", "MiniLM cosine")),
 )
 
@@ -444,6 +450,14 @@ def main() -> int:
         help="computer-science-only pools: papers with a cs.* category, the cs.* profiles",
     )
     parser.add_argument(
+        "--backends",
+        nargs="+",
+        choices=("torch", "onnx"),
+        default=["torch"],
+        help="with --semantic: the ways to run MiniLM, side by side (torch: sentence-transformers;"
+        " onnx: onnxruntime with the int8 export), with each one's speed, memory and install size",
+    )
+    parser.add_argument(
         "--keep-vectors",
         type=Path,
         metavar="FILE.npz",
@@ -469,7 +483,7 @@ def main() -> int:
         print(f"\ntotal {time.perf_counter() - started:.1f} s")
         return 0
     # Each paper is embedded once, for every form, pool and size.
-    memo = MemoEmbedder(args.keep_vectors) if args.semantic else None
+    memos = {b: MemoEmbedder(args.keep_vectors, b) for b in args.backends} if args.semantic else {}
     # (size, method, form) -> per case (P@10, nDCG@10), over every pool; the timings per pool.
     metrics: dict[tuple[int, str, str], list[tuple[float, float]]] = {}
     per_pool: dict[tuple[int, str, str], list[float]] = {}
@@ -486,7 +500,7 @@ def main() -> int:
                 f"{DRAWS} draws of {LIKED} liked papers; relevant per category: median "
                 f"{statistics.median(int(t.sum()) for t in truth.values()):.0f}"
             )
-            run_pool(size, pool, truth, cases, memo, metrics, per_pool, timings)
+            run_pool(size, pool, truth, cases, memos, metrics, per_pool, timings)
 
     pools = ", ".join(str(s) for s in seeds)
     for size in args.pool_size:
@@ -516,8 +530,9 @@ def main() -> int:
         "fit);\nms/profile: the rest, per profile (this ranker: scoring and its top 10; "
         "arxiv-sanity: training and applying its SVM)"
     )
-    if memo is not None:
+    if memos:
         print("(+ semantic: the pool's embedding is computed once beforehand, not in these times)")
+    memo = memos.get("torch")
 
     def per_category(size: int, a: tuple[str, str], b: tuple[str, str]) -> None:
         print(f"\nper category, nDCG@10: {a[0]} [{a[1]}] vs {b[0]} [{b[1]}]")
@@ -557,6 +572,10 @@ def main() -> int:
                 ]
                 cells.append("/".join(f"{m:.3f}" for m in means))
             print(f"{size:>9,}  " + "  ".join(f"{c:>22}" for c in cells))
+    if len(memos) > 1:
+        from backends import compare_backends
+
+        compare_backends(everything, memos)
     print(f"\ntotal {time.perf_counter() - started:.1f} s")
     return 0
 
@@ -566,7 +585,7 @@ def run_pool(
     pool: list[Paper],
     truth: dict[str, np.ndarray],
     cases: list[Case],
-    memo: MemoEmbedder | None,
+    memos: dict[str, MemoEmbedder],
     metrics: dict[tuple[int, str, str], list[tuple[float, float]]],
     per_pool: dict[tuple[int, str, str], list[float]],
     timings: dict[tuple[int, str, str], list[tuple[float, float]]],
@@ -598,16 +617,29 @@ def run_pool(
     run("arxiv-sanity (tfidf+svm)", "a liked", arxiv_sanity, liked, no_words)
     run("zotero-style (tfidf cosine)", "a liked", zotero_style, liked, no_words)
     run("plain BM25", "b keywords", plain_bm25, nothing, keywords)
+    for backend, other in memos.items():
+        t0 = time.perf_counter()
+        before = len(other.vectors)
+        other.embed_papers([*pool, *{p.id: p for likes in liked for p in likes}.values()])
+        other.save()
+        print(
+            f"  semantic ({backend}): embedded {len(other.vectors) - before} new papers in "
+            f"{time.perf_counter() - t0:.0f} s"
+        )
+    if "onnx" in memos:
+        onnx = memos["onnx"]
+
+        def semantic_onnx(
+            pool: Sequence[Paper], likes: list[list[Paper]], kws: list[list[str]]
+        ) -> np.ndarray:
+            return ours(pool, likes, kws, embedder=onnx)
+
+        run("this ranker + semantic [onnx]", "a liked", semantic_onnx, liked, no_words)
+        run("this ranker + semantic [onnx]", "b keywords", semantic_onnx, nothing, keywords)
+        run("this ranker + semantic [onnx]", "c both", semantic_onnx, liked, keywords)
+    memo = memos.get("torch")
     if memo is None:
         return
-    t0 = time.perf_counter()
-    before = len(memo.vectors)
-    memo.embed_papers([*pool, *{p.id: p for likes in liked for p in likes}.values()])
-    memo.save()
-    print(
-        f"  semantic: embedded {len(memo.vectors) - before} new papers in "
-        f"{time.perf_counter() - t0:.0f} s"
-    )
 
     def semantic(
         pool: Sequence[Paper], likes: list[list[Paper]], kws: list[list[str]]

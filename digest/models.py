@@ -199,7 +199,7 @@ class Mark:
 class Reason:
     """Why a paper was picked, in a form both people and templates can use.
 
-    kind: keyword | similar | category | author | topic | trending | feedback
+    kind: keyword | similar | meaning | category | author | topic | trending | feedback
     text: one short human sentence ("matches “dense retrieval”, RAG")
     terms: the words or phrases to highlight in the title and summary
     """

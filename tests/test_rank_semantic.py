@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,7 @@ import pytest
 
 from digest.config import parse_config
 from digest.errors import RankError
-from digest.models import Keyword, Paper, Subscriber, Topic
+from digest.models import Keyword, Paper, RankedPaper, Subscriber, Topic
 from digest.pipeline import rank_for_subscriber
 from digest.rank import rank_subscriber
 from digest.rank.semantic import (
@@ -69,7 +70,7 @@ def test_meaning_finds_a_paper_that_shares_no_word_with_the_keywords() -> None:
     assert rank_subscriber(PAPERS, sub) == []  # lexically, nothing says "car"
     ranked = rank_subscriber(PAPERS, sub, embedder=ConceptEmbedder())
     assert ranked[0].paper.id == "arxiv:1801.00001"
-    assert [r.text for r in ranked[0].reasons] == ["close in meaning to car"]
+    assert [r.text for r in ranked[0].reasons] == ["close in meaning to your “Cars” topic"]
     assert ranked[0].score > 1.5 * max(r.score for r in ranked[1:])
 
 
@@ -160,5 +161,77 @@ def test_the_liked_paper_named_is_the_nearest_by_meaning_even_with_no_word_share
     ranked = rank_subscriber(PAPERS, sub, liked, embedder=ConceptEmbedder())
     reasons = {r.paper.id: [reason.text for reason in r.reasons] for r in ranked}
     # "Enzyme folding kinetics" shares no word with either liked paper, but means proteins.
-    assert reasons["arxiv:1801.00002"] == ["like “Proteins”"]
-    assert reasons["arxiv:1801.00003"] == ["like “Star catalogue”"]
+    assert reasons["arxiv:1801.00002"] == ["close in meaning to “Proteins”"]
+    assert reasons["arxiv:1801.00003"] == ["close in meaning to “Star catalogue”"]
+
+
+# A day of 16 papers for the reasons in meaning: two about cars, the rest about proteins and
+# stars; "lidar" means nothing to the stand-in model, so it is a keyword by its words alone.
+DAY = [
+    Paper("arxiv:1802.00001", "Automobile safety at night", "Vehicle lights seen by a lidar."),
+    Paper("arxiv:1802.00002", "Lidar for driving", "Vehicle mapping for the automobile."),
+    Paper("arxiv:1802.00003", "A survey of star formation", "Galaxy cosmology from a lidar."),
+    *(
+        Paper(f"arxiv:1802.{i:05d}", f"Enzyme study {i}", "Protein folding of an enzyme.")
+        if i % 2
+        else Paper(f"arxiv:1802.{i:05d}", f"Star catalogue {i}", "Cosmology of a galaxy.")
+        for i in range(4, 17)
+    ),
+]
+
+
+def reasons_by_title(ranked: Sequence[RankedPaper]) -> dict[str, list[str]]:
+    return {r.paper.title: [reason.text for reason in r.reasons] for r in ranked}
+
+
+def test_a_paper_placed_by_meaning_says_so_and_not_a_keyword_said_once_in_passing() -> None:
+    topic = Topic("Cars", keywords=(Keyword("car"), Keyword("lidar")))
+    ranked = rank_subscriber(
+        DAY, Subscriber("ada", "a@example.org", topics=(topic,)), embedder=ConceptEmbedder()
+    )
+    why = reasons_by_title(ranked)
+    # Meaning placed it; its one "lidar", in passing in the abstract, is not a reason.
+    assert why["Automobile safety at night"] == ["close in meaning to your “Cars” topic"]
+    # A keyword in the title is always one, beside the meaning.
+    assert why["Lidar for driving"] == ["matches lidar", "close in meaning to your “Cars” topic"]
+    # Far in meaning, the passing "lidar" is what placed this one: it says so.
+    assert why["A survey of star formation"] == ["matches lidar"]
+    # ... and without the extra every keyword found is listed, as before.
+    lexical = reasons_by_title(
+        rank_subscriber(DAY, Subscriber("ada", "a@example.org", topics=(topic,)))
+    )
+    assert lexical["Automobile safety at night"] == ["matches lidar"]
+
+
+def test_the_liked_paper_is_named_when_it_placed_the_paper_and_the_topic_when_its_words_did() -> (
+    None
+):
+    liked = Paper("arxiv:1701.00001", "Proteins in cells", "Protein chemistry.")
+    topic = Topic("Mine", keywords=(Keyword("car"),), papers=(liked.arxiv_id or "",))
+    ranked = rank_subscriber(
+        DAY,
+        Subscriber("ada", "a@example.org", topics=(topic,)),
+        {liked.id: liked},
+        embedder=ConceptEmbedder(),
+    )
+    why = reasons_by_title(ranked)
+    assert why["Enzyme study 5"] == ["close in meaning to “Proteins in cells”"]
+    assert why["Lidar for driving"] == ["close in meaning to your “Mine” topic"]
+
+
+def test_what_a_reader_chose_stays_a_reason_in_meaning_mode() -> None:
+    topic = Topic(
+        "Cars", keywords=(Keyword("car"),), categories=("cs.RO",), authors=("Ada Lovelace",)
+    )
+    day = [
+        replace(DAY[0], categories=("cs.RO",), authors=("Ada Lovelace",)),
+        *DAY[1:],
+    ]
+    ranked = rank_subscriber(
+        day, Subscriber("ada", "a@example.org", topics=(topic,)), embedder=ConceptEmbedder()
+    )
+    assert reasons_by_title(ranked)["Automobile safety at night"] == [
+        "close in meaning to your “Cars” topic",
+        "in cs.RO",
+        "by Ada Lovelace",
+    ]

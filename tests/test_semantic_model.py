@@ -89,7 +89,9 @@ def test_meaning_finds_the_neuroscience_papers_that_never_say_neuroscience(
     found = [category[str(r["id"])] for r in semantic]
     assert found.count("q-bio.NC") >= 9, found  # neurons and cognition, out of 8 archives
     assert {r["id"] for r in lexical} <= {r["id"] for r in semantic}
-    by_meaning = [r for r in reasons_of(semantic) if r == ["close in meaning to neuroscience"]]
+    by_meaning = [
+        r for r in reasons_of(semantic) if r == ["close in meaning to your “Brains” topic"]
+    ]
     assert len(by_meaning) >= 6  # found by meaning alone, and the email says so
 
 
@@ -109,7 +111,7 @@ def test_liked_papers_bring_their_neighbours_by_meaning_and_are_named_in_the_rea
     assert not {str(r["id"]) for r in ranked} & set(liked)  # a liked paper is not news
     found = [category[str(r["id"])] for r in ranked]
     assert found.count("q-bio.NC") >= 9, found
-    named = {f"like “{title}”" for title in liked.values()}
+    named = {f"close in meaning to “{title}”" for title in liked.values()}
     assert all(set(reasons) & named for reasons in reasons_of(ranked)), reasons_of(ranked)
 
 

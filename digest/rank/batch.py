@@ -268,6 +268,8 @@ def _columns(signals: Signals, first: int, last: int) -> Signals:
         else signals.semantic_topics[first:last],
         nearest_liked=cut(signals.nearest_liked),
         nearest_liked_cosine=cut(signals.nearest_liked_cosine),
+        semantic_liked=cut(signals.semantic_liked),
+        semantic_words=cut(signals.semantic_words),
         disliked=cut(signals.disliked),
         nearest_disliked=cut(signals.nearest_disliked),
         keyword_kept=cut(signals.keyword_kept),

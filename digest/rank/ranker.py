@@ -48,7 +48,17 @@ NEAR_MISSES = 10
 TRENDING_PAPERS = 5
 TRENDING_CANDIDATES = 40  # the most popular papers looked at for those 5 (each explained)
 SIMILAR_REASON = 0.08  # below this cosine a liked paper is not worth naming
-SIMILAR_MEANING = 0.35  # ... and below this sentence-embedding cosine (the semantic extra)
+# ... and with the semantic extra, below this MiniLM cosine, unless the liked papers placed the
+# paper (`_Explainer._in_meaning`): papers of one subfield score about 0.5-0.7 to each other, of
+# one field 0.3-0.5 (on the recorded 112-paper day, a vision-language-action paper 0.72 to a
+# liked one, a paper on an agent's memory 0.53).
+SIMILAR_MEANING = 0.6
+# With the semantic extra, the meaning z-score (spreads above the day's usual, see `semantic`)
+# from which a paper's place is said to come from meaning (`_Explainer._in_meaning`); on a day
+# of n < 5 papers, where no z-score reaches sqrt(n - 1), this share of that instead.
+MEANING_REASON = 1.5
+MEANING_REASON_SHARE = 0.8
+SAID_TWICE = 2  # ... and a keyword said less often than this (once, in the abstract) is in passing
 MAX_TERMS = 6
 VAGUE = frozenset({"topic", "trending"})  # reasons that do not say why a paper is on topic
 
@@ -387,33 +397,30 @@ class _Explainer:
         """Only what a reader can check: each keyword as written (a phrase only where the paper
         has that phrase, its stop words included), the liked paper it is like, the category,
         the followed author, the trending figures. Never a description word, a word of a phrase
-        found apart, or a stop word."""
+        found apart, or a stop word. With the semantic extra, closeness in meaning too, and a
+        keyword said only in passing just when nothing else explains the paper (`_in_meaning`)."""
         profile, paper = self.profiles[t], self.index.papers[row]
-        reasons = []
         matched = self.matched(row, profile.terms)
         written = _folded_text(paper)
-        keywords = [k.text for k in matched if k.kind == "keyword" and written_in(k.text, written)]
-        if keywords:
-            shown = ", ".join(f"“{k}”" if " " in k.strip() else k for k in keywords[:MAX_TERMS])
-            reasons.append(Reason("keyword", f"matches {shown}", tuple(keywords)))
-        similar = self._most_similar(row, t, required=not reasons)
-        if similar is not None:
-            said = "because you liked" if similar.id in profile.feedback_liked else "like"
-            reasons.append(Reason("similar", f"{said} “{similar.title}”"))
+        keywords = [k for k in matched if k.kind == "keyword" and written_in(k.text, written)]
+        authors = self._matchers[t].matches(paper.authors) if self._matchers[t] else []
+        names = tuple(dict.fromkeys(_unlatex(written) for _, written in authors))
+        in_meaning = self.signals.semantic_topics is not None and bool(
+            self.signals.semantic_topics[t]
+        )
+        if in_meaning:
+            reasons = self._in_meaning(row, t, keywords, followed=bool(names))
+        else:
+            reasons = self._in_words(row, t, keywords)
         if self.signals.category[row, t] > 0:
             _, category = category_match(profile.topic.categories, paper.categories)
             reasons.append(Reason("category", f"in {category}", (category or "",)))
-        authors = self._matchers[t].matches(paper.authors) if self._matchers[t] else []
-        if authors:
-            names = tuple(dict.fromkeys(_unlatex(written) for _, written in authors))
+        if names:
             reasons.append(Reason("author", f"by {', '.join(names)}", names))
-        meaning = self.signals.semantic
-        if not reasons and meaning is not None and meaning[row, t] > 0:
-            said = ", ".join(k.text for k in profile.topic.keywords[:MAX_TERMS])
-            text = f"close in meaning to {said}" if said else "close in meaning to your topic"
-            reasons.append(Reason("similar", text))
-        if not reasons and matched:
-            # Only words of a phrase found apart or of the description: not worth listing.
+        if not reasons and (matched or in_meaning):
+            # Only words of a phrase found apart or of the description, or (with the semantic
+            # extra) a middling closeness in meaning shared with its neighbours: not worth
+            # listing, and not a reason for the trending section (`_trending`).
             reasons.append(Reason("topic", f"close to your “{profile.topic.name}” topic"))
         disliked = self._disliked(row, t)
         if disliked is not None:
@@ -422,6 +429,59 @@ class _Explainer:
         if trend:
             reasons.append(Reason("trending", trend))
         return tuple(reasons)
+
+    def _in_words(self, row: int, t: int, keywords: Sequence[Keyterm]) -> list[Reason]:
+        """Without the semantic extra: the keywords found, and the liked paper sharing most
+        words with this one (TF-IDF cosine), when close enough to name or nothing else is."""
+        reasons = []
+        if keywords:
+            reasons.append(_keyword_reason(keywords))
+        similar = self._most_similar(row, t, required=not reasons)
+        if similar is not None:
+            reasons.append(self._liked_reason(t, similar, "like"))
+        return reasons
+
+    def _in_meaning(
+        self, row: int, t: int, keywords: Sequence[Keyterm], *, followed: bool
+    ) -> list[Reason]:
+        """With the semantic extra, what placed the paper. Its meaning is the mean of two
+        z-scores over the day (see `semantic`), each named when at least MEANING_REASON:
+        closeness to the topic's liked papers as "close in meaning to <liked title>" (the
+        nearest of them, also named whenever at least SIMILAR_MEANING close), else to the
+        topic's words as "close in meaning to your <topic> topic". A keyword in the title or
+        said twice is always listed; one said once, in passing in the abstract, only when
+        nothing else (another keyword, meaning, a liked paper, a followed author) explains the
+        paper, since then it is what placed it."""
+        signals, profile = self.signals, self.profiles[t]
+        n = len(self.index)
+        bar = min(MEANING_REASON, MEANING_REASON_SHARE * math.sqrt(n - 1)) if n > 1 else math.inf
+        by_liked = signals.semantic_liked is not None and signals.semantic_liked[row, t] >= bar
+        by_words = signals.semantic_words is not None and signals.semantic_words[row, t] >= bar
+        named = None
+        nearest, cosines = signals.nearest_liked, signals.nearest_liked_cosine
+        close = by_liked or (cosines is not None and cosines[row, t] >= SIMILAR_MEANING)
+        if profile.liked and nearest is not None and close:
+            named = profile.liked[int(nearest[row, t])]
+        said = [k for k in keywords if self._count(row, k) >= SAID_TWICE]
+        if not (said or named is not None or by_words or followed):
+            said = list(keywords)  # in passing, but the only thing that placed it
+        reasons = [_keyword_reason(said)] if said else []
+        if named is not None:
+            reasons.append(self._liked_reason(t, named, "close in meaning to"))
+        if by_words and named is None:
+            text = f"close in meaning to your “{profile.topic.name}” topic"
+            reasons.append(Reason("meaning", text))
+        return reasons
+
+    def _count(self, row: int, term: Keyterm) -> float:
+        """How often the paper says a term: a title's word counts TITLE_REPEAT times."""
+        col = self.index.vocab.get(term.key)
+        return 0.0 if col is None else float(self.index.counts[row, col])
+
+    def _liked_reason(self, t: int, liked: Paper, said: str) -> Reason:
+        if liked.id in self.profiles[t].feedback_liked:
+            said = "because you liked"
+        return Reason("similar", f"{said} “{liked.title}”")
 
     def _disliked(self, row: int, t: int) -> Reason | None:
         """What a "not for me" mark did to this paper, when it is like the paper marked: ranked
@@ -438,13 +498,9 @@ class _Explainer:
         return Reason("feedback", f"ranked lower: like “{title}”, marked not for me")
 
     def _most_similar(self, row: int, t: int, *, required: bool) -> Paper | None:
-        """The liked paper closest to this one, if close enough to name (or `required`): by
-        meaning with the semantic extra, else by shared words."""
+        """The liked paper sharing most words with this one, if close enough to name (or
+        `required`)."""
         profile = self.profiles[t]
-        by_meaning, cosines = self.signals.nearest_liked, self.signals.nearest_liked_cosine
-        if profile.liked and by_meaning is not None and cosines is not None:
-            close = cosines[row, t] >= SIMILAR_MEANING or (required and cosines[row, t] > 0)
-            return profile.liked[int(by_meaning[row, t])] if close else None
         if not profile.liked or self.signals.similar[row, t] <= 0:
             return None
         if t not in self._nearest:  # each paper's nearest liked paper, in one product
@@ -466,6 +522,12 @@ class _Explainer:
         if len(self._rows):
             nearest[self._rows], cosine[self._rows] = cosines.argmax(axis=1), cosines.max(axis=1)
         return nearest, cosine
+
+
+def _keyword_reason(keywords: Sequence[Keyterm]) -> Reason:
+    texts = [k.text for k in keywords]
+    shown = ", ".join(f"“{k}”" if " " in k.strip() else k for k in texts[:MAX_TERMS])
+    return Reason("keyword", f"matches {shown}", tuple(texts))
 
 
 def _unlatex(name: str) -> str:

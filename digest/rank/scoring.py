@@ -173,6 +173,10 @@ class Signals:
     # index into the topic's liked papers, -1 for none) and its cosine, to name in the reasons.
     nearest_liked: npt.NDArray[np.intp] | None = None
     nearest_liked_cosine: Floats | None = None
+    # ... and the two parts the semantic column is the mean of: the z-scores of the cosine to
+    # the liked papers' centroid and to the topic's words (-inf where a topic has no such part).
+    semantic_liked: Floats | None = None
+    semantic_words: Floats | None = None
     # With "not for me" feedback (see `feedback`): the cosine to each topic's nearest disliked
     # paper, which one (-1 for none), and whether the paper matches one of its keywords.
     disliked: Floats | None = None

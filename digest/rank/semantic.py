@@ -206,6 +206,8 @@ def add_semantics(
     speaks = np.zeros(len(profiles), dtype=np.bool_)
     nearest = np.full((len(papers), len(profiles)), -1, dtype=np.intp)
     nearest_cosine = np.zeros((len(papers), len(profiles)), dtype=np.float32)
+    by_liked = np.full((len(papers), len(profiles)), -np.inf, dtype=np.float32)
+    by_words = np.full((len(papers), len(profiles)), -np.inf, dtype=np.float32)
     for t, profile in enumerate(profiles):
         parts = []
         if profile.liked and liked_vectors is not None:
@@ -218,8 +220,13 @@ def add_semantics(
         if t in query_row and queries is not None:
             parts.append(vectors @ queries[query_row[t]])
         if parts:
-            semantic[:, t] = np.mean(standardise(np.stack(parts, axis=1), MIN_SPREAD), axis=1)
+            each_z = standardise(np.stack(parts, axis=1), MIN_SPREAD)
+            semantic[:, t] = np.mean(each_z, axis=1)
             speaks[t] = True
+            if profile.liked and liked_vectors is not None:
+                by_liked[:, t] = each_z[:, 0]
+            if t in query_row and queries is not None:
+                by_words[:, t] = each_z[:, -1]
     if paper_vectors is None:
         graph = nearest_by_meaning(vectors)
     return replace(
@@ -229,6 +236,8 @@ def add_semantics(
         neighbours=graph,
         nearest_liked=nearest,
         nearest_liked_cosine=nearest_cosine,
+        semantic_liked=by_liked,
+        semantic_words=by_words,
     )
 
 
