@@ -20,9 +20,15 @@ scikit-learn, for the baselines; `--semantic` adds the optional embedding ranker
 `--feedback DAYS` instead simulates a reader who uses the email's links (issue 19): each day is a
 new pool of 2,000 papers from 2018 (disjoint days), the reader marks the relevant papers of the
 day's top 20 "more like this" and the others "not for me", and the marks carry over to the next
-days. It prints nDCG@10 per day per profile form for this ranker without feedback, with it, and
-arxiv-sanity's SVM retrained on the same kind of marks (its own top 20 marked; liked and "more"
-papers against all others and the "not for me" ones), averaged over `--pools` sequences of days.
+days (each dated its day; a mark's weight fades with its age, `ranking.feedback_half_life_days`).
+It prints nDCG@10 per day per profile form, lexical (and with `--semantic` the semantic ranker,
+whose topics get their own classifier once they have enough marks), for this ranker without
+feedback, with it, arxiv-sanity's SVM retrained on the very marks this ranker's reader made
+(liked and "more" papers against all the day's others and the "not for me" ones; every form,
+from the first day with a "more" mark in the keyword form), and arxiv-sanity's SVM on the marks
+of its own digests (forms with liked papers to start from), averaged over `--pools` sequences of
+days, then day DAYS side by side. E.g. `python benchmarks/ranking.py --feedback 5 --semantic
+--keep-vectors v.npz` (embedding the 2018 papers takes long on 2 shared cores: keep them).
 """
 
 from __future__ import annotations

@@ -35,6 +35,7 @@ REGULARISATION = 0.1  # the L2 penalty towards the prior, per unit of a class's 
 PRIOR_NORM = 4.0  # the prior's length (the margin of a paper on the profile's own meaning)
 LEARNED_SHARE = 0.7  # the classifier's share of a topic's meaning column
 ITERATIONS = 60
+DISLIKE_PUSH = False  # whether the lexical "not for me" push applies on top of the classifier
 LEARNED_SMOOTHING = 0.85  # at most this share of a topic's score shared with its neighbours
 
 

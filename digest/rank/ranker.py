@@ -413,6 +413,8 @@ class _Explainer:
         kept = signals.keyword_kept is not None and bool(signals.keyword_kept[row, t])
         if kept or signals.author[row, t] > 0:
             return Reason("feedback", f"kept though like “{title}”, marked not for me")
+        if signals.learned_topics is not None and signals.learned_topics[t]:
+            return None  # the topic's classifier placed it, not this likeness (`learn`)
         return Reason("feedback", f"ranked lower: like “{title}”, marked not for me")
 
     def _most_similar(self, row: int, t: int, *, required: bool) -> Paper | None:

@@ -292,9 +292,15 @@ def combine(
     ):
         from digest.rank.feedback import dislike_factor
 
-        relevance = relevance * dislike_factor(
+        factor = dislike_factor(
             signals.disliked, signals.disliked_weight, signals.keyword_kept, signals.author
         )
+        if signals.learned_topics is not None:
+            from digest.rank import learn
+
+            if not learn.DISLIKE_PUSH:  # a topic's classifier has learned its dislikes
+                factor = np.where(signals.learned_topics, 1.0, factor).astype(np.float32)
+        relevance = relevance * factor
     weights = np.asarray([p.topic.weight for p in profiles], dtype=np.float32)
     trend = 1.0 + TRENDING_BOOST * np.outer(signals.trending, np.asarray(trending_weight))
     scores: Floats = np.asarray(relevance * weights * trend, dtype=np.float32)
