@@ -5,14 +5,18 @@ reads each signal on its own (keywords and description by BM25, similarity to th
 papers by TF-IDF cosine to their centroid, categories, followed authors, exclusion, trending);
 `combine` turns them into one score per paper and topic:
 
-    direct    = mean of the lexical and similarity strengths the topic has (each 0..1)
+    direct    = mean of the lexical and similarity strengths the topic has (each 0..1; the
+                similarity weighted by `TopicProfile.liked_presence`)
     content   = 0.5 direct + 0.5 mean direct of its 10 nearest papers (0 where direct is 0)
     relevance = content x (1 + 0.3 category) + 0.8 author        (0.5 category without content)
     score     = topic weight x relevance x (1 + 0.3 trending_weight x trending); 0 if excluded
 
 Feedback from the email (see `feedback`): papers marked "more like this" are among a topic's
 liked papers; papers like one marked "not for me" have their relevance lowered, unless they
-match one of the topic's keywords or followed authors.
+match one of the topic's keywords or followed authors. A liked paper's share of the centroid,
+and the similarity's weight against the words (1 while any liked paper is the profile's own or
+freshly marked), fade with the marks' age. With the semantic extra, a topic with enough marks
+has its own classifier (`learn`) in its meaning column instead of the "not for me" push.
 
 Smoothing over the nearest papers of the same day (kNN over TF-IDF) lifts a paper whose
 neighbours match too: it ranks the topic's core above a lone stray match.
@@ -295,11 +299,8 @@ def combine(
         factor = dislike_factor(
             signals.disliked, signals.disliked_weight, signals.keyword_kept, signals.author
         )
-        if signals.learned_topics is not None:
-            from digest.rank import learn
-
-            if not learn.DISLIKE_PUSH:  # a topic's classifier has learned its dislikes
-                factor = np.where(signals.learned_topics, 1.0, factor).astype(np.float32)
+        if signals.learned_topics is not None:  # a topic's classifier learned its dislikes
+            factor = np.where(signals.learned_topics, 1.0, factor).astype(np.float32)
         relevance = relevance * factor
     weights = np.asarray([p.topic.weight for p in profiles], dtype=np.float32)
     trend = 1.0 + TRENDING_BOOST * np.outer(signals.trending, np.asarray(trending_weight))
@@ -312,16 +313,8 @@ def combine(
 def _with_meaning(content: Floats, signals: Signals, semantic: Floats) -> Floats:
     """Content with the semantic extra: the meaning z-score and the words' z-score fused,
     shared with the nearest papers by meaning, and squashed to 0..1."""
-    words, day_smoothing = semantic_mix(len(content))
+    words, smoothing = semantic_mix(len(content))
     fused = (1.0 - words) * semantic + words * standardise(content)
-    smoothing: float | Floats = day_smoothing
-    if signals.learned_topics is not None:
-        from digest.rank.learn import LEARNED_SMOOTHING
-
-        # A topic's classifier has learned where its papers lie: less sharing with neighbours.
-        smoothing = np.where(
-            signals.learned_topics, min(day_smoothing, LEARNED_SMOOTHING), day_smoothing
-        ).astype(np.float32)
     if signals.neighbours is not None:
         fused = (1.0 - smoothing) * fused + smoothing * (signals.neighbours @ fused)
     return np.asarray(1.0 / (1.0 + np.exp(-SEMANTIC_SLOPE * (fused - SEMANTIC_MIDPOINT))))
