@@ -240,6 +240,7 @@ AGENTS = Topic("LLM agents", keywords=tuple(Keyword(k) for k in TOPIC_WORDS))
 MORE = ("arxiv:2508.13530", "arxiv:2510.12403")  # CrafterDojo: embodied agents; Robot Learning
 LESS = ("arxiv:2508.13915", "arxiv:2508.13256", "arxiv:2508.13423")  # finance, cardiac, jobs
 ALIKE = "arxiv:2510.12693"  # ERA: Transforming VLMs into Embodied Agents (marked neither way)
+UNLIKE = "arxiv:2508.13754"  # Multi-LLM collaboration for medical decisions (like the cardiac one)
 
 
 class Vectors(dict[str, bytes]):
@@ -256,7 +257,8 @@ def test_with_the_real_model_feedback_moves_a_paper_like_the_ones_marked(real: P
     """On the recorded 112-paper day (the cs.AI listing of 2025-08-20 and the Hugging Face
     papers of 2025-10-15), an "LLM agents" reader marks two embodied-agent and robot papers
     "more like this" and three applications (finance, cardiology, careers) "not for me": the
-    embodied-agents paper they did not mark climbs, and says which liked paper it is like."""
+    embodied-agents paper they did not mark climbs, and says which liked paper it is like; a
+    medical application they did not mark falls."""
     needs_semantic_extra()
     from digest.rank.semantic import CachedEmbedder, load_embedder
     from digest.sources.arxiv import parse_listing
@@ -276,6 +278,10 @@ def test_with_the_real_model_feedback_moves_a_paper_like_the_ones_marked(real: P
     order = [r.paper.id for r in after.ranked]
     assert order.index(ALIKE) + 5 <= before.index(ALIKE), (before.index(ALIKE), order.index(ALIKE))
     assert order.index(ALIKE) < 10
+    assert order.index(UNLIKE) >= before.index(UNLIKE) + 3, (
+        before.index(UNLIKE),
+        order.index(UNLIKE),
+    )
     reasons = [x.text for r in after.ranked if r.paper.id == ALIKE for x in r.reasons]
     assert any(x.startswith("because you liked “") for x in reasons), reasons
     assert not {*MORE, *LESS} & set(order)  # the marked papers are not shown again
