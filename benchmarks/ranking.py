@@ -20,9 +20,15 @@ scikit-learn, for the baselines; `--semantic` adds the optional embedding ranker
 `--feedback DAYS` instead simulates a reader who uses the email's links (issue 19): each day is a
 new pool of 2,000 papers from 2018 (disjoint days), the reader marks the relevant papers of the
 day's top 20 "more like this" and the others "not for me", and the marks carry over to the next
-days. It prints nDCG@10 per day per profile form for this ranker without feedback, with it, and
-arxiv-sanity's SVM retrained on the same kind of marks (its own top 20 marked; liked and "more"
-papers against all others and the "not for me" ones), averaged over `--pools` sequences of days.
+days (each dated its day; a mark's weight fades with its age, `ranking.feedback_half_life_days`).
+It prints nDCG@10 per day per profile form, lexical (and with `--semantic` the semantic ranker,
+whose topics get their own classifier once they have enough marks), for this ranker without
+feedback, with it, arxiv-sanity's SVM retrained on the very marks this ranker's reader made
+(liked and "more" papers against all the day's others and the "not for me" ones; every form,
+from the first day with a "more" mark in the keyword form), and arxiv-sanity's SVM on the marks
+of its own digests (forms with liked papers to start from), averaged over `--pools` sequences of
+days, then day DAYS side by side. E.g. `python benchmarks/ranking.py --feedback 5 --semantic
+--keep-vectors v.npz` (embedding the 2018 papers takes long on 2 shared cores: keep them).
 """
 
 from __future__ import annotations
@@ -35,7 +41,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -140,6 +146,7 @@ def ours(
     embedder: MemoEmbedder | None = None,
     marks: list[list[Mark]] | None = None,
     top: int = K,
+    now: datetime | None = None,
 ) -> np.ndarray:
     """This ranker's batch path: one index, every profile scored at once (`marks`: each
     profile's feedback from the email; only the `top` papers get a score)."""
@@ -148,7 +155,7 @@ def ours(
         for i, (likes, kws) in enumerate(zip(liked, keywords, strict=True))
     ]
     if marks is not None:
-        profiles = [with_feedback([p], m)[0] for p, m in zip(profiles, marks, strict=True)]
+        profiles = [with_feedback([p], m, now=now)[0] for p, m in zip(profiles, marks, strict=True)]
     t0 = time.perf_counter()
     index = build_index(pool, profile_phrases(profiles))
     # Every liked paper projected on the day's vocabulary at once: the counterpart of the
@@ -345,14 +352,19 @@ FORMS: dict[str, tuple[bool, bool]] = {  # form: (liked papers, keywords)
 FORM_NAMES = tuple(FORMS)
 
 
-def feedback_days(everything: Sequence[Paper], days: int, sequences: int) -> dict[str, list[float]]:
+def feedback_days(
+    everything: Sequence[Paper], days: int, sequences: int, memo: MemoEmbedder | None = None
+) -> dict[str, list[float]]:
     """nDCG@10 per day, per (method, form), averaged over the profiles of `sequences` runs of
-    `days` disjoint pools; prints the table and returns it."""
+    `days` disjoint pools; prints the table and returns it. `memo`: the semantic ranker too."""
     year = [p for p in everything if p.published and p.published.year == 2018]
     if days * POOL > len(year):
         raise SystemExit(f"--feedback: at most {len(year) // POOL} days of disjoint pools")
-    at = datetime(2026, 12, 1, tzinfo=UTC)
+    start = datetime(2026, 12, 1, 7, tzinfo=UTC)
     results: dict[str, list[list[float]]] = {}  # "method [form]" -> per day, every profile
+    modes: dict[str, MemoEmbedder | None] = {"lexical": None}
+    if memo is not None:
+        modes["semantic"] = memo
 
     def record(name: str, day: int, scores: np.ndarray, truth: list[np.ndarray]) -> None:
         table = results.setdefault(name, [[] for _ in range(days)])
@@ -379,10 +391,12 @@ def feedback_days(everything: Sequence[Paper], days: int, sequences: int) -> dic
         for cat, kws in CATEGORIES.items():
             mine = [replace(p, categories=()) for p in earlier if p.categories[:1] == (cat,)]
             cases += [(cat, rng.sample(mine, LIKED), kws) for _ in range(DRAWS)]
-        marks: dict[str, list[list[Mark]]] = {f: [[] for _ in cases] for f in FORMS}
+        # (mode, form) -> each profile's marks, made by the reader of this ranker's digests
+        marks = {(m, f): [[] for _ in cases] for m in modes for f in FORMS}
         svm_more: dict[str, list[list[Paper]]] = {f: [[] for _ in cases] for f in FORMS}
         svm_less: dict[str, list[list[Paper]]] = {f: [[] for _ in cases] for f in FORMS}
         for day in range(days):
+            now = start + timedelta(days=day)
             chosen = shuffled[day * POOL : (day + 1) * POOL]
             truth = [np.asarray([c[0] in p.categories for p in chosen]) for c in cases]
             pool = [replace(p, categories=()) for p in chosen]
@@ -390,32 +404,46 @@ def feedback_days(everything: Sequence[Paper], days: int, sequences: int) -> dic
             for form, (has_liked, has_words) in FORMS.items():
                 likes = [list(c[1]) if has_liked else [] for c in cases]
                 kws = [list(c[2]) if has_words else [] for c in cases]
-                plain = ours(pool, likes, kws)
-                record(f"this ranker, no feedback [{form}]", day, plain, truth)
-                liked_only = [[m for m in ms if m.vote == "more"] for ms in marks[form]]
-                only = ours(pool, likes, kws, marks=liked_only)
-                record(f"this ranker + likes only [{form}]", day, only, truth)
-                scored = ours(pool, likes, kws, marks=marks[form], top=SHOWN)
-                record(f"this ranker + feedback [{form}]", day, scored, truth)
-                for i, (more, less) in enumerate(read(scored, pool, truth)):
-                    marks[form][i] += [Mark("", p, "more", str(i), at) for p in more]
-                    marks[form][i] += [Mark("", p, "less", str(i), at) for p in less]
+                for mode, embedder in modes.items():
+                    mine: list[list[Mark]] = marks[(mode, form)]
+                    plain = ours(pool, likes, kws, embedder)
+                    record(f"{mode}, no feedback [{form}]", day, plain, truth)
+                    scored = ours(pool, likes, kws, embedder, marks=mine, top=SHOWN, now=now)
+                    record(f"{mode} + feedback [{form}]", day, scored, truth)
+                    # arxiv-sanity's SVM retrained on the very marks this ranker's reader made:
+                    # liked and "more" papers against the day's others and the "not for me" ones
+                    positives = [
+                        likes[i] + [m.paper for m in ms if m.vote == "more"]
+                        for i, ms in enumerate(mine)
+                    ]
+                    negatives = [[m.paper for m in ms if m.vote == "less"] for ms in mine]
+                    svm = arxiv_sanity(pool, positives, kws, negatives)
+                    record(f"SVM on the {mode} marks [{form}]", day, svm, truth)
+                    for i, (more, less) in enumerate(read(scored, pool, truth)):
+                        mine[i] += [Mark("", p, "more", str(i), now) for p in more]
+                        mine[i] += [Mark("", p, "less", str(i), now) for p in less]
                 if not has_liked:
-                    continue  # arxiv-sanity learns from liked papers only
+                    continue  # arxiv-sanity's own digest needs liked papers to start from
                 positives = [likes[i] + svm_more[form][i] for i in range(len(cases))]
                 svm = arxiv_sanity(pool, positives, kws, svm_less[form])
-                record(f"arxiv-sanity SVM retrained [{form}]", day, svm, truth)
+                record(f"SVM on its own marks [{form}]", day, svm, truth)
                 for i, (more, less) in enumerate(read(svm, pool, truth)):
                     svm_more[form][i] += more
                     svm_less[form][i] += less
     means = {name: [statistics.mean(v) for v in per_day] for name, per_day in results.items()}
     profiles = len(results[next(iter(results))][0])
     print(f"\nnDCG@10 per day, {profiles} profiles ({sequences} sequences of {days} days)")
-    print(f"{'method [form]':46}" + "".join(f"{'day ' + str(d + 1):>8}" for d in range(days)))
+    print(f"{'method [form]':40}" + "".join(f"{'day ' + str(d + 1):>8}" for d in range(days)))
     for form in FORMS:
         for name, values in means.items():
             if name.endswith(f"[{form}]"):
-                print(f"{name:46}" + "".join(f"{v:8.3f}" for v in values))
+                print(f"{name:40}" + "".join(f"{v:8.3f}" for v in values))
+    print(f"\nnDCG@10 on day {days}, side by side")
+    heads = [h for h in dict.fromkeys(n.rsplit(" [", 1)[0] for n in means)]
+    print(f"{'method':28}" + "".join(f"{f:>12}" for f in FORMS))
+    for head in heads:
+        cells = [means.get(f"{head} [{f}]") for f in FORMS]
+        print(f"{head:28}" + "".join(f"{c[-1]:12.3f}" if c else f"{'-':>12}" for c in cells))
     return means
 
 
@@ -479,7 +507,10 @@ def main() -> int:
     started = time.perf_counter()
     everything = read_papers(LABELLED)
     if args.feedback:
-        feedback_days(everything, args.feedback, args.pools)
+        memo = MemoEmbedder(args.keep_vectors) if args.semantic else None
+        feedback_days(everything, args.feedback, args.pools, memo)
+        if memo is not None:
+            memo.save()
         print(f"\ntotal {time.perf_counter() - started:.1f} s")
         return 0
     # Each paper is embedded once, for every form, pool and size.

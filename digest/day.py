@@ -25,7 +25,7 @@ from digest.errors import DigestError
 from digest.mail.ledger import Ledger
 from digest.models import Digest, Paper, RankedPaper, Subscriber, TopicGroup
 from digest.rank.batch import DayPlan, Reader
-from digest.rank.feedback import with_feedback
+from digest.rank.feedback import HALF_LIFE_DAYS, with_feedback
 from digest.rank.library import read_library
 from digest.rank.ranker import Ranking, compile_profiles
 from digest.rank.resolve import FetchIds, resolve_liked, without_unresolved
@@ -127,10 +127,12 @@ def plan_day(
     papers: Sequence[Paper] | None = None,
     fetch_ids: FetchIds | None = None,
     embedder: Embedder | None = None,
+    half_life_days: float = HALF_LIFE_DAYS,
 ) -> DayRun:
     """The day plan for `people` (each for `day`, default today where they live): the store's
     candidates and each one's window, or the given `papers` for all. `fetch_ids`: how to look up
-    liked papers the store does not hold (the arXiv API, through the caller)."""
+    liked papers the store does not hold (the arXiv API, through the caller). Feedback marks
+    weigh what their age at `now` leaves of them (`half_life_days`, see `rank.feedback`)."""
     days = {p.email: day or p.local_date(now) for p in people}
     windows: dict[str, tuple[datetime, datetime]] = {}
     if papers is None:
@@ -174,7 +176,8 @@ def plan_day(
                 if topic.library is not None and topic.library not in libraries:
                     libraries[topic.library] = read_library(topic.library)
             profiles = compile_profiles(person, liked, libraries)
-            profiles = with_feedback(profiles, marks.get(email_key(person.email), ()))
+            mine = marks.get(email_key(person.email), ())
+            profiles = with_feedback(profiles, mine, now=now, half_life_days=half_life_days)
         except DigestError as e:
             errors[person.email] = e
             continue

@@ -217,6 +217,7 @@ def plan_run(
         papers=papers,
         fetch_ids=_liked_fetcher(config, store, client),
         embedder=_configured_embedder(config, store),
+        half_life_days=config.ranking.feedback_half_life_days,
     )
 
 
@@ -335,7 +336,16 @@ def tune_subscriber(
     subscriber, liked, libraries = _profile_inputs(config, store, subscriber, pool, client)
     embedder = _configured_embedder(config, store)
     marks = FeedbackStore(store).of(subscriber.email)
-    return tune_profile(pool, subscriber, liked, libraries, embedder, marks=marks)
+    return tune_profile(
+        pool,
+        subscriber,
+        liked,
+        libraries,
+        embedder,
+        marks=marks,
+        now=now or utcnow(),
+        half_life_days=config.ranking.feedback_half_life_days,
+    )
 
 
 def build_digest(

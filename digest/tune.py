@@ -13,10 +13,12 @@ import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from itertools import pairwise
 
 from digest.models import Mark, Paper, RankedPaper, Subscriber
 from digest.rank import Ranking, rank_detailed
+from digest.rank.feedback import HALF_LIFE_DAYS
 from digest.rank.generic import GENERIC
 from digest.rank.report import display_id
 from digest.rank.semantic import Embedder
@@ -61,12 +63,21 @@ def tune_profile(
     libraries: Mapping[str, Sequence[Paper]] | None = None,
     embedder: Embedder | None = None,
     marks: Sequence[Mark] = (),
+    now: datetime | None = None,
+    half_life_days: float = HALF_LIFE_DAYS,
 ) -> TuneReport:
     """Rank the pool for the whole profile and for each topic alone, and report per topic.
-    `marks`: the subscriber's feedback from the email, ranked with, and said how it moved
-    papers."""
+    `marks`: the subscriber's feedback from the email (weighted by age at `now`), ranked with,
+    and said how it moved papers."""
     ranking = rank_detailed(
-        pool, subscriber, liked, libraries=libraries, embedder=embedder, marks=marks
+        pool,
+        subscriber,
+        liked,
+        libraries=libraries,
+        embedder=embedder,
+        marks=marks,
+        now=now,
+        half_life_days=half_life_days,
     )
     moves: tuple[str, ...] = ()
     if marks:
@@ -77,7 +88,14 @@ def tune_profile(
     for topic in subscriber.topics:
         alone = replace(subscriber, topics=(topic,))
         alone_ranking = rank_detailed(
-            pool, alone, liked, libraries=libraries, embedder=embedder, marks=marks
+            pool,
+            alone,
+            liked,
+            libraries=libraries,
+            embedder=embedder,
+            marks=marks,
+            now=now,
+            half_life_days=half_life_days,
         )
         best[topic.name] = [r.paper for r in alone_ranking.picked]
         matching[topic.name] = [r.paper for r in alone_ranking.ranked[:SUGGEST_FROM]]

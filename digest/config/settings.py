@@ -151,3 +151,6 @@ class RankingSettings(StrictModel):
     # Only the official all-MiniLM-L6-v2 files load, unless this names the SHA-256 of the
     # model.safetensors of another model you trust (pickled weights never load).
     model_sha256: str | None = Field(default=None, pattern=r"^[0-9a-fA-F]{64}$")
+    # Feedback from the email fades: a mark this many days old weighs half as much in ranking
+    # as a fresh one (a quarter at twice this age).
+    feedback_half_life_days: float = Field(default=90.0, gt=0)

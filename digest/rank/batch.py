@@ -271,6 +271,11 @@ def _columns(signals: Signals, first: int, last: int) -> Signals:
         semantic_liked=cut(signals.semantic_liked),
         semantic_words=cut(signals.semantic_words),
         disliked=cut(signals.disliked),
+        disliked_weight=cut(signals.disliked_weight),
         nearest_disliked=cut(signals.nearest_disliked),
         keyword_kept=cut(signals.keyword_kept),
+        semantic_unlearned=cut(signals.semantic_unlearned),
+        learned_topics=None
+        if signals.learned_topics is None
+        else signals.learned_topics[first:last],
     )

@@ -13,6 +13,7 @@ import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import lru_cache
 from itertools import islice
 from typing import TYPE_CHECKING
@@ -25,7 +26,7 @@ from digest.models import Mark, Paper, RankedPaper, Reason, Subscriber
 from digest.rank.authors import AuthorMatcher
 from digest.rank.categories import category_match
 from digest.rank.cut import ALSO_MAX, cut_digest
-from digest.rank.feedback import DISLIKE_FROM
+from digest.rank.feedback import DISLIKE_FROM, HALF_LIFE_DAYS
 from digest.rank.index import PaperIndex
 from digest.rank.scoring import (
     Floats,
@@ -115,17 +116,20 @@ def rank_detailed(
     limit: int | None = None,
     embedder: Embedder | None = None,
     marks: Sequence[Mark] = (),
+    now: datetime | None = None,
+    half_life_days: float = HALF_LIFE_DAYS,
 ) -> Ranking:
     """The ranking with its cut, near misses and exclusions. Papers the subscriber already
     liked are left out. `limit`: explain only the first `limit` ranked papers, for speed (the
     cut and the near misses are always explained). `embedder`: add sentence-embedding
-    similarity (the semantic extra). `marks`: the subscriber's feedback from the email. This
-    is the day plan (`batch.DayPlan`) with one row."""
+    similarity (the semantic extra). `marks`: the subscriber's feedback from the email, each
+    weighted by its age at `now` (`feedback.with_feedback`). This is the day plan
+    (`batch.DayPlan`) with one row."""
     from digest.rank.batch import DayPlan, Reader
     from digest.rank.feedback import with_feedback
 
     profiles = compile_profiles(subscriber, liked or {}, libraries or {})
-    profiles = with_feedback(profiles, marks)
+    profiles = with_feedback(profiles, marks, now=now, half_life_days=half_life_days)
     plan = DayPlan(papers, [Reader(subscriber, tuple(profiles))], embedder=embedder)
     return plan.ranking(0, near_misses=near_misses, limit=limit, details=True)
 
@@ -495,6 +499,8 @@ class _Explainer:
         kept = signals.keyword_kept is not None and bool(signals.keyword_kept[row, t])
         if kept or signals.author[row, t] > 0:
             return Reason("feedback", f"kept though like “{title}”, marked not for me")
+        if signals.learned_topics is not None and signals.learned_topics[t]:
+            return None  # the topic's classifier placed it, not this likeness (`learn`)
         return Reason("feedback", f"ranked lower: like “{title}”, marked not for me")
 
     def _most_similar(self, row: int, t: int, *, required: bool) -> Paper | None:

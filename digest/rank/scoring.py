@@ -5,14 +5,18 @@ reads each signal on its own (keywords and description by BM25, similarity to th
 papers by TF-IDF cosine to their centroid, categories, followed authors, exclusion, trending);
 `combine` turns them into one score per paper and topic:
 
-    direct    = mean of the lexical and similarity strengths the topic has (each 0..1)
+    direct    = mean of the lexical and similarity strengths the topic has (each 0..1; the
+                similarity weighted by `TopicProfile.liked_presence`)
     content   = 0.5 direct + 0.5 mean direct of its 10 nearest papers (0 where direct is 0)
     relevance = content x (1 + 0.3 category) + 0.8 author        (0.5 category without content)
     score     = topic weight x relevance x (1 + 0.3 trending_weight x trending); 0 if excluded
 
 Feedback from the email (see `feedback`): papers marked "more like this" are among a topic's
 liked papers; papers like one marked "not for me" have their relevance lowered, unless they
-match one of the topic's keywords or followed authors.
+match one of the topic's keywords or followed authors. A liked paper's share of the centroid,
+and the similarity's weight against the words (1 while any liked paper is the profile's own or
+freshly marked), fade with the marks' age. With the semantic extra, a topic with enough marks
+has its own classifier (`learn`) in its meaning column instead of the "not for me" push.
 
 Smoothing over the nearest papers of the same day (kNN over TF-IDF) lifts a paper whose
 neighbours match too: it ranks the topic's core above a lone stray match.
@@ -92,6 +96,32 @@ class TopicProfile:
     liked: tuple[Paper, ...]
     disliked: tuple[Paper, ...] = ()
     feedback_liked: frozenset[str] = frozenset()  # ids of the liked papers marked in an email
+    # What each mark still weighs as it ages (`feedback.mark_weight`), by paper id; a paper not
+    # named here (one the profile names itself) weighs 1.
+    weight: tuple[tuple[str, float], ...] = ()
+
+    def weights(self, papers: Sequence[Paper]) -> npt.NDArray[np.float64]:
+        """Each paper's weight in this profile (1 unless a mark's age lowered it)."""
+        if not self.weight:
+            return np.ones(len(papers), dtype=np.float64)
+        weight = dict(self.weight)
+        return np.asarray([weight.get(p.id, 1.0) for p in papers], dtype=np.float64)
+
+    @property
+    def liked_presence(self) -> float:
+        """How much the liked papers speak for the topic: 1 while one of them is the profile's
+        own or freshly marked, less as the freshest mark ages, 0 without liked papers."""
+        return float(self.weights(self.liked).max()) if self.liked else 0.0
+
+    @property
+    def marks_presence(self) -> float:
+        """What the freshest mark from the email still weighs (0 without marks)."""
+        return max((w for _, w in self.weight), default=0.0)
+
+    @property
+    def marks(self) -> int:
+        """How many marks from the email this profile holds."""
+        return len(self.feedback_liked) + len(self.disliked)
 
 
 def compile_topic(topic: Topic, liked: Sequence[Paper] = ()) -> TopicProfile:
@@ -138,14 +168,17 @@ class LikedVectors:
         self.matrix = index.vectorise(texts) if texts else sp.csr_matrix((0, len(index.vocab)))
 
     def centroids(self, profiles: Sequence[TopicProfile]) -> sp.csr_matrix:
-        """One unit-length centroid per profile (a zero row when it has no liked papers)."""
+        """One unit-length centroid per profile (a zero row when it has no liked papers), each
+        liked paper weighted by what its mark's age leaves of it."""
         rows, cols, vals = [], [], []
         for t, profile in enumerate(profiles):
-            liked = list(dict.fromkeys(self.row[p.id] for p in profile.liked))
-            for r in liked:
+            weights = profile.weights(profile.liked).tolist()
+            liked = {self.row[p.id]: w for p, w in zip(profile.liked, weights, strict=True)}
+            total = sum(liked.values()) or 1.0
+            for r, w in liked.items():
                 rows.append(t)
                 cols.append(r)
-                vals.append(1.0 / len(liked))
+                vals.append(w / total)
         pick = sp.csr_matrix(
             (np.asarray(vals, dtype=np.float32), (rows, cols)),
             shape=(len(profiles), self.matrix.shape[0]),
@@ -180,8 +213,13 @@ class Signals:
     # With "not for me" feedback (see `feedback`): the cosine to each topic's nearest disliked
     # paper, which one (-1 for none), and whether the paper matches one of its keywords.
     disliked: Floats | None = None
+    disliked_weight: Floats | None = None  # what that mark's age leaves of it
     nearest_disliked: npt.NDArray[np.intp] | None = None
     keyword_kept: npt.NDArray[np.bool_] | None = None
+    # With the semantic extra and a topic's own classifier (`learn`): the meaning column
+    # without it, so a paper matching a keyword scores no lower than it would without it.
+    semantic_unlearned: Floats | None = None
+    learned_topics: npt.NDArray[np.bool_] | None = None  # the topics with a classifier
 
 
 def topic_signals(
@@ -202,12 +240,14 @@ def topic_signals(
         similar = _dense(index.tfidf @ liked.centroids(profiles).T, n, t)
     else:
         similar = np.zeros((n, t), dtype=np.float32)
-    disliked = nearest_disliked = keyword_kept = None
+    disliked = disliked_weight = nearest_disliked = keyword_kept = None
     if any(p.disliked for p in profiles):
         from digest.rank.feedback import dislike_signals
 
         liked = liked or LikedVectors(index, profiles)
-        disliked, keyword_kept, nearest_disliked = dislike_signals(index, profiles, liked)
+        disliked, disliked_weight, keyword_kept, nearest_disliked = dislike_signals(
+            index, profiles, liked
+        )
     return Signals(
         lexical=lexical,
         similar=similar,
@@ -217,6 +257,7 @@ def topic_signals(
         trending=index.trending,
         neighbours=index.neighbours,
         disliked=disliked,
+        disliked_weight=disliked_weight,
         nearest_disliked=nearest_disliked,
         keyword_kept=keyword_kept,
     )
@@ -232,28 +273,39 @@ def combine(
     """Scores, papers x topics, by the formula in this module's docstring (`exclude=False`:
     what excluded papers would have scored)."""
     has_lexical = np.asarray([bool(p.terms) for p in profiles], dtype=np.float32)
-    has_liked = np.asarray([bool(p.liked) for p in profiles], dtype=np.float32)
+    has_liked = np.asarray([p.liked_presence for p in profiles], dtype=np.float32)
     count = has_lexical + has_liked
     content = (
         has_lexical * lexical_strength(signals.lexical)
         + has_liked * similar_strength(signals.similar)
     ) / np.maximum(count, 1.0)
     if signals.semantic is not None and signals.semantic_topics is not None:
-        content = np.where(
-            signals.semantic_topics, _with_meaning(content, signals), content
-        ).astype(np.float32)
+        meaning = _with_meaning(content, signals, signals.semantic)
+        if signals.semantic_unlearned is not None and signals.keyword_kept is not None:
+            unlearned = _with_meaning(content, signals, signals.semantic_unlearned)
+            meaning = np.where(
+                signals.keyword_kept, np.maximum(meaning, unlearned), meaning
+            ).astype(np.float32)
+        content = np.where(signals.semantic_topics, meaning, content).astype(np.float32)
     elif signals.neighbours is not None:
         smoothed = (1.0 - SMOOTHING) * content + SMOOTHING * (signals.neighbours @ content)
         content = np.where(content > 0, smoothed, 0.0).astype(np.float32)
     with_content = content * (1.0 + CATEGORY_BOOST * signals.category)
     without_content = CATEGORY_ONLY * signals.category
     relevance = np.where(count > 0, with_content, without_content) + AUTHOR * signals.author
-    if signals.disliked is not None and signals.keyword_kept is not None:
+    if (
+        signals.disliked is not None
+        and signals.disliked_weight is not None
+        and signals.keyword_kept is not None
+    ):
         from digest.rank.feedback import dislike_factor
 
-        relevance = relevance * dislike_factor(
-            signals.disliked, signals.keyword_kept, signals.author
+        factor = dislike_factor(
+            signals.disliked, signals.disliked_weight, signals.keyword_kept, signals.author
         )
+        if signals.learned_topics is not None:  # a topic's classifier learned its dislikes
+            factor = np.where(signals.learned_topics, 1.0, factor).astype(np.float32)
+        relevance = relevance * factor
     weights = np.asarray([p.topic.weight for p in profiles], dtype=np.float32)
     trend = 1.0 + TRENDING_BOOST * np.outer(signals.trending, np.asarray(trending_weight))
     scores: Floats = np.asarray(relevance * weights * trend, dtype=np.float32)
@@ -262,12 +314,11 @@ def combine(
     return scores
 
 
-def _with_meaning(content: Floats, signals: Signals) -> Floats:
+def _with_meaning(content: Floats, signals: Signals, semantic: Floats) -> Floats:
     """Content with the semantic extra: the meaning z-score and the words' z-score fused,
     shared with the nearest papers by meaning, and squashed to 0..1."""
-    assert signals.semantic is not None
     words, smoothing = semantic_mix(len(content))
-    fused = (1.0 - words) * signals.semantic + words * standardise(content)
+    fused = (1.0 - words) * semantic + words * standardise(content)
     if signals.neighbours is not None:
         fused = (1.0 - smoothing) * fused + smoothing * (signals.neighbours @ fused)
     return np.asarray(1.0 / (1.0 + np.exp(-SEMANTIC_SLOPE * (fused - SEMANTIC_MIDPOINT))))

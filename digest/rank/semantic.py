@@ -194,10 +194,16 @@ def add_semantics(
     `paper_vectors` and `graph`: the papers' vectors and `nearest_by_meaning` graph, when the
     day plan already has them (they depend on the papers only, not on the topics).
     """
+    from digest.rank.learn import LEARNED_SHARE, MIN_MARKS, background_sample, learn_topic
+
     vectors = embedder.embed_papers(papers) if paper_vectors is None else paper_vectors
-    liked = list({p.id: p for profile in profiles for p in profile.liked}.values())
-    liked_vectors = embedder.embed_papers(liked) if liked else None
-    liked_row = {p.id: i for i, p in enumerate(liked)}
+    marked = [p for profile in profiles if profile.marks >= MIN_MARKS for p in profile.disliked]
+    found: dict[str, Paper] = {}
+    for paper in (*(p for pr in profiles for p in pr.liked), *marked):
+        found.setdefault(paper.id, paper)
+    known = list(found.values())
+    known_vectors = embedder.embed_papers(known) if known else None
+    known_row = {p.id: i for i, p in enumerate(known)}
     sentences = [topic_sentence(p) for p in profiles]
     asked = [i for i, text in enumerate(sentences) if text]
     queries = embedder.embed_texts([sentences[i] for i in asked]) if asked else None
@@ -208,25 +214,52 @@ def add_semantics(
     nearest_cosine = np.zeros((len(papers), len(profiles)), dtype=np.float32)
     by_liked = np.full((len(papers), len(profiles)), -np.inf, dtype=np.float32)
     by_words = np.full((len(papers), len(profiles)), -np.inf, dtype=np.float32)
+    background = background_sample(vectors) if marked else None
+    unlearned = None
+    learned_topics = np.zeros(len(profiles), dtype=np.bool_)
     for t, profile in enumerate(profiles):
-        parts = []
-        if profile.liked and liked_vectors is not None:
-            mine = liked_vectors[[liked_row[p.id] for p in profile.liked]]
-            centroid = mine.mean(axis=0)
-            parts.append(vectors @ (centroid / max(float(np.linalg.norm(centroid)), 1e-9)))
+        parts, prior = [], []
+        mine = None
+        if profile.liked and known_vectors is not None:
+            mine = known_vectors[[known_row[p.id] for p in profile.liked]]
+            weight = profile.weights(profile.liked)
+            centroid = (weight[:, None] * mine).sum(axis=0) / max(float(weight.sum()), 1e-9)
+            centroid = centroid / max(float(np.linalg.norm(centroid)), 1e-9)
+            parts.append(vectors @ centroid)
+            prior.append(centroid)
             each = vectors @ mine.T
             nearest[:, t] = each.argmax(axis=1)
             nearest_cosine[:, t] = each.max(axis=1)
         if t in query_row and queries is not None:
             parts.append(vectors @ queries[query_row[t]])
+            prior.append(queries[query_row[t]])
         if parts:
             each_z = standardise(np.stack(parts, axis=1), MIN_SPREAD)
             semantic[:, t] = np.mean(each_z, axis=1)
             speaks[t] = True
-            if profile.liked and liked_vectors is not None:
+            if mine is not None:
                 by_liked[:, t] = each_z[:, 0]
             if t in query_row and queries is not None:
                 by_words[:, t] = each_z[:, -1]
+        if mine is not None and profile.disliked and profile.marks >= MIN_MARKS:
+            assert known_vectors is not None and background is not None
+            model = learn_topic(
+                mine,
+                profile.weights(profile.liked),
+                known_vectors[[known_row[p.id] for p in profile.disliked]],
+                profile.weights(profile.disliked),
+                background,
+                np.mean(prior, axis=0) if prior else None,
+            )
+            learned = standardise(model.margin(vectors)[:, None], MIN_SPREAD)[:, 0]
+            if unlearned is None:
+                unlearned = semantic.copy()  # the columns of the topics before are final
+            unlearned[:, t] = semantic[:, t]
+            share = LEARNED_SHARE * profile.marks_presence
+            semantic[:, t] = (1.0 - share) * semantic[:, t] + share * learned
+            learned_topics[t] = True
+        elif unlearned is not None:
+            unlearned[:, t] = semantic[:, t]
     if paper_vectors is None:
         graph = nearest_by_meaning(vectors)
     return replace(
@@ -238,6 +271,8 @@ def add_semantics(
         nearest_liked_cosine=nearest_cosine,
         semantic_liked=by_liked,
         semantic_words=by_words,
+        semantic_unlearned=unlearned,
+        learned_topics=learned_topics if unlearned is not None else None,
     )
 
 
