@@ -69,27 +69,13 @@ def tune_profile(
     """Rank the pool for the whole profile and for each topic alone, and report per topic.
     `marks`: the subscriber's feedback from the email (weighted by age at `now`), ranked with,
     and said how it moved papers."""
-    ranking = rank_detailed(
-        pool,
-        subscriber,
-        liked,
-        libraries=libraries,
-        embedder=embedder,
-        marks=marks,
-        now=now,
-        half_life_days=half_life_days,
-    )
-    moves: tuple[str, ...] = ()
-    if marks:
-        without = rank_detailed(pool, subscriber, liked, libraries=libraries, embedder=embedder)
-        moves = feedback_moves(without, ranking, marks)
-    best: dict[str, list[Paper]] = {}
-    matching: dict[str, list[Paper]] = {}  # the topic's best matches, in the digest or not
-    for topic in subscriber.topics:
-        alone = replace(subscriber, topics=(topic,))
-        alone_ranking = rank_detailed(
+
+    def ranked(who: Subscriber, *, feedback: bool = True) -> Ranking:
+        if not feedback:
+            return rank_detailed(pool, who, liked, libraries=libraries, embedder=embedder)
+        return rank_detailed(
             pool,
-            alone,
+            who,
             liked,
             libraries=libraries,
             embedder=embedder,
@@ -97,6 +83,16 @@ def tune_profile(
             now=now,
             half_life_days=half_life_days,
         )
+
+    ranking = ranked(subscriber)
+    moves: tuple[str, ...] = ()
+    if marks:
+        moves = feedback_moves(ranked(subscriber, feedback=False), ranking, marks)
+    best: dict[str, list[Paper]] = {}
+    matching: dict[str, list[Paper]] = {}  # the topic's best matches, in the digest or not
+    for topic in subscriber.topics:
+        alone = replace(subscriber, topics=(topic,))
+        alone_ranking = ranked(alone)
         best[topic.name] = [r.paper for r in alone_ranking.picked]
         matching[topic.name] = [r.paper for r in alone_ranking.ranked[:SUGGEST_FROM]]
     background = _document_frequency(pool)
