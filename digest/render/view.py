@@ -517,7 +517,7 @@ def _mark(text: str, terms: tuple[str, ...]) -> list[dict[str, Any]]:
 
 
 @dataclass(frozen=True)
-class Keyterm:
+class WrittenKeyword:
     """A keyword as a summary writes it: its words (lower case) and the source of its pattern,
     compiled only for a text that holds every word (most texts hold none: a big list has
     thousands of keywords, and compiling each costs more than a summary)."""
@@ -541,27 +541,27 @@ def _compiled(source: str) -> re.Pattern[str]:
     return re.compile(source, re.IGNORECASE)
 
 
-def _says(patterns: Sequence[Keyterm], text: str) -> bool:
+def _says(patterns: Sequence[WrittenKeyword], text: str) -> bool:
     lower = text.lower()  # a plain substring test first: most sentences lack every keyword
     return any(k.written(lower) and k.search(text) for k in patterns)
 
 
 @lru_cache(maxsize=16384)
-def _patterns(terms: tuple[str, ...]) -> list[Keyterm]:
+def _patterns(terms: tuple[str, ...]) -> list[WrittenKeyword]:
     """Each keyword's pattern (see `_keyword_pattern`), the longest keyword first."""
     unique = sorted({t.strip() for t in terms if t.strip()}, key=lambda t: (-len(t), t))
     return [p for p in map(_keyword_pattern, unique) if p is not None]
 
 
 @lru_cache(maxsize=65536)  # one per keyword of every reader: thousands on a big list
-def _keyword_pattern(term: str) -> Keyterm | None:
+def _keyword_pattern(term: str) -> WrittenKeyword | None:
     """Where a text writes a keyword: its words in order, case, plurals, hyphens and spaces
     aside ("LLM agents" finds "LLM agent", "multi-agent" finds "multi agent")."""
     words = re.findall(r"\w+", term)
     if not words:
         return None
     body = r"[\s\-\u2010\u2011\u2013]*".join(rf"{re.escape(w)}(?:e?s)?" for w in words)
-    return Keyterm(tuple(w.lower() for w in words), rf"(?<!\w){body}(?!\w)")
+    return WrittenKeyword(tuple(w.lower() for w in words), rf"(?<!\w){body}(?!\w)")
 
 
 def _shorten(text: str, limit: int) -> str:
