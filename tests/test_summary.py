@@ -95,3 +95,21 @@ def test_a_summary_shows_the_keyword_that_matched_marked(real: Path) -> None:
     assert page is not None
     assert ">RAG</mark> &amp; friends" in page.html and "&lt;i&gt;thing&lt;/i&gt;" in page.html
     assert "<mark" not in page.text and "It uses RAG & friends." in page.text
+
+
+def test_a_keyword_is_marked_across_any_dash_at_its_place_in_the_text() -> None:
+    """A keyword's words may be joined by a hyphen, the Unicode hyphens or an en dash; in a
+    text with other non-ASCII letters, the marked text is exactly what the summary says."""
+    from digest.render.view import summary_segments
+
+    for dash in ("-", "\u2010", "\u2011", "\u2013"):
+        paper = Paper(
+            id=f"x:{ord(dash)}",
+            title="T",
+            abstract=f"We propose Müller's multi{dash}agent planner and test multi agents.",
+        )
+        marked = [s["text"] for s in summary_segments(paper, terms=("multi agent",)) if s["hit"]]
+        assert marked == [f"multi{dash}agent", "multi agents"], dash
+        assert "".join(s["text"] for s in summary_segments(paper, terms=("multi agent",))) == (
+            paper.abstract
+        )

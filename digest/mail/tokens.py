@@ -205,12 +205,15 @@ def make_feedback_token(
     """A "more like this" / "not for me" token (`purpose` "more" or "less") for one subscriber,
     one paper (its canonical id) and the topic it was shown under; `generation` as for manage
     links: an unsubscribe retires the feedback links of earlier digests too."""
-    payload = json.dumps([email, paper, topic, generation], separators=(",", ":"))
+    payload = _COMPACT_JSON.encode([email, paper, topic, generation])
     body = base64.urlsafe_b64encode(payload.encode("utf-8")).rstrip(b"=")
     # What `_feedback_signer(...).sign(body)` makes (a test holds them equal), without its
     # per-call overhead: a digest signs ~40 of these.
-    mac = hmac.new(_feedback_signer(secret, purpose).secret_keys[-1], body, hashlib.sha256)
-    return f"{body.decode('ascii')}.{base64.urlsafe_b64encode(mac.digest()).rstrip(b'=').decode()}"
+    mac = hmac.digest(_feedback_key(secret, purpose), body, "sha256")
+    return f"{body.decode('ascii')}.{base64.urlsafe_b64encode(mac).rstrip(b'=').decode()}"
+
+
+_COMPACT_JSON = json.JSONEncoder(separators=(",", ":"))  # json.dumps's bytes, made once
 
 
 @dataclass(frozen=True)
@@ -254,10 +257,19 @@ class FeedbackLinks:
 
 @lru_cache(maxsize=8)
 def _feedback_signer(secret: str, purpose: str) -> Signer:
+    return Signer(
+        _feedback_key(secret, purpose),  # checks the purpose
+        salt=f"paper-digest/{purpose}",
+        digest_method=hashlib.sha256,
+        key_derivation="none",
+    )
+
+
+@lru_cache(maxsize=8)
+def _feedback_key(secret: str, purpose: str) -> bytes:
+    """The key derived once (a digest signs ~40 links): the same signatures as deriving it on
+    every call, which is what `Signer` does by default."""
     if purpose not in FEEDBACK:
         raise ValueError(f"unknown feedback purpose {purpose!r}")
     salt = f"paper-digest/{purpose}"
-    # The key derived once (a digest signs ~40 links): the same signatures as deriving it on
-    # every call, which is what `Signer` does by default.
-    key = Signer(secret, salt=salt, digest_method=hashlib.sha256).derive_key()
-    return Signer(key, salt=salt, digest_method=hashlib.sha256, key_derivation="none")
+    return Signer(secret, salt=salt, digest_method=hashlib.sha256).derive_key()

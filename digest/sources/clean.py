@@ -22,7 +22,6 @@ _ARXIV_IN_URL = re.compile(
     re.IGNORECASE,
 )
 _DOI = re.compile(r"\b(10\.\d{4,9}/[^\s\"<>]+)", re.IGNORECASE)
-_WS = re.compile(r"\s+")
 _PARAGRAPH = re.compile(r"\n\s*\n")
 
 
@@ -52,14 +51,14 @@ def find_doi(text: str) -> str | None:
 
 def one_line(text: str | None) -> str:
     """A title or name on one line: hard wraps and runs of spaces become single spaces."""
-    return _WS.sub(" ", repair(text or "")).strip()
+    return " ".join(repair(text or "").split())  # split(): the whitespace \s matches
 
 
 def unwrap(text: str | None) -> str:
     """An abstract with its hard wraps joined but its paragraph breaks kept."""
     text = repair(text or "").strip()
     paragraphs = _PARAGRAPH.split(text)
-    return "\n\n".join(p for p in (_WS.sub(" ", p).strip() for p in paragraphs) if p)
+    return "\n\n".join(p for p in (" ".join(p.split()) for p in paragraphs) if p)
 
 
 def repair(text: str) -> str:
