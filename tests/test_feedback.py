@@ -368,3 +368,9 @@ def test_feedback_tokens_are_those_itsdangerous_signs_with_its_own_key_derivatio
     reference = Signer(secret, salt="paper-digest/less", digest_method=hashlib.sha256)
     assert reference.sign(body).decode("ascii") == token
     assert read_feedback_token(secret, "less", reference.sign(body).decode()).generation == 2
+    # The payload is json.dumps's, byte for byte, whatever the topic's name holds.
+    for topic in ("Testing", 'Ünïcode "quoted" \\ topic', "emoji 😀\ttab"):
+        token = make_feedback_token(secret, "more", "ada@example.org", "2401.00001", topic, 0)
+        payload = json.dumps(["ada@example.org", "2401.00001", topic, 0], separators=(",", ":"))
+        expected = base64.urlsafe_b64encode(payload.encode()).rstrip(b"=").decode()
+        assert token.rsplit(".", 1)[0] == expected

@@ -119,3 +119,9 @@ subscribers:{readers}
         assert counts == {f"r{n:02d}@example.org": 1 for n in range(30)}
     finally:
         smtp.stop()
+
+
+def test_a_web_copy_recorded_again_replaces_the_first_on_postgresql(database: str) -> None:
+    from tests.test_store import record_a_copy_twice
+
+    record_a_copy_twice(database)

@@ -201,3 +201,40 @@ def test_m007_adds_the_link_generation_to_a_store_made_before_it(tmp_path: Path)
         assert store.schema_version() == len(MIGRATIONS)
         row = SubscriberStore(store).get("cy@example.org")
         assert row is not None and row.link_generation == 0
+
+
+def record_a_copy_twice(url: str) -> None:
+    """A retried send composes again: its web copy replaces the first, one row per (email,
+    day), and another day's copy is left alone."""
+    from sqlalchemy import select
+
+    from digest.store.copies import CopyStore
+    from digest.store.schema import digest_copies
+
+    store = open_store(url)
+    try:
+        copies = CopyStore(store)
+        day = date(2026, 8, 18)
+        copies.record("ada@example.org", day - timedelta(days=1), "Ada", "older", {"v": 0}, T0)
+        copies.record("ada@example.org", day, "Ada", "first", {"v": 1}, T0)
+        copies.record("ada@example.org", day, "Ada L.", "second", {"v": 2}, T0 + timedelta(1))
+        with store.engine.connect() as conn:
+            rows = conn.execute(
+                select(digest_copies.c.day, digest_copies.c.subscriber, digest_copies.c.subject)
+                .where(digest_copies.c.email == "ada@example.org")
+                .order_by(digest_copies.c.day)
+            ).all()
+            content = conn.execute(
+                select(digest_copies.c.content).where(digest_copies.c.day == day)
+            ).scalar_one()
+        assert [tuple(r) for r in rows] == [
+            (day - timedelta(days=1), "Ada", "older"),
+            (day, "Ada L.", "second"),
+        ]
+        assert content == {"v": 2}
+    finally:
+        store.close()
+
+
+def test_a_web_copy_recorded_again_replaces_the_first(tmp_path: Path) -> None:
+    record_a_copy_twice(f"sqlite:///{tmp_path / 'store.db'}")

@@ -583,6 +583,8 @@ def _shorten(text: str, limit: int) -> str:
 
 def _url(url: str | None) -> str:
     # A URL with spaces or control characters in it is broken: drop them rather than the link.
+    if url and url.isprintable() and " " not in url:  # the usual: nothing to drop (a digest
+        return url  # has ~50 links)
     return _UNSAFE_URL.sub("", url or "")
 
 

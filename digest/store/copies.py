@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import bindparam, delete, insert, select, update
@@ -63,11 +64,31 @@ _INSERT_COPY = insert(digest_copies).values(
 )
 
 
+@lru_cache(maxsize=4)
+def _upsert_copy(dialect: str) -> Any:
+    """One statement that inserts a copy or replaces the one kept for its (email, day), where
+    the database has one (SQLite, PostgreSQL); None elsewhere (an update, then an insert)."""
+    if dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as upsert
+    elif dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as upsert  # type: ignore[assignment]
+    else:
+        return None
+    statement = upsert(digest_copies).values(
+        email=bindparam("p_email"), day=bindparam("p_day"), **_COPY_VALUES
+    )
+    return statement.on_conflict_do_update(
+        index_elements=[digest_copies.c.email, digest_copies.c.day],
+        set_={name: statement.excluded[name] for name in _COPY_VALUES},
+    )
+
+
 class CopyStore:
     """Reads and writes of `digest_copies` and `delivery_choices`."""
 
     def __init__(self, store: Store) -> None:
         self.engine = store.engine
+        self._upsert = _upsert_copy(self.engine.dialect.name)
 
     # ------------------------------------------------------------ copies
 
@@ -92,7 +113,9 @@ class CopyStore:
         }
         try:
             with self.engine.begin() as conn:
-                if not conn.execute(_UPDATE_COPY, params).rowcount:
+                if self._upsert is not None:
+                    conn.execute(self._upsert, params)
+                elif not conn.execute(_UPDATE_COPY, params).rowcount:
                     conn.execute(_INSERT_COPY, params)
         except SQLAlchemyError as e:
             raise StoreError(f"cannot record the digest's web copy: {e}") from e
