@@ -10,7 +10,6 @@ are resolved by the caller and passed in.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -40,6 +39,7 @@ from digest.rank.scoring import (
 )
 from digest.rank.text import fold, raw_words
 from digest.rank.trending import trending_text
+from digest.rank.written import Writing, find
 from digest.render.latex import bibtex_to_text
 
 if TYPE_CHECKING:
@@ -322,11 +322,10 @@ def _keyword_in_title(ranked: RankedPaper) -> bool:
 
 
 def _in_title(keyword: str, folded_title: str) -> bool:
-    """Whether a folded title holds the keyword (see `_title_pattern`): its words first, as
-    plain substrings, so that most keywords are never compiled."""
-    return all(w in folded_title for w in _words(keyword)) and (
-        _title_pattern(keyword).search(folded_title) is not None
-    )
+    """Whether a folded title holds the keyword: its words in order, single words too (see
+    `_FOLDED`)."""
+    words = _words(keyword)
+    return bool(words) and find(folded_title, folded_title, words, _FOLDED) is not None
 
 
 @lru_cache(maxsize=65536)  # one per keyword of every reader
@@ -334,14 +333,18 @@ def _words(keyword: str) -> tuple[str, ...]:
     return tuple(raw_words(keyword))
 
 
-@lru_cache(maxsize=65536)
-def _title_pattern(keyword: str) -> re.Pattern[str]:
-    """A keyword's words in order (plurals and hyphens allowed), single words too."""
-    words = raw_words(keyword)
-    if not words:
-        return re.compile(r"(?!)")  # matches nothing
-    body = r"[\W_]*".join(rf"{re.escape(w)}(?:e?s)?" for w in words)
-    return re.compile(rf"(?<![a-z0-9]){body}(?![a-z0-9])")
+def _continues_folded_word(c: str) -> bool:
+    return c in _ASCII_WORD
+
+
+def _joins_folded_words(c: str) -> bool:  # [\W_]
+    return c == "_" or not c.isalnum()
+
+
+_ASCII_WORD = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
+# A keyword as a folded text writes it: its words (plurals and hyphens allowed) not inside a
+# longer run of ASCII letters and digits, joined by anything but letters and digits.
+_FOLDED = Writing(continues_word=_continues_folded_word, joins=_joins_folded_words)
 
 
 def compile_profiles(
@@ -551,26 +554,14 @@ def _folded_title(paper: Paper) -> str:
     return fold(paper.title)
 
 
-@lru_cache(maxsize=65536)  # one per keyword of every reader
-def _written_pattern(keyword: str) -> re.Pattern[str] | None:
-    """A keyword's words in order, as written (stop words too), plurals and hyphens allowed;
-    None for a single word, which the index already matched as itself."""
-    words = raw_words(keyword)
-    if len(words) < 2:
-        return None
-    body = r"[\W_]*".join(rf"{re.escape(w)}(?:e?s)?" for w in words)
-    return re.compile(rf"(?<![a-z0-9]){body}(?![a-z0-9])")
-
-
 def written_in(keyword: str, folded_text: str) -> bool:
     """Whether a paper's folded text holds the keyword as the user wrote it."""
     words = _words(keyword)
     if len(words) < 2:  # the index already matched a single word as itself
         return True
-    if not all(w in folded_text for w in words):  # before compiling a pattern
+    if not all(w in folded_text for w in words):  # a cheap first test
         return False
-    pattern = _written_pattern(keyword)
-    return pattern is None or pattern.search(folded_text) is not None
+    return find(folded_text, folded_text, words, _FOLDED) is not None
 
 
 def _excluded(

@@ -16,6 +16,7 @@ from functools import lru_cache
 from typing import Any
 
 from digest.models import Digest, Paper, RankedPaper, Reason, Subscriber
+from digest.rank.written import Writing, find_all, lower_at_places
 from digest.render.latex import clean_text, latex_to_text
 
 Row = tuple[str, Mapping[str, Any]]
@@ -239,7 +240,7 @@ def _written(paper: Paper, terms: tuple[str, ...]) -> tuple[str, ...]:
         return ()
     lower = _lower_text(paper)
     return tuple(
-        t for t in terms if any(k.written(lower) and k.search(lower) for k in _patterns((t,)))
+        t for t in terms if any(k.written(lower) and k.found_in(lower) for k in _patterns((t,)))
     )
 
 
@@ -501,9 +502,9 @@ def _mark(text: str, terms: tuple[str, ...]) -> list[dict[str, Any]]:
     where two overlap."""
     found: list[tuple[int, int]] = []
     for pattern in _patterns(terms):  # longest term first
-        for match in pattern.finditer(text):
-            if all(match.end() <= a or match.start() >= b for a, b in found):
-                found.append(match.span())
+        for start, end in pattern.spans(text):
+            if all(end <= a or start >= b for a, b in found):
+                found.append((start, end))
     segments: list[dict[str, Any]] = []
     at = 0
     for a, b in sorted(found)[:MAX_SUMMARY_HITS]:
@@ -518,32 +519,47 @@ def _mark(text: str, terms: tuple[str, ...]) -> list[dict[str, Any]]:
 
 @dataclass(frozen=True)
 class WrittenKeyword:
-    """A keyword as a summary writes it: its words (lower case) and the source of its pattern,
-    compiled only for a text that holds every word (most texts hold none: a big list has
-    thousands of keywords, and compiling each costs more than a summary)."""
+    """A keyword as a summary writes it: its words (lower case) in order, each with an optional
+    plural ending, joined by spaces or dashes, case aside (see `rank.written`). Words of ASCII
+    letters are found without a pattern (a big list has thousands of keywords, and compiling
+    each costs more than a summary); others, or a text that lower case would move, through
+    the pattern `source`."""
 
     words: tuple[str, ...]
     source: str
+    ascii: bool = True  # every word is of ASCII letters and digits
 
     def written(self, lower: str) -> bool:
         """Whether every word is in `lower` (the text in lower case): a cheap first test."""
         return all(w in lower for w in self.words)
 
-    def search(self, text: str) -> re.Match[str] | None:
-        return _compiled(self.source).search(_dashes_as_hyphens(text))
+    def found_in(self, text: str) -> bool:
+        return next(self.spans(text), None) is not None
 
-    def finditer(self, text: str) -> Iterator[re.Match[str]]:
-        return _compiled(self.source).finditer(_dashes_as_hyphens(text))
+    def spans(self, text: str) -> Iterator[tuple[int, int]]:
+        """Where `text` writes the keyword, left to right."""
+        lower = lower_at_places(text) if self.ascii else None
+        if lower is None:
+            pattern = _compiled(self.source)
+            return (m.span() for m in pattern.finditer(_dashes_as_hyphens(text)))
+        return find_all(text, lower, self.words, _SUMMARY_WRITING)
 
 
-@lru_cache(maxsize=65536)
+def _joins_words(c: str) -> bool:
+    return c.isspace() or c in "-\u2010\u2011\u2013"
+
+
+_SUMMARY_WRITING = Writing(continues_word=_word_char, joins=_joins_words)
+
+
+@lru_cache(maxsize=4096)  # only for keywords or texts beyond ASCII letters (see WrittenKeyword)
 def _compiled(source: str) -> re.Pattern[str]:
     return re.compile(source, re.IGNORECASE)
 
 
 # The dashes a keyword's words may be joined by, as hyphens: the same length, so a match's
 # place is the same in the text. A pattern's character class of ASCII only compiles three
-# times faster than one naming these, and a big list compiles thousands of patterns.
+# times faster than one naming these.
 _DASHES = str.maketrans({"\u2010": "-", "\u2011": "-", "\u2013": "-"})
 
 
@@ -553,7 +569,7 @@ def _dashes_as_hyphens(text: str) -> str:
 
 def _says(patterns: Sequence[WrittenKeyword], text: str) -> bool:
     lower = text.lower()  # a plain substring test first: most sentences lack every keyword
-    return any(k.written(lower) and k.search(text) for k in patterns)
+    return any(k.written(lower) and k.found_in(text) for k in patterns)
 
 
 @lru_cache(maxsize=16384)
@@ -570,8 +586,9 @@ def _keyword_pattern(term: str) -> WrittenKeyword | None:
     words = re.findall(r"\w+", term)
     if not words:
         return None
-    body = r"[\s\-]*".join(rf"{re.escape(w)}(?:e?s)?" for w in words)  # any dash: see `search`
-    return WrittenKeyword(tuple(w.lower() for w in words), rf"(?<!\w){body}(?!\w)")
+    body = r"[\s\-]*".join(rf"{re.escape(w)}(?:e?s)?" for w in words)  # any dash: see `spans`
+    lower = tuple(w.lower() for w in words)
+    return WrittenKeyword(lower, rf"(?<!\w){body}(?!\w)", all(w.isascii() for w in lower))
 
 
 def _shorten(text: str, limit: int) -> str:
