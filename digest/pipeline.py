@@ -24,7 +24,7 @@ from digest.day import (
     window_end,
 )
 from digest.errors import DigestError, StoreDamaged
-from digest.mail.ledger import Ledger
+from digest.mail.ledger import Keep, Ledger
 from digest.mail.message import Links
 from digest.mail.run import Content, Progress, SendReport, send_run
 from digest.mail.transport import Transport
@@ -539,7 +539,7 @@ def send_digests(
                 if not dry_run:  # copies past their links' lifetime are forgotten
                     copies.prune((day or now.date()) - timedelta(days=config.web.copy_days))
 
-    def write(person: Subscriber, d: date, links: Links) -> tuple[Content | None, int]:
+    def write(person: Subscriber, d: date, links: Links) -> tuple[Content | None, int, Keep | None]:
         prepare()
         digest = build_digest(config, store, person, d, now, run=plans[0])
         rendered = render_digest(
@@ -552,10 +552,11 @@ def send_digests(
             feed_url=links.feed_url or None,
             feedback=links.feedback.url if links.feedback else None,
         )
+        keep = None
         if rendered is not None and not dry_run:  # what the web copy and the feed will show
             record = digest_record(digest)
-            copies.record(person.email, d, person.name, rendered.subject, record, utcnow())
-        return rendered, digest.count
+            keep = copies.keeper(person.email, d, person.name, rendered.subject, record)
+        return rendered, digest.count, keep
 
     report = send_run(
         config,

@@ -107,6 +107,18 @@ def ledger_rows(path: Path) -> int:
         store.close()
 
 
+def copied(path: Path) -> set[str]:
+    """Whose digests have a web copy kept."""
+    from digest.store.schema import digest_copies
+
+    store = open_store(load_config(path).store_url)
+    try:
+        with store.engine.connect() as conn:
+            return set(conn.scalars(select(digest_copies.c.email)))
+    finally:
+        store.close()
+
+
 def statuses(path: Path) -> dict[str, int]:
     store = open_store(load_config(path).store_url)
     try:
@@ -192,6 +204,8 @@ def test_one_refused_recipient_is_reported_and_the_exit_status_says_so(
     assert "1 deferred: 451 4.7.1 Greylisted, try again later at RCPT TO (r001@example.org)" in (
         result.output
     )
+    # A web copy is kept with each "sent" in one transaction: none for the refused digest.
+    assert copied(path) == {"r000@example.org", "r001@example.org", "r003@example.org"}
 
 
 def test_a_refused_login_stops_with_one_clear_line_and_the_next_run_sends_the_rest(

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from digest.errors import DigestError, StoreDamaged
-from digest.mail.ledger import DONE, PLANNED, SENDING, Delivery, Ledger, new_worker_id
+from digest.mail.ledger import DONE, PLANNED, SENDING, Delivery, Keep, Ledger, new_worker_id
 from digest.mail.transport import (
     Connection,
     DeliveryError,
@@ -68,6 +68,7 @@ class Outgoing:
     papers: int = 0
     reason: str = ""
     published: bool = False  # no message, yet delivered (feed only): recorded as sent
+    keep: Keep | None = None  # what the digest held, written with the row's "sent"
 
 
 Compose = Callable[[Delivery], Outgoing]
@@ -193,7 +194,9 @@ class _Run:
             self._give_up(row, f"could not build the digest: unexpected {type(e).__name__}: {e}")
             return
         if outgoing.message is None and outgoing.published:
-            ledger.mark_sent(row.id, outgoing.reason, self.clock(), outgoing.papers)
+            ledger.mark_sent(
+                row.id, outgoing.reason, self.clock(), outgoing.papers, keep=outgoing.keep
+            )
             self.settled.add(row.id)
             self.record(Outcome(row.email, row.subscriber, "sent", outgoing.reason), error=False)
             return
@@ -234,7 +237,9 @@ class _Run:
             return
         self.reached = True
         clear = row.email in self.failing
-        ledger.mark_sent(row.id, reply, self.clock(), outgoing.papers, clear_failures=clear)
+        ledger.mark_sent(
+            row.id, reply, self.clock(), outgoing.papers, clear_failures=clear, keep=outgoing.keep
+        )
         self.settled.add(row.id)
         if row.unconfirmed:
             with self.lock:

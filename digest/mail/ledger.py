@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -23,6 +23,9 @@ from digest.errors import StoreError
 from digest.store import Store, utcnow
 from digest.store.clock import from_db, to_db
 from digest.store.schema import deliveries, recipients
+
+# Writes what a sent digest held (`store.copies`) on the connection of the ledger's "sent".
+Keep = Callable[[Connection], None]
 
 PLANNED, SENDING, SENT, FAILED, SKIPPED = "planned", "sending", "sent", "failed", "skipped"
 DONE = frozenset({SENT, FAILED, SKIPPED})
@@ -205,11 +208,16 @@ class Ledger:
         papers: int,
         *,
         clear_failures: bool = True,
+        keep: Keep | None = None,
     ) -> None:
         """After the server's 250. Even a claim that was taken over is recorded: it did arrive.
         A success also clears the address's count of permanent failures (a sender that knows
-        there is none to clear says so, and saves a statement per message)."""
+        there is none to clear says so, and saves a statement per message). `keep` writes what
+        the digest held (its web copy) in the same transaction: a sent digest always has it,
+        and the run writes once per message instead of twice."""
         with self._begin() as conn:
+            if keep is not None:
+                keep(conn)
             done = conn.execute(
                 _MARK_SENT,
                 {"p_id": delivery_id, "p_reply": reply, "p_now": to_db(now), "p_papers": papers},

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Protocol
 from digest.config import Config
 from digest.errors import DigestError, StoreDamaged
 from digest.mail.deliver import DeliveryReport, Outcome, Outgoing, deliver_digests
-from digest.mail.ledger import DONE, PLANNED, Delivery, Ledger
+from digest.mail.ledger import DONE, PLANNED, Delivery, Keep, Ledger
 from digest.mail.letterhead import digest_email, letterhead, make_policy, make_transport
 from digest.mail.message import Links
 from digest.mail.shard import deliver_sharded, worker_count
@@ -56,8 +56,9 @@ class Content(Protocol):
     def text(self) -> str: ...
 
 
-# (subscriber, day, links) -> (the rendered digest, or None for "nothing to send"; paper count)
-Write = Callable[[Subscriber, date, Links], tuple[Content | None, int]]
+# (subscriber, day, links) -> (the rendered digest, or None for "nothing to send"; paper count;
+# what to keep of it once sent, written in the ledger's transaction, or None)
+Write = Callable[[Subscriber, date, Links], tuple[Content | None, int, Keep | None]]
 
 
 class Progress(Protocol):
@@ -154,12 +155,12 @@ def send_run(
         )
         # Ranking and rendering are CPU-bound: one at a time, while other threads do SMTP.
         with compose_lock:
-            content, papers = write(person, row.day, links)
+            content, papers, keep = write(person, row.day, links)
         if content is None:
             return Outgoing(None, papers, "nothing new: no email (send_empty is off)")
         if not person.email_digest:  # the web copy, feed and chat have it once marked sent
             note = FEED_ONLY_NOTE if person.feed_only else CHAT_ONLY_NOTE
-            return Outgoing(None, papers, note, published=True)
+            return Outgoing(None, papers, note, published=True, keep=keep)
         message = digest_email(
             head,
             person,
@@ -170,7 +171,7 @@ def send_run(
             now=utcnow(),
             links=links,
         )
-        return Outgoing(message, papers)
+        return Outgoing(message, papers, keep=keep)
 
     def run_slice(
         rows: Sequence[Delivery],
@@ -250,7 +251,7 @@ def _dry_run(
             report.previews.append(Preview(person.name, person.email, d, note=SUSPENDED_NOTE))
             continue
         try:
-            content, papers = write(person, d, placeholder)
+            content, papers, _ = write(person, d, placeholder)
         except StoreDamaged:
             raise
         except Exception as e:  # like a real send: say why, and go on with the others

@@ -1,23 +1,25 @@
 """What each sent digest held (its web copy and feed entries come from it), and each person's
 delivery choices from the manage page (feed only, frequency, the feed link's generation).
 
-A copy is recorded when the digest is composed and shown only once the delivery ledger says
-that (email, day) was sent, so a digest that never went out has no web copy and no feed entry.
+A send run keeps a digest's copy in the same transaction as its delivery's "sent"
+(`Ledger.mark_sent`), so a digest that never went out has no web copy and no feed entry, and
+the run writes once per message. Copies are shown only for deliveries the ledger says were
+sent.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from digest.errors import StoreError
-from digest.store import Store
+from digest.store import Store, utcnow
 from digest.store.clock import from_db, to_db
 from digest.store.schema import deliveries, delivery_choices, digest_copies
 from digest.store.subscribers import email_key
@@ -103,22 +105,41 @@ class CopyStore:
     ) -> None:
         """Keep (or replace: a retried send composes again) what the digest for (email, day)
         holds."""
-        params = {
-            "p_email": email,
-            "p_day": day,
-            "p_subscriber": subscriber,
-            "p_subject": subject,
-            "p_content": content,
-            "p_at": to_db(now),
-        }
         try:
             with self.engine.begin() as conn:
-                if self._upsert is not None:
-                    conn.execute(self._upsert, params)
-                elif not conn.execute(_UPDATE_COPY, params).rowcount:
-                    conn.execute(_INSERT_COPY, params)
+                self.keeper(email, day, subscriber, subject, content, now)(conn)
         except SQLAlchemyError as e:
             raise StoreError(f"cannot record the digest's web copy: {e}") from e
+
+    def keeper(
+        self,
+        email: str,
+        day: date,
+        subscriber: str,
+        subject: str,
+        content: dict[str, Any],
+        now: datetime | None = None,
+    ) -> Callable[[Connection], None]:
+        """`record` on a given connection, later: the send run keeps a digest's copy in the
+        same transaction as its delivery's "sent" (`Ledger.mark_sent`). `now`: the copy's
+        time, else the time it is written."""
+        upsert = self._upsert
+
+        def keep(conn: Connection) -> None:
+            params = {
+                "p_email": email,
+                "p_day": day,
+                "p_subscriber": subscriber,
+                "p_subject": subject,
+                "p_content": content,
+                "p_at": to_db(now or utcnow()),
+            }
+            if upsert is not None:
+                conn.execute(upsert, params)
+            elif not conn.execute(_UPDATE_COPY, params).rowcount:
+                conn.execute(_INSERT_COPY, params)
+
+        return keep
 
     def sent(self, email: str, day: date) -> SentCopy | None:
         """The copy of the digest sent to `email` for `day`, or None (never sent, or gone)."""
