@@ -23,6 +23,7 @@ from digest.config.arxiv import category_problems
 from digest.errors import ConfigError, DigestError
 from digest.lazy import LazyModule as _LazyModule
 from digest.lazy import lazy as _lazy
+from digest.memory import limit_malloc_arenas
 
 if TYPE_CHECKING:
     from digest import subscribe as subscriptions
@@ -728,6 +729,7 @@ def check(state: _State, with_store: bool) -> None:
 def main(argv: list[str] | None = None) -> None:
     """The console script: run the CLI, turning DigestErrors into one clean line."""
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    limit_malloc_arenas()  # before any thread starts (see digest.memory)
     try:
         cli.main(args=argv, prog_name="digest", standalone_mode=False)
     except click.exceptions.Abort:

@@ -223,7 +223,7 @@ def _card_top(paper: Paper) -> dict[str, Any]:
     return paper_values(paper)
 
 
-@lru_cache(maxsize=16384)
+@lru_cache(maxsize=8192)
 def _card_end(paper: Paper, terms: tuple[str, ...], closes: bool) -> dict[str, Any]:
     return {**paper_end_values(paper, terms=terms), "closes": closes}
 
@@ -303,7 +303,7 @@ def signals(paper: Paper) -> list[str]:
     return found
 
 
-@lru_cache(maxsize=16384)
+@lru_cache(maxsize=4096)
 def summary_segments(
     paper: Paper, limit: int = SUMMARY_CHARS, terms: tuple[str, ...] = ()
 ) -> list[dict[str, Any]]:
@@ -414,7 +414,7 @@ def why_values(reasons: tuple[Reason, ...]) -> dict[str, Any]:
     }
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=1024)
 def trending_values(ranked: RankedPaper) -> dict[str, Any]:
     paper = ranked.paper
     reason = next((clean_text(r.text) for r in ranked.reasons if r.kind != "trending"), "")
@@ -429,7 +429,7 @@ def trending_values(ranked: RankedPaper) -> dict[str, Any]:
     }
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=512)
 def also_values(ranked: RankedPaper) -> dict[str, Any]:
     """A paper just below the cut: one line, its title and its first reason."""
     paper = ranked.paper
