@@ -284,7 +284,22 @@ def variety(hf_papers: list[Paper], arxiv_papers: list[Paper]) -> list[Digest]:
             )
             for i in range(0, 16, 3)
         ),
+        # The same papers again for readers who matched other keywords (words of their
+        # abstracts, or none): other marks in the HTML, the same text part.
+        *(
+            Digest(ADA, DAY, (TopicGroup("Agents & tools", tuple(marked(p, n) for p in group)),))
+            for n in (0, 1, 3)
+            for group in (arxiv_papers[0:9], arxiv_papers[9:18])
+        ),
     ]
+
+
+def marked(paper: Paper, n: int) -> RankedPaper:
+    """`paper` as matched by the n-th word (of 6 letters or more) of its abstract (n = 0: by
+    no keyword)."""
+    words = re.findall(r"[A-Za-z]{6,}", paper.abstract)[n - 1 : n] if n else []
+    reasons = (Reason("keyword", f"matches “{words[0]}”", tuple(words)),) if words else ()
+    return RankedPaper(paper, 1.0, "Agents & tools", reasons)
 
 
 def test_cached_inlining_equals_premailer_over_each_whole_email(

@@ -20,6 +20,7 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP, default
 from email.utils import format_datetime, make_msgid, parseaddr
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
@@ -180,6 +181,13 @@ def _header(name: str, value: str | Address) -> bytes:
     plain = len(name) + 2 + len(given) <= MAX_LINE and "=?" not in given
     if plain and _PLAIN_HEADER.fullmatch(given) and _plain_address(value):
         return f"{name}: {given}\r\n".encode("ascii")
+    if isinstance(value, str):
+        return _folded(name, value)
+    return POLICY.fold_binary(*POLICY.header_store_parse(name, value))
+
+
+@lru_cache(maxsize=4096)  # a subject (the day's best paper, a count) recurs for many readers
+def _folded(name: str, value: str) -> bytes:
     return POLICY.fold_binary(*POLICY.header_store_parse(name, value))
 
 

@@ -39,6 +39,7 @@ Taken = dict[int, tuple[Any, list[str]]]
 SIZE_BUDGET = 100_000  # bytes of HTML; Gmail clips a message body at about 102 KB
 # Text rows whose layout depends on their words (the `wrap` filter): drawn one by one.
 WRAPPED_TEXT_ROWS = frozenset({"paper_end", "footer", "trending"})
+TEXT_ENDS_KEPT = 6_000  # the text part's card ends, each a few hundred bytes
 HTML_TEMPLATE = "digest.html"
 TEXT_TEMPLATE = "digest.txt"
 
@@ -88,11 +89,13 @@ class Renderer:
         self._text = text_env.get_template(TEXT_TEMPLATE)
         text_row = self._text.make_module({"rows": []}).row  # type: ignore[attr-defined]
         self._painter = RowPainter(self._draw_html, html=True, shared=SHARED_ROWS)
+        self._text_row = text_row
+        self._text_ends: dict[Any, str] = {}
         self._text_painter = RowPainter(
             lambda rows, _: self._text.render(rows=rows),
             html=False,
             shared=SHARED_ROWS,
-            direct=lambda kind, values: str(text_row(kind, values)),
+            direct=self._wrapped_text_row,
             direct_kinds=WRAPPED_TEXT_ROWS,
         )
         self.size_budget = size_budget
@@ -199,6 +202,23 @@ class Renderer:
     def _plain(self, rows: list[Row], taken: Taken) -> str:
         return "".join(self._text_painter.paint(rows, taken))
 
+    def _wrapped_text_row(self, kind: str, values: Mapping[str, Any]) -> str:
+        """A text row drawn on its own (it wraps its words). A card's end is kept by what the
+        text part shows of it: its summary's words, not which of them the HTML marks, so the
+        readers of a paper who matched different keywords share it."""
+        if kind != "paper_end":
+            return str(self._text_row(kind, values))
+        key = tuple(
+            (name, plain_text(value) if name == "summary" else _frozen(value))
+            for name, value in values.items()
+        )
+        found = self._text_ends.get(key)
+        if found is None:
+            if len(self._text_ends) >= TEXT_ENDS_KEPT:  # the oldest goes
+                del self._text_ends[next(iter(self._text_ends))]
+            found = self._text_ends[key] = str(self._text_row(kind, values))
+        return found
+
     def _draw_html(self, rows: list[tuple[str, Any]], title: str) -> str:
         return inline_css(self._page.render(rows=rows, head={"title": title}))
 
@@ -271,6 +291,15 @@ def wrap_text(text: str, width: int, indent: str) -> str:
             text, width, initial_indent=indent, subsequent_indent=indent, break_on_hyphens=False
         )
     )
+
+
+def _frozen(value: Any) -> Any:
+    """A row value as something hashable (dicts and lists as tuples)."""
+    if isinstance(value, Mapping):
+        return tuple((k, _frozen(v)) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return tuple(_frozen(v) for v in value)
+    return value
 
 
 def _size(html: str) -> int:

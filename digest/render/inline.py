@@ -117,7 +117,11 @@ class RowPainter:
         # one values dict per paper (or per reasons), so a paper in many digests is painted
         # once. Values are never changed once made.
         self._shared = shared
-        self._painted: dict[int, tuple[Mapping[str, Any], str]] = {}
+        # Each kind apart (oldest out first): a paper's card top, one per paper, is never pushed
+        # out by the many card ends (one per paper and set of marked keywords).
+        self._painted: dict[str, dict[int, tuple[Mapping[str, Any], str]]] = {
+            kind: {} for kind in shared
+        }
         self._direct = direct
         self._direct_kinds = direct_kinds if direct else frozenset()
         self._shell: tuple[tuple[Part, ...], tuple[Part, ...]] | None = None
@@ -158,7 +162,7 @@ class RowPainter:
         for kind, values in rows:
             shared = kind in self._shared
             if shared:
-                seen = self._painted.get(id(values))
+                seen = self._painted[kind].get(id(values))
                 if seen is not None and seen[0] is values:
                     painted.append(seen[1])
                     continue
@@ -166,7 +170,7 @@ class RowPainter:
                 assert self._direct is not None
                 painted.append(self._direct(kind, values))
                 if shared:
-                    self._keep(values, painted[-1])
+                    self._keep(kind, values, painted[-1])
                 continue
             found = taken.get(id(values)) if taken is not None else None
             if found is None:
@@ -184,13 +188,14 @@ class RowPainter:
         for at, key, strings, keep in pending:
             painted[at] = self._fill(self._rows[key], strings)
             if keep is not None:
-                self._keep(keep, painted[at])
+                self._keep(key[0], keep, painted[at])
         return painted
 
-    def _keep(self, values: Mapping[str, Any], painted: str) -> None:
-        if len(self._painted) >= _PAINTED_MAX:
-            self._painted.clear()
-        self._painted[id(values)] = (values, painted)
+    def _keep(self, kind: str, values: Mapping[str, Any], painted: str) -> None:
+        kept = self._painted[kind]
+        if len(kept) >= _PAINTED_MAX:  # the oldest goes (a dict keeps insertion order)
+            del kept[next(iter(kept))]
+        kept[id(values)] = (values, painted)
 
     def _draw_shapes(self, keys: Sequence[tuple[str, Any]]) -> None:
         rows: list[tuple[str, Any]] = [("marker", {})]

@@ -24,7 +24,7 @@ Row = tuple[str, Mapping[str, Any]]
 FeedbackUrl = Callable[[str, str, str], str]
 # Row kinds whose values are cached by content (a paper, its reasons): the same content gives
 # the same dict object, which the renderer paints once.
-SHARED_ROWS = frozenset({"paper", "paper_end", "why", "trending", "also"})
+SHARED_ROWS = frozenset({"paper", "paper_end"})
 
 AUTHORS_SHOWN = 3
 CATEGORIES_SHOWN = 3
