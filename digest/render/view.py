@@ -22,8 +22,10 @@ from digest.render.latex import clean_text, latex_to_text
 Row = tuple[str, Mapping[str, Any]]
 # A recipient's signed "more like this" / "not for me" link: (purpose, paper id, topic) -> URL.
 FeedbackUrl = Callable[[str, str, str], str]
-# Row kinds whose values are cached by content (a paper, its reasons): the same content gives
-# the same dict object, which the renderer paints once.
+# Row kinds whose values are cached by content (a paper's card): the same content gives the
+# same dict object, which the renderer paints once. Reasons, trending and "also" lines are
+# cached too, but differ from one reader to the next: kept by the painter, they only pushed
+# cards out.
 SHARED_ROWS = frozenset({"paper", "paper_end"})
 
 AUTHORS_SHOWN = 3
