@@ -527,15 +527,17 @@ def send_digests(
     # A weekly digest goes out on its weekday only (where its reader lives).
     people = [p for p in chosen if p.status == "active" and p.is_due(day or p.local_date(now))]
     copies = CopyStore(store)
-    # One day plan for everyone, made when the first digest is asked for (a run with nothing
-    # left to send ranks nothing) and scored in blocks as the senders ask, in this order.
+    # One day plan for everyone (or, in each sender process, for its own readers), made when
+    # the first digest is asked for (a run with nothing left to send ranks nothing) and scored
+    # in blocks as the senders ask, in this order.
     plans: list[DayRun] = []
     planning = threading.Lock()
 
-    def prepare() -> None:
+    def prepare(emails: Collection[str] | None = None) -> None:
         with planning:
             if not plans:
-                plans.append(plan_run(config, store, people, now=now, day=day))
+                mine = people if emails is None else [p for p in people if p.email in emails]
+                plans.append(plan_run(config, store, mine, now=now, day=day))
                 if not dry_run:  # copies past their links' lifetime are forgotten
                     copies.prune((day or now.date()) - timedelta(days=config.web.copy_days))
 

@@ -377,9 +377,10 @@ def test_a_suspended_address_is_shown_skipped_and_sent_again_once_reactivated(
 def test_two_worker_processes_split_the_day_and_each_reader_gets_one_email(
     tmp_path: Path, real: Path, smtp: FaultySmtp
 ) -> None:
-    """`digest send --workers 2`: the run forks after planning, each process sends its half
-    over its own connection (one each: two SMTP sessions, where one process makes one), a
-    reader refused in the second half is reported, and the counts of both add up."""
+    """`digest send --workers 2`: the run forks, each process plans the day for its half and
+    sends it over its own connection (one each: two SMTP sessions, where one process makes
+    one), a reader refused in the second half is reported, the counts of both add up, and
+    each sent digest's web copy is kept by the process that sent it."""
     readers = 12
     path = write_world(tmp_path, real, readers=readers, smtp=smtp, max_connections=1)
     smtp.handler.permanent.add("r011@example.org")
@@ -395,6 +396,7 @@ def test_two_worker_processes_split_the_day_and_each_reader_gets_one_email(
     assert counts == {f"r{i:03d}@example.org": 1 for i in range(readers - 1)}
     assert smtp.handler.sessions == 2  # one connection per process
     assert statuses(path) == {"sent": 11, "failed": 1, "skipped": 1}
+    assert copied(path) == set(counts)
     again = subprocess.run([*command, "--workers", "2"], env=env, capture_output=True, text=True)
     assert "already done by an earlier run" in again.stdout, again.stdout + again.stderr
     assert len(smtp.received) == readers - 1

@@ -107,14 +107,16 @@ def send_run(
     progress: Progress | None = None,
     stop: threading.Event | None = None,
     workers: int | None = 1,
-    prepare: Callable[[], None] | None = None,
+    prepare: Callable[[Collection[str] | None], None] | None = None,
 ) -> SendReport:
     """Send `day`'s digest (default: today in each subscriber's zone) to each of `people` who
     has not had it yet. A given `now` is the run's clock: the ledger's times start there.
 
     `workers`: processes to send with (None: one per core; see `shard`), used only with the
-    configured transport and on runs long enough to gain from them; `prepare` makes what
-    `write` needs once (the day plan) before the run forks, so every process shares it."""
+    configured transport and on runs long enough to gain from them. `prepare(emails)` makes
+    what `write` needs for those readers (the day plan; None: everyone): with several
+    processes, each makes its own, for its own slice of the rows, once forked, so the
+    planning (libraries read, profiles compiled) is shared out too."""
     clock = _clock_from(now) if now is not None else utcnow
     now = now or utcnow()
     ledger = Ledger(store)
@@ -196,16 +198,24 @@ def send_run(
         if progress is not None:
             progress.start(len(todo))
 
+    def run_planned_slice(
+        rows: Sequence[Delivery],
+        ledger: Ledger,
+        report: Callable[[Outcome], None] | None,
+        cancel: threading.Event | None,
+    ) -> DeliveryReport:
+        if prepare is not None:
+            try:
+                prepare({row.email for row in rows})
+            except Exception:  # each row's `write` plans again, and says why it could not
+                log.debug("planning a slice of the run failed", exc_info=True)
+        return run_slice(rows, ledger, report, cancel)
+
     processes = worker_count(workers, len(todo)) if transport is None else 1
-    if processes > 1 and prepare is not None:
-        try:
-            prepare()
-        except Exception:  # one process then, whose rows each say why, as before
-            processes = 1
     if processes > 1:
         delivered = deliver_sharded(
             todo,
-            run_slice,
+            run_planned_slice,
             store,
             processes,
             progress=progress.update if progress is not None else None,

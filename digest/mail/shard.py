@@ -1,9 +1,10 @@
 """One send run over several processes, so that ranking, rendering and building emails (pure
 Python, held to one core by the GIL) use every core.
 
-`deliver_sharded` forks the run once its day plan is made (the index and the papers are shared
-copy-on-write, nothing is planned twice) and gives each process one contiguous slice of the
-run's rows, in the order they are ranked, so each process scores only its own blocks of readers.
+`deliver_sharded` forks the run and gives each process one contiguous slice of the run's rows,
+in the order they are ranked; each process plans the day for its own slice's readers (the
+day's papers indexed in each, the readers' libraries read and profiles compiled once, in the
+process that ranks them), so the planning is shared out over the cores too.
 Each process opens its own store connection and claims each row through the ledger exactly as
 a lone run does, so a row is never sent twice, and a process that dies leaves its rows to the
 next run (its claims run out, or are taken over at once: its pid is gone). The parent sends one
@@ -87,7 +88,7 @@ def deliver_sharded(
         reader, writer = context.Pipe(duplex=False)
         process = context.Process(
             target=_child,
-            args=(run_slice, mine, url, messages, writer),
+            args=(run_slice, mine, url, messages, writer, store),
             name=f"digest-send-{number}",
             daemon=True,
         )
@@ -121,9 +122,13 @@ def _child(
     url: str,
     messages: Any,
     results: Connection,
+    inherited: Store,
 ) -> None:
     """A forked sender: its own store connection (the parent's stays the parent's), SIGTERM
-    finishes the messages in flight and stops, SIGINT is left to the parent."""
+    finishes the messages in flight and stops, SIGINT is left to the parent. The parent's
+    store, which the run's closures read through (its slice's day plan), forgets the
+    parent's connections without closing them: it opens its own when asked."""
+    inherited.engine.dispose(close=False)
     cancel = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: cancel.set())
     signal.signal(signal.SIGINT, signal.SIG_IGN)
