@@ -44,6 +44,12 @@ class Paper:
     sources: tuple[str, ...] = ()
     first_seen: datetime | None = None  # set by the store: when we first saw it, never moved
 
+    def __hash__(self) -> int:
+        # Papers key many caches (a card, a summary, its folded text), each looked up for
+        # every reader: hashing all 23 fields each time cost more than the lookups. Equal
+        # papers have equal ids, so equality stays the dataclass's, field by field.
+        return hash(self.id)
+
     @property
     def arxiv_id(self) -> str | None:
         """The bare arXiv id (`2310.19019`, `astro-ph/0601001`), or None for a non-arXiv paper."""
