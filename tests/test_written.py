@@ -13,7 +13,8 @@ import pytest
 
 from digest.rank.ranker import _in_title, written_in
 from digest.rank.text import fold, raw_words
-from digest.render.view import _keyword_pattern
+from digest.rank.written import plural_base
+from digest.render.view import _keyword_pattern, summary_segments
 from digest.sources.arxiv import parse_listing
 
 EDGES = [
@@ -32,14 +33,15 @@ KEYWORDS = [
 
 
 def old_summary_spans(term: str, text: str) -> list[tuple[int, int]]:
-    """The summary's pattern as it was, with every dash in its class, on the text as it is."""
-    words = re.findall(r"\w+", term)
+    """The summary's pattern as it was, with every dash in its class, on the text as it is
+    (its words without their plural ending, as `plural_base` gives them)."""
+    words = [plural_base(w) for w in re.findall(r"\w+", term)]
     body = r"[\s\-\u2010\u2011\u2013]*".join(rf"{re.escape(w)}(?:e?s)?" for w in words)
     return [m.span() for m in re.finditer(rf"(?<!\w){body}(?!\w)", text, re.IGNORECASE)]
 
 
 def old_folded_search(keyword: str, folded: str) -> bool:
-    words = raw_words(keyword)
+    words = [plural_base(w) for w in raw_words(keyword)]
     body = r"[\W_]*".join(rf"{re.escape(w)}(?:e?s)?" for w in words)
     return re.search(rf"(?<![a-z0-9]){body}(?![a-z0-9])", folded) is not None
 
@@ -98,3 +100,25 @@ def test_the_folded_text_holds_a_keyword_where_its_pattern_did(
                 assert written_in(keyword, folded) == expected, (keyword, folded[:80])
             hits += expected
     assert hits > 300
+
+
+def test_a_plural_keyword_is_found_where_the_text_says_it_once() -> None:
+    """ "LLM agents" matched a paper (the index folds plurals) whose summary says "an LLM
+    agent": the summary marks it, as it marks the plural; words the index keeps whole
+    ("series", "class", "analysis") are looked for whole."""
+    from digest.models import Paper
+
+    text = (
+        "We build an LLM agent, then LLM agents, from boxes and a box; a time series of one "
+        "serie, a class, an analysis."
+    )
+    paper = Paper(id="x:1", title="T", abstract=text)
+
+    def marked(term: str) -> list[str]:
+        return [s["text"] for s in summary_segments(paper, terms=(term,)) if s["hit"]]
+
+    assert marked("LLM agents") == ["LLM agent", "LLM agents"]
+    assert marked("boxes") == ["boxes", "box"]
+    assert marked("time series") == ["time series"] and marked("series") == ["series"]
+    assert marked("classes") == ["class"] and marked("analysis") == ["analysis"]
+    assert written_in("LLM agents", fold("we build an llm agent"))

@@ -39,7 +39,7 @@ from digest.rank.scoring import (
 )
 from digest.rank.text import fold, raw_words
 from digest.rank.trending import trending_text
-from digest.rank.written import Writing, find
+from digest.rank.written import Writing, find, plural_base
 from digest.render.latex import bibtex_to_text
 
 if TYPE_CHECKING:
@@ -330,7 +330,7 @@ def _in_title(keyword: str, folded_title: str) -> bool:
 
 @lru_cache(maxsize=65536)  # one per keyword of every reader
 def _words(keyword: str) -> tuple[str, ...]:
-    return tuple(raw_words(keyword))
+    return tuple(plural_base(w) for w in raw_words(keyword))
 
 
 def _continues_folded_word(c: str) -> bool:

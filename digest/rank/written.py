@@ -3,17 +3,21 @@
 A keyword is written where its words come in order, each with an optional plural ending ("s"
 or "es"), joined only by separators (none at all too: "multiagent" writes "multi agent"), and
 not inside a longer word: what `(?<!W)w1(?:e?s)?S*w2(?:e?s)?…(?!W)` finds, where W is a
-character that continues a word and S a separator. A big subscriber list has thousands of
-distinct keywords, and compiling such a pattern costs Python's `re` 0.2-0.7 ms, more than
-searching every summary of a digest: `find` gives the same matches (the same places, the
-same greedy endings) with a few `str.find` calls. The words must be lower case, and `lower`
-the text in lower case with every character at its place (see `lower_at_places`).
+character that continues a word and S a separator. Callers give each word without the plural
+ending the index takes off (`plural_base`), so "LLM agents" is found in "an LLM agent". A big
+subscriber list has thousands of distinct keywords, and compiling such a pattern costs
+Python's `re` 0.2-0.7 ms, more than searching every summary of a digest: `find` gives the same
+matches (the same places, the same greedy endings) with a few `str.find` calls. The words must
+be lower case, and `lower` the text in lower case with every character at its place (see
+`lower_at_places`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+
+from digest.rank.text import stem
 
 _ENDINGS = ("es", "s", "")  # the order `(?:e?s)?` tries them in
 
@@ -75,6 +79,15 @@ def _rest(
             if found is not None:
                 return found
     return None
+
+
+def plural_base(word: str) -> str:
+    """A keyword's word as `find` looks for it: without the plural ending the index takes off
+    ("agents" -> "agent", "boxes" -> "box"), so that "LLM agents" is found where a summary
+    says "LLM agent", as the index matched it; other words as they are ("series", "class")."""
+    lower = word.lower()
+    base = stem(lower)
+    return word[: len(base)] if base != lower and lower.startswith(base) else word
 
 
 def lower_at_places(text: str) -> str | None:

@@ -16,7 +16,7 @@ from functools import lru_cache
 from typing import Any
 
 from digest.models import Digest, Paper, RankedPaper, Reason, Subscriber
-from digest.rank.written import Writing, find_all, lower_at_places
+from digest.rank.written import Writing, find_all, lower_at_places, plural_base
 from digest.render.latex import clean_text, latex_to_text
 
 Row = tuple[str, Mapping[str, Any]]
@@ -584,8 +584,9 @@ def _patterns(terms: tuple[str, ...]) -> list[WrittenKeyword]:
 @lru_cache(maxsize=65536)  # one per keyword of every reader: thousands on a big list
 def _keyword_pattern(term: str) -> WrittenKeyword | None:
     """Where a text writes a keyword: its words in order, case, plurals, hyphens and spaces
-    aside ("LLM agents" finds "LLM agent", "multi-agent" finds "multi agent")."""
-    words = re.findall(r"\w+", term)
+    aside ("LLM agents" finds "LLM agent", "multi-agent" finds "multi agent"; see
+    `rank.written`)."""
+    words = [plural_base(w) for w in re.findall(r"\w+", term)]
     if not words:
         return None
     body = r"[\s\-]*".join(rf"{re.escape(w)}(?:e?s)?" for w in words)  # any dash: see `spans`
