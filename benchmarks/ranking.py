@@ -27,8 +27,13 @@ feedback, with it, arxiv-sanity's SVM retrained on the very marks this ranker's 
 (liked and "more" papers against all the day's others and the "not for me" ones; every form,
 from the first day with a "more" mark in the keyword form), and arxiv-sanity's SVM on the marks
 of its own digests (forms with liked papers to start from), averaged over `--pools` sequences of
-days, then day DAYS side by side. E.g. `python benchmarks/ranking.py --feedback 5 --semantic
---keep-vectors v.npz` (embedding the 2018 papers takes long on 2 shared cores: keep them).
+days (sequence s drawn with seed `--seed` + 100 + s: `--seed 8 --pools 1` is the second of
+`--pools 2`), then day DAYS side by side. With `--semantic` also the issue's plain logistic
+regression on sentence vectors (scikit-learn, its own reader's likes against dislikes; this
+ranker's order until it has both) and a ceiling: per category, a logistic regression on every
+label of every day before (2,000 labelled papers a day, far more than any reader marks). E.g.
+`python benchmarks/ranking.py --feedback 5 --semantic --keep-vectors v.npz` (embedding the 2018
+papers takes long on 2 shared cores: keep them).
 """
 
 from __future__ import annotations
@@ -532,7 +537,8 @@ def main() -> int:
         "--seed",
         type=int,
         default=SEED,
-        help=f"the first pool's seed (default {SEED}; another one draws held-out pools)",
+        help=f"the first pool's seed (default {SEED}; another one draws held-out pools; with "
+        "--feedback, the first sequence of days')",
     )
     parser.add_argument(
         "--pool-size",

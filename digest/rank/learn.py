@@ -20,10 +20,12 @@ still weighs: with fresh marks the column is the classifier's, and it fades back
 as the marks age). Such a topic also shares less of a paper's score with the paper's nearest
 papers by meaning (LEARNED_SMOOTHING times the usual share, `scoring.combine`): the classifier
 has drawn the line between what the reader likes and the near misses they turned down, and
-averaging over 30 neighbours blurred it again. On the feedback benchmark (one 5-day run, day 5,
-liked / keywords / both) the three together (share 1.0 from 0.7, regularisation 0.03 from 0.1,
-half the smoothing) raised nDCG@10 from 0.671 / 0.687 / 0.694 to 0.713 / 0.722 / 0.728, the
-smoothing alone to 0.686 / 0.713 / 0.715; checked on a second run of other days (README).
+averaging over 30 neighbours blurred it again. On the feedback benchmark (`benchmarks/ranking.py
+--feedback 5 --semantic --pools 1`, day 5, liked / keywords / both) the three together (share
+1.0 from 0.7, regularisation 0.03 from 0.1, half the smoothing) raised nDCG@10 from 0.671 /
+0.687 / 0.694 to 0.713 / 0.714 / 0.715 on the days they were chosen on (seed 7), and from
+0.760 / 0.812 / 0.802 to 0.794 / 0.831 / 0.838 on other days (seed 8); half the smoothing
+alone gave 0.686 / 0.713 / 0.715 on seed 7, a quarter or none no more.
 
 On such a topic the TF-IDF "not for me" push (`feedback`) is left out: the classifier has
 learned the dislikes (on the feedback benchmark the push on top of it cost 0.04 nDCG@10 with
