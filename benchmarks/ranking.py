@@ -27,8 +27,13 @@ feedback, with it, arxiv-sanity's SVM retrained on the very marks this ranker's 
 (liked and "more" papers against all the day's others and the "not for me" ones; every form,
 from the first day with a "more" mark in the keyword form), and arxiv-sanity's SVM on the marks
 of its own digests (forms with liked papers to start from), averaged over `--pools` sequences of
-days, then day DAYS side by side. E.g. `python benchmarks/ranking.py --feedback 5 --semantic
---keep-vectors v.npz` (embedding the 2018 papers takes long on 2 shared cores: keep them).
+days (sequence s drawn with seed `--seed` + 100 + s: `--seed 8 --pools 1` is the second of
+`--pools 2`), then day DAYS side by side. With `--semantic` also the issue's plain logistic
+regression on sentence vectors (scikit-learn, its own reader's likes against dislikes; this
+ranker's order until it has both) and a ceiling: per category, a logistic regression on every
+label of every day before (2,000 labelled papers a day, far more than any reader marks). E.g.
+`python benchmarks/ranking.py --feedback 5 --semantic --keep-vectors v.npz` (embedding the 2018
+papers takes long on 2 shared cores: keep them).
 """
 
 from __future__ import annotations
@@ -353,10 +358,15 @@ FORM_NAMES = tuple(FORMS)
 
 
 def feedback_days(
-    everything: Sequence[Paper], days: int, sequences: int, memo: MemoEmbedder | None = None
+    everything: Sequence[Paper],
+    days: int,
+    sequences: int,
+    memo: MemoEmbedder | None = None,
+    seed: int = SEED,
 ) -> dict[str, list[float]]:
     """nDCG@10 per day, per (method, form), averaged over the profiles of `sequences` runs of
-    `days` disjoint pools; prints the table and returns it. `memo`: the semantic ranker too."""
+    `days` disjoint pools (run s drawn with seed + 100 + s: `--seed 8 --pools 1` is the second
+    run of `--pools 2`); prints the table and returns it. `memo`: the semantic ranker too."""
     year = [p for p in everything if p.published and p.published.year == 2018]
     if days * POOL > len(year):
         raise SystemExit(f"--feedback: at most {len(year) // POOL} days of disjoint pools")
@@ -383,7 +393,7 @@ def feedback_days(
         return out
 
     for sequence in range(sequences):
-        rng = random.Random(SEED + 100 + sequence)
+        rng = random.Random(seed + 100 + sequence)
         shuffled = list(year)
         rng.shuffle(shuffled)
         earlier = [p for p in everything if p.published and p.published.year in (2016, 2017)]
@@ -395,6 +405,9 @@ def feedback_days(
         marks = {(m, f): [[] for _ in cases] for m in modes for f in FORMS}
         svm_more: dict[str, list[list[Paper]]] = {f: [[] for _ in cases] for f in FORMS}
         svm_less: dict[str, list[list[Paper]]] = {f: [[] for _ in cases] for f in FORMS}
+        lr_marks: dict[str, list[tuple[list[Paper], list[Paper]]]] = {
+            f: [([], []) for _ in cases] for f in FORMS
+        }
         for day in range(days):
             now = start + timedelta(days=day)
             chosen = shuffled[day * POOL : (day + 1) * POOL]
@@ -422,6 +435,12 @@ def feedback_days(
                     for i, (more, less) in enumerate(read(scored, pool, truth)):
                         mine[i] += [Mark("", p, "more", str(i), now) for p in more]
                         mine[i] += [Mark("", p, "less", str(i), now) for p in less]
+                if memo is not None:  # the issue's plain logistic regression, its own marks
+                    plain_lr = logistic_on_marks(pool, likes, lr_marks[form], memo, fallback=plain)
+                    record(f"plain LR on its own marks [{form}]", day, plain_lr, truth)
+                    for i, (more, less) in enumerate(read(plain_lr, pool, truth)):
+                        lr_marks[form][i][0].extend(more)
+                        lr_marks[form][i][1].extend(less)
                 if not has_liked:
                     continue  # arxiv-sanity's own digest needs liked papers to start from
                 positives = [likes[i] + svm_more[form][i] for i in range(len(cases))]
@@ -430,9 +449,19 @@ def feedback_days(
                 for i, (more, less) in enumerate(read(svm, pool, truth)):
                     svm_more[form][i] += more
                     svm_less[form][i] += less
-    means = {name: [statistics.mean(v) for v in per_day] for name, per_day in results.items()}
+            if memo is not None and day > 0:
+                ceiling = labelled_ceiling(shuffled[: day * POOL], pool, cases, memo)
+                for form in FORMS:
+                    record(f"ceiling: LR on all labels before [{form}]", day, ceiling, truth)
+    means = {  # nan: no figure that day (the ceiling has no labels before day 2)
+        name: [statistics.mean(v) if v else math.nan for v in per_day]
+        for name, per_day in results.items()
+    }
     profiles = len(results[next(iter(results))][0])
-    print(f"\nnDCG@10 per day, {profiles} profiles ({sequences} sequences of {days} days)")
+    print(
+        f"\nnDCG@10 per day, {profiles} profiles ({sequences} sequences of {days} days, "
+        f"seeds {', '.join(str(seed + s) for s in range(sequences))})"
+    )
     print(f"{'method [form]':40}" + "".join(f"{'day ' + str(d + 1):>8}" for d in range(days)))
     for form in FORMS:
         for name, values in means.items():
@@ -445,6 +474,53 @@ def feedback_days(
         cells = [means.get(f"{head} [{f}]") for f in FORMS]
         print(f"{head:28}" + "".join(f"{c[-1]:12.3f}" if c else f"{'-':>12}" for c in cells))
     return means
+
+
+def logistic_on_marks(
+    pool: Sequence[Paper],
+    liked: list[list[Paper]],
+    marks: list[tuple[list[Paper], list[Paper]]],
+    memo: MemoEmbedder,
+    fallback: np.ndarray,
+) -> np.ndarray:
+    """The issue's comparison: a plain logistic regression (scikit-learn, C=1, balanced
+    classes) on sentence vectors, liked and "more" papers against "not for me" ones, of its own
+    reader's marks; a profile without both kinds of paper yet keeps `fallback` (this ranker's
+    order without feedback)."""
+    from sklearn.linear_model import LogisticRegression
+
+    vectors = memo.embed_papers(pool)
+    out = np.array(fallback, dtype=np.float64)
+    for i, (more, less) in enumerate(marks):
+        positives = liked[i] + more
+        if positives and less:
+            x = memo.embed_papers([*positives, *less])
+            y = np.r_[np.ones(len(positives)), np.zeros(len(less))]
+            model = LogisticRegression(class_weight="balanced", max_iter=1000).fit(x, y)
+            margin = model.decision_function(vectors)
+            out[i] = margin - margin.min() + 1.0  # every paper above 0: all can be shown
+    return out
+
+
+def labelled_ceiling(
+    before: Sequence[Paper],
+    pool: Sequence[Paper],
+    cases: list[Case],
+    memo: MemoEmbedder,
+) -> np.ndarray:
+    """What a linear model over the sentence vectors reaches with far more than any reader
+    gives: per category, a logistic regression (C=10) on every label of every day before
+    (`before`, all 2,000 papers of each), applied to today's pool."""
+    from sklearn.linear_model import LogisticRegression
+
+    train = memo.embed_papers(before)
+    vectors = memo.embed_papers(pool)
+    by_category: dict[str, np.ndarray] = {}
+    for cat in dict.fromkeys(c[0] for c in cases):
+        y = np.asarray([cat in p.categories for p in before])
+        model = LogisticRegression(C=10.0, max_iter=2000).fit(train, y)
+        by_category[cat] = model.decision_function(vectors)
+    return np.vstack([by_category[c[0]] for c in cases])
 
 
 def main() -> int:
@@ -461,7 +537,8 @@ def main() -> int:
         "--seed",
         type=int,
         default=SEED,
-        help=f"the first pool's seed (default {SEED}; another one draws held-out pools)",
+        help=f"the first pool's seed (default {SEED}; another one draws held-out pools; with "
+        "--feedback, the first sequence of days')",
     )
     parser.add_argument(
         "--pool-size",
@@ -508,7 +585,7 @@ def main() -> int:
     everything = read_papers(LABELLED)
     if args.feedback:
         memo = MemoEmbedder(args.keep_vectors) if args.semantic else None
-        feedback_days(everything, args.feedback, args.pools, memo)
+        feedback_days(everything, args.feedback, args.pools, memo, args.seed)
         if memo is not None:
             memo.save()
         print(f"\ntotal {time.perf_counter() - started:.1f} s")

@@ -234,6 +234,103 @@ def test_the_classifier_never_pushes_down_a_paper_matching_a_keyword(
     assert any(abs(learned[p] - unlearned[p]) > 0.01 for p in unlearned if p not in kept)
 
 
+def test_with_fresh_marks_the_meaning_column_is_the_classifiers_and_it_fades_with_age(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A topic's meaning column is its classifier's z-scored margin while the marks are fresh,
+    and moves back towards the profile's own meaning as they age."""
+    from digest.rank.scoring import Signals, standardise
+    from digest.rank.semantic import add_semantics
+
+    papers = day()
+    person = by_category()
+    top = rank_detailed(papers, person).picked
+    profiles = compile_profiles(person, {}, {})
+    models: list[learn.TopicModel] = []
+    real = learn.learn_topic
+
+    def keeping(*args: object, **kwargs: object) -> learn.TopicModel:
+        models.append(real(*args, **kwargs))  # type: ignore[arg-type]
+        return models[-1]
+
+    monkeypatch.setattr(learn, "learn_topic", keeping)
+    embedder = WordEmbedder()
+    vectors = embedder.embed_papers(papers)
+    n = len(papers)
+    empty = np.zeros((n, 1), dtype=np.float32)
+    signals = Signals(empty, empty, empty, empty, empty > 0, np.zeros(n, dtype=np.float32))
+
+    def column(at: datetime) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        marks = [
+            mark(person, r.paper, "more" if i % 2 else "less", AT) for i, r in enumerate(top[:6])
+        ]
+        (profile,) = with_feedback(profiles, marks, now=at)
+        out = add_semantics(signals, papers, [profile], embedder)
+        assert out.semantic is not None and out.semantic_unlearned is not None
+        learned = standardise(models[-1].margin(vectors)[:, None], 0.05)[:, 0]
+        return out.semantic[:, 0], out.semantic_unlearned[:, 0], learned
+
+    fresh, profile_own, learned = column(AT)
+    np.testing.assert_allclose(fresh, learned, atol=1e-5)
+    aged, profile_own, learned = column(AT + timedelta(days=HALF_LIFE_DAYS))
+    np.testing.assert_allclose(aged, 0.5 * profile_own + 0.5 * learned, atol=1e-5)
+
+
+def test_a_topic_with_a_classifier_shares_less_of_a_papers_score_with_its_neighbours() -> None:
+    """On a large day a paper's meaning score is mostly its 30 nearest papers' (0.85); on a
+    topic with its own classifier half as much: a paper the classifier puts high, among
+    neighbours it does not, ranks higher there than on the same column without a classifier."""
+    import scipy.sparse as sp
+
+    from digest.rank.scoring import (
+        SEMANTIC_MIDPOINT,
+        SEMANTIC_SLOPE,
+        SEMANTIC_SMOOTHING,
+        WORDS_SHARE,
+        Signals,
+        combine,
+        compile_topic,
+    )
+
+    n, k = 2000, 30
+    rng = np.random.default_rng(11)
+    meaning = rng.standard_normal(n).astype(np.float32)
+    meaning[0] = 4.0  # high on its own; its neighbours (random papers) are not
+    rows = np.repeat(np.arange(n), k)
+    cols = (rows + rng.integers(1, n, size=n * k)) % n
+    graph = sp.csr_matrix((np.full(n * k, 1.0 / k, dtype=np.float32), (rows, cols)), (n, n))
+    zeros = np.zeros((n, 2), dtype=np.float32)
+    signals = Signals(
+        zeros,
+        zeros,
+        zeros,
+        zeros,
+        zeros > 0,
+        np.zeros(n, dtype=np.float32),
+        neighbours=graph,
+        semantic=np.repeat(meaning[:, None], 2, axis=1),
+        semantic_topics=np.ones(2, dtype=np.bool_),
+        learned_topics=np.asarray([False, True]),
+    )
+    words = (Keyword("unmatched"),)  # a topic with words, none of them in the day's papers
+    profiles = [
+        compile_topic(Topic("plain", keywords=words)),
+        compile_topic(Topic("learned", keywords=words)),
+    ]
+    scores = combine(signals, profiles, trending_weight=0.0)
+    place = (scores > scores[0]).sum(axis=0)  # papers above paper 0, per topic
+    assert place[1] == 0 < place[0]
+    # What each paper's own meaning weighs against its neighbours', read back from the scores.
+    fused = np.log(scores / (1 - scores)) / SEMANTIC_SLOPE + SEMANTIC_MIDPOINT
+    around = graph @ meaning
+    for t, smoothing in (
+        (0, SEMANTIC_SMOOTHING),
+        (1, learn.LEARNED_SMOOTHING * SEMANTIC_SMOOTHING),
+    ):
+        expected = (1 - WORDS_SHARE) * ((1 - smoothing) * meaning + smoothing * around)
+        np.testing.assert_allclose(fused[:, t], expected, atol=1e-3)
+
+
 # ---------------------------------------------------------------- with the real model
 
 AGENTS = Topic("LLM agents", keywords=tuple(Keyword(k) for k in TOPIC_WORDS))

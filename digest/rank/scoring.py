@@ -27,7 +27,8 @@ above the day's usual a paper is), which keep their spread where squashed cosine
     fused   = (1 - w) meaning + w direct, each as z-scores (meaning: see `semantic`)
     content = sigmoid(1.5 ((1 - s) fused + s mean fused of its 30 nearest papers by meaning - 2))
 
-where the words' share w and the smoothing s depend on the day's size (`semantic_mix`): w 0.15
+where the words' share w and the smoothing s depend on the day's size (`semantic_mix`; a topic
+with its own classifier, `learn`, takes LEARNED_SMOOTHING = half that s): w 0.15
 and s 0.85 from 2,000 papers up, w 0.5 and s 0.5 up to 1,000, in between moving with log(size).
 Sharing a score with its neighbours pays on a large day, where a paper's 30 nearest papers are
 mostly of its field; on a small day a paper's neighbours are farther off, and a paper strong on
@@ -280,9 +281,9 @@ def combine(
         + has_liked * similar_strength(signals.similar)
     ) / np.maximum(count, 1.0)
     if signals.semantic is not None and signals.semantic_topics is not None:
-        meaning = _with_meaning(content, signals, signals.semantic)
+        meaning = _with_meaning(content, signals, signals.semantic, signals.learned_topics)
         if signals.semantic_unlearned is not None and signals.keyword_kept is not None:
-            unlearned = _with_meaning(content, signals, signals.semantic_unlearned)
+            unlearned = _with_meaning(content, signals, signals.semantic_unlearned, None)
             meaning = np.where(
                 signals.keyword_kept, np.maximum(meaning, unlearned), meaning
             ).astype(np.float32)
@@ -314,10 +315,18 @@ def combine(
     return scores
 
 
-def _with_meaning(content: Floats, signals: Signals, semantic: Floats) -> Floats:
+def _with_meaning(
+    content: Floats, signals: Signals, semantic: Floats, learned: npt.NDArray[np.bool_] | None
+) -> Floats:
     """Content with the semantic extra: the meaning z-score and the words' z-score fused,
-    shared with the nearest papers by meaning, and squashed to 0..1."""
-    words, smoothing = semantic_mix(len(content))
+    shared with the nearest papers by meaning (`learned`: the topics with a classifier, which
+    share LEARNED_SMOOTHING times as much), and squashed to 0..1."""
+    from digest.rank.learn import LEARNED_SMOOTHING
+
+    words, usual = semantic_mix(len(content))
+    smoothing: float | Floats = usual
+    if learned is not None and learned.any():
+        smoothing = np.where(learned, LEARNED_SMOOTHING * usual, usual).astype(np.float32)
     fused = (1.0 - words) * semantic + words * standardise(content)
     if signals.neighbours is not None:
         fused = (1.0 - smoothing) * fused + smoothing * (signals.neighbours @ fused)
