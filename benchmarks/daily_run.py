@@ -16,8 +16,10 @@ day's papers, Jinja + premailer per email, smtplib with a connection per message
 figures are scaled up.
 
 Run: `python benchmarks/daily_run.py [--subscribers 1000,3000,10000] [--naive-sample 100]
-[--semantic] [--workers 1,2] [--postgres URL] [--sink fast|aiosmtpd]`.
-`--semantic`: ranking.semantic on, the vectors cached by a dry run first. `--workers`: the
+[--semantic [--keep-vectors FILE]] [--workers 1,2] [--postgres URL] [--sink fast|aiosmtpd]`.
+`--semantic`: each N also with ranking.semantic on, the vectors cached by a dry run first
+(`--keep-vectors FILE`: most of them read from a `benchmarks/ranking.py --keep-vectors` file),
+and the two walls compared (target: semantic <= 2x lexical). `--workers`: the
 `digest send --workers` values to compare, default one per core. `--postgres`: each store a
 fresh database on that server instead of SQLite. `--sink`: the minimal SMTP sink (default) or
 aiosmtpd's, which spends about 4.5 ms of CPU per message on the same two cores.
@@ -474,6 +476,58 @@ def fresh_database(server: str, name: str) -> str:
     return make_url(server).set(database=name).render_as_string(hide_password=False)
 
 
+def seed_vectors(config_file: Path, keep: Path) -> int:
+    """Put the labelled papers' vectors from a `benchmarks/ranking.py --keep-vectors` file (by
+    paper id, this model's) in the store, as earlier runs would have; how many."""
+    import numpy as np
+
+    from digest.config import load_config
+    from digest.papers_file import read_papers
+    from digest.rank.semantic import LazyEmbedder, _cache_key
+    from digest.store import open_store
+
+    name = LazyEmbedder().name
+    with np.load(keep) as kept:
+        if str(kept["model"]) != name:
+            raise SystemExit(f"{keep} holds vectors of {kept['model']}, not of {name}")
+        vectors = dict(zip(kept["ids"].tolist(), kept["vectors"], strict=True))
+    rows = {
+        _cache_key(p): vectors[p.id].astype(np.float32).tobytes()
+        for p in read_papers(LABELLED)
+        if p.id in vectors
+    }
+    with open_store(load_config(config_file).store_url) as store:
+        store.save_embeddings(name, rows)
+    return len(rows)
+
+
+def save_vectors(config_file: Path, keep: Path) -> int:
+    """Add the papers' vectors the store now holds to the `keep` file, by paper id; how many
+    the file holds."""
+    import numpy as np
+    from sqlalchemy import select
+
+    from digest.config import load_config
+    from digest.rank.semantic import LazyEmbedder
+    from digest.store import open_store
+    from digest.store.schema import paper_embeddings as table
+
+    name = LazyEmbedder().name
+    vectors: dict[str, Any] = {}
+    if keep.exists():
+        with np.load(keep) as kept:
+            vectors = dict(zip(kept["ids"].tolist(), kept["vectors"], strict=True))
+    with open_store(load_config(config_file).store_url) as store, store.engine.connect() as c:
+        for key, vector in c.execute(
+            select(table.c.key, table.c.vector).where(table.c.model == name)
+        ):
+            if not key.startswith("text#"):
+                vectors[key.split("#")[0]] = np.frombuffer(vector, dtype=np.float32)
+    ids = list(vectors)
+    np.savez(keep, model=name, ids=np.asarray(ids), vectors=np.vstack([vectors[i] for i in ids]))
+    return len(ids)
+
+
 def ours(
     root: Path,
     n: int,
@@ -482,12 +536,17 @@ def ours(
     database_url: str | None = None,
     workers: int = 0,
     sink_kind: str = "fast",
+    keep_vectors: Path | None = None,
 ) -> tuple[Figures, str, Path, list[dict[str, Any]]]:
     with RunningSink(root, sink_kind) as sink:
         config_file, people = build_world(root, n, sink.port, now, semantic, database_url)
         if semantic:  # vectors cached first: a dry run embeds the day's and liked papers
+            if keep_vectors is not None:
+                print(f"semantic: {seed_vectors(config_file, keep_vectors):,} paper vectors read")
             warm = run_send(config_file, "send", "--dry-run")
             print(f"semantic: papers embedded and cached by a dry run in {warm[0]:.0f} s")
+            if keep_vectors is not None:
+                print(f"semantic: {save_vectors(config_file, keep_vectors):,} vectors kept")
         wall, cpu, peak, rss, output = run_send(config_file, "send", "--workers", str(workers))
         received = sink.received()
     everyone = {p["email"] for p in people} | {"config.person@example.org"}
@@ -595,6 +654,14 @@ def main() -> None:
         help="ranking.semantic on (needs the semantic extra), the papers' vectors cached first",
     )
     parser.add_argument(
+        "--keep-vectors",
+        type=Path,
+        metavar="FILE",
+        help="with --semantic: the labelled papers' vectors from a file that "
+        "`benchmarks/ranking.py --keep-vectors` wrote, put in the store before the warm-up "
+        "(which then embeds only the rest)",
+    )
+    parser.add_argument(
         "--sink",
         choices=("fast", "aiosmtpd"),
         default="fast",
@@ -612,18 +679,24 @@ def main() -> None:
     rows = []
     naive_figures: Figures | None = None
     workers = [int(w) for w in args.workers.split(",") if w.strip()]
-    for n, w in ((n, w) for n in sizes for w in workers):
+    modes = [False, True] if args.semantic else [False]  # semantic: beside the lexical run
+    walls: dict[tuple[int, int, bool], float] = {}
+    for n, w, semantic in ((n, w, m) for n in sizes for w in workers for m in modes):
         with tempfile.TemporaryDirectory(prefix="daily_run-") as tmp:
             root = Path(tmp)
             before = load()
             url = fresh_database(args.postgres, f"daily_run_{n}_{w}") if args.postgres else None
             figures, summary, config_file, people = ours(
-                root, n, now, args.semantic, url, w, args.sink
+                root, n, now, semantic, url, w, args.sink, args.keep_vectors
             )
-            label = f"{n:,}" + (f", --workers {w}" if w else "")
+            walls[(n, w, semantic)] = figures.wall
+            label = (
+                f"{n:,}" + (f", --workers {w}" if w else "") + (", semantic" if semantic else "")
+            )
             rows.append((n, label, figures))
             print(
-                f"ours  N={n:>6} workers={w or 'auto'}: {figures.emails} emails in "
+                f"ours  N={n:>6} workers={w or 'auto'}{' semantic' if semantic else ''}: "
+                f"{figures.emails} emails in "
                 f"{figures.wall:6.1f} s wall, "
                 f"{figures.cpu:6.1f} s CPU ({figures.cpu_per_email_ms:.1f} ms/email), "
                 f"peak memory {figures.peak_mb:.0f} MB (largest process {figures.rss_mb:.0f} "
@@ -650,6 +723,7 @@ def main() -> None:
             f"| {label} | {f.emails:,} | {f.wall:.1f} | {f.cpu:.1f} | "
             f"{f.cpu_per_email_ms:.1f} | {f.peak_mb:.0f} | {f.rss_mb:.0f} |"
         )
+    lexical = [r for r in rows if "semantic" not in r[1]]
     if naive_figures is not None:
         nf = naive_figures
         for n in sizes:
@@ -658,11 +732,17 @@ def main() -> None:
                 f"| naive x {n:,} (scaled from {nf.emails}) | {n:,} | {nf.wall * scale:.1f} | "
                 f"{nf.cpu * scale:.1f} | {nf.cpu_per_email_ms:.1f} | - | - |"
             )
-        best = rows[-1][2]
+        _, best_label, best = lexical[-1]
         ratio = nf.cpu_per_email_ms / max(best.cpu_per_email_ms, 1e-9)
-        print(f"\nCPU per email, naive / ours at N={rows[-1][1]}: {ratio:.1f}x (target >= 10x)")
-    if rows:
-        n, _, f = rows[-1]
+        print(f"\nCPU per email, naive / ours at N={best_label}: {ratio:.1f}x (target >= 10x)")
+    for (n, w, semantic), wall in walls.items():
+        if semantic and (n, w, False) in walls:
+            print(
+                f"semantic / lexical wall at N={n:,}: {wall / walls[(n, w, False)]:.2f}x "
+                "(target <= 2x)"
+            )
+    if lexical:
+        n, _, f = lexical[-1]
         print(f"wall at N={n:,}: {f.wall:.1f} s (target <= 60 s at 10,000)")
         print(f"peak memory at N={n:,}: {f.peak_mb:.0f} MB, all processes (target <= 1024 MB)")
 

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 import click
 
 from digest import __version__
+from digest.blas import one_blas_thread
 from digest.config import Config, config_path, load_config
 from digest.config.advice import keyword_warnings
 from digest.config.arxiv import category_problems
@@ -258,7 +259,8 @@ def rank(
     default=0,
     show_default=True,
     help="Processes to rank, render and send with (0: one per core, each taking at least 250 "
-    "digests). With the semantic extra on: always 1.",
+    "digests). With the semantic extra, vectors the store lacks are made first, in a process "
+    "of their own.",
 )
 @click.pass_obj
 def send(state: _State, subscriber: str | None, day: Any, dry_run: bool, workers: int) -> None:
@@ -730,6 +732,7 @@ def main(argv: list[str] | None = None) -> None:
     """The console script: run the CLI, turning DigestErrors into one clean line."""
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     limit_malloc_arenas()  # before any thread starts (see digest.memory)
+    one_blas_thread()  # before numpy is imported (see digest.blas)
     try:
         cli.main(args=argv, prog_name="digest", standalone_mode=False)
     except click.exceptions.Abort:

@@ -53,6 +53,16 @@ def window_end(subscriber: Subscriber, day: date, now: datetime) -> datetime:
     return min(now, end_of_day)
 
 
+def candidate_span(
+    people: Sequence[Subscriber], now: datetime, day: date | None = None
+) -> tuple[datetime, datetime]:
+    """From the earliest window start to the latest window end of `people`'s digests for `day`
+    (default: today where each lives): where the store's candidates for all of them lie."""
+    ends = [window_end(p, day or p.local_date(now), now) for p in people]
+    starts = [end - timedelta(days=look_back(p)) for p, end in zip(people, ends, strict=True)]
+    return min(starts), max(ends)
+
+
 def previous_window_end(subscriber: Subscriber, previous: tuple[date, datetime]) -> datetime:
     """Where the window of a digest already sent ended, from its day and when its row was
     planned (the clock of the run that planned it, which ranked up to then): the next digest
@@ -149,8 +159,9 @@ def plan_day(
                 since = max(since, previous_window_end(by_email[email], before))
             windows[email] = (since, end)
         if people:
-            pool = store.papers_first_seen(min(starts.values()), max(ends.values()))
-            seen = store.first_seen_times(min(starts.values()), max(ends.values()))
+            since, until = candidate_span(people, now, day)
+            pool = store.papers_first_seen(since, until)
+            seen = store.first_seen_times(since, until)
         else:
             pool, seen = [], {}
     else:

@@ -224,12 +224,16 @@ def plan_run(
 def _configured_embedder(config: Config, store: Store) -> Embedder | None:
     """The sentence embedder when `ranking.semantic` is on, its paper vectors cached in the
     store; None (lexical ranking) otherwise."""
-    if not config.ranking.semantic:
-        return None
-    from digest.rank.semantic import CachedEmbedder, load_embedder
+    return _sentence_embedder(config, store) if config.ranking.semantic else None
+
+
+def _sentence_embedder(config: Config, store: Store) -> Embedder:
+    """The configured sentence model (loaded when first asked to embed), its vectors kept in
+    the store."""
+    from digest.rank.semantic import CachedEmbedder, LazyEmbedder
 
     path = str(config.ranking.model_path) if config.ranking.model_path else None
-    return CachedEmbedder(load_embedder(path, config.ranking.model_sha256), store)
+    return CachedEmbedder(LazyEmbedder(path, config.ranking.model_sha256), store)
 
 
 def watch_tuning(
@@ -560,6 +564,12 @@ def send_digests(
             keep = copies.keeper(person.email, d, person.name, rendered.subject, record)
         return rendered, digest.count, keep
 
+    def embedded_ahead(emails: Collection[str]) -> bool:
+        from digest.rank.ahead import embed_ahead
+
+        mine = [p for p in people if p.email in emails]
+        return embed_ahead(store, lambda s: _sentence_embedder(config, s), mine, now, day)
+
     report = send_run(
         config,
         store,
@@ -571,9 +581,9 @@ def send_digests(
         transport=transport,
         progress=progress,
         stop=stop,
-        # The sentence model's thread pool does not survive a fork: one process with it.
-        workers=1 if config.ranking.semantic else workers,
+        workers=workers,
         prepare=prepare,
+        fork_ready=embedded_ahead if config.ranking.semantic else None,
     )
     chatty = [p for p in people if p.channels]
     if chatty and not dry_run and not (stop is not None and stop.is_set()):

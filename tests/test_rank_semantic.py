@@ -100,6 +100,24 @@ def test_paper_vectors_are_computed_once_and_kept_in_the_store(tmp_path: Path) -
     store.close()
 
 
+def test_a_topics_words_are_embedded_once_and_kept_in_the_store(tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'digest.sqlite3'}")
+    asked: list[list[str]] = []
+
+    class Counting(ConceptEmbedder):
+        def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
+            asked.append(list(texts))
+            return super().embed_texts(texts)
+
+    first = CachedEmbedder(Counting(), store).embed_texts(["car", "star", "car"])
+    assert asked == [["car", "star"]]  # each text once
+    again = CachedEmbedder(Counting(), store).embed_texts(["star", "car"])
+    assert asked == [["car", "star"]]  # read back from the store
+    assert np.array_equal(again, first[[1, 0]])
+    assert np.array_equal(first[0], first[2])
+    store.close()
+
+
 def test_without_the_extra_semantic_ranking_is_a_clear_error(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -137,7 +140,21 @@ def test_each_paper_is_embedded_once_then_read_back_from_the_store(
     assert sorted(embedded) == [1, 200]  # the topic's words, then every paper
     embedded.clear()
     again = rank(config, path)
-    assert embedded == [1]  # only the topic's words: the papers' vectors came from the store
+    assert embedded == []  # the papers' and the topic's vectors came from the store
     assert again == first
     with open_store(load_config(config).store_url) as store, store.engine.connect() as conn:
-        assert conn.scalar(select(func.count()).select_from(paper_embeddings)) == 200
+        assert conn.scalar(select(func.count()).select_from(paper_embeddings)) == 201
+    # A run with every vector in the store never loads the model, nor imports torch.
+    program = (
+        "import sys\nfrom digest.cli import main\n"
+        "try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+        "print('torch' in sys.modules, file=sys.stderr)"
+    )
+    args = ["--config", str(config), "rank", "ada", "--papers", str(path), "--top", "10", "--json"]
+    root = str(Path(__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
+    alone = subprocess.run(
+        [sys.executable, "-c", program, *args], capture_output=True, text=True, env=env
+    )
+    assert json.loads(alone.stdout) == first, alone.stderr
+    assert alone.stderr.strip().splitlines()[-1] == "False", alone.stderr

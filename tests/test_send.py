@@ -400,3 +400,51 @@ def test_two_worker_processes_split_the_day_and_each_reader_gets_one_email(
     again = subprocess.run([*command, "--workers", "2"], env=env, capture_output=True, text=True)
     assert "already done by an earlier run" in again.stdout, again.stdout + again.stderr
     assert len(smtp.received) == readers - 1
+
+
+def test_with_the_semantic_extra_two_processes_send_and_the_model_embeds_once_before(
+    tmp_path: Path, real: Path, smtp: FaultySmtp
+) -> None:
+    """`ranking.semantic` on: the senders still fork (one SMTP session each). What the store
+    has no vector for (here the topics' words: the papers' vectors are put in first) is
+    embedded once, before the fork, not once per process."""
+    import numpy as np
+
+    from tests.conftest import needs_semantic_extra
+
+    needs_semantic_extra()
+    from digest.rank.semantic import LazyEmbedder, _cache_key
+    from digest.store.schema import paper_embeddings
+
+    readers = 12
+    path = write_world(tmp_path, real, readers=readers, smtp=smtp, max_connections=1)
+    # Made-up vectors rank nothing above the day: every reader gets the "nothing new" note.
+    text = path.read_text(encoding="utf-8").replace("max_papers: 5", "send_empty: true")
+    path.write_text("ranking: {semantic: true}\n" + text, encoding="utf-8")
+    store = open_store(load_config(path).store_url)
+    papers = store.papers_first_seen(utcnow() - timedelta(days=1))
+    rng = np.random.default_rng(7)
+    vectors = rng.normal(size=(len(papers), 384)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    model = LazyEmbedder().name
+    store.save_embeddings(
+        model, {_cache_key(p): v.tobytes() for p, v in zip(papers, vectors, strict=True)}
+    )
+    store.close()
+    day = utcnow().date().isoformat()
+    command = [sys.executable, "-m", "digest", "--config", str(path), "send", "--date", day]
+    root = str(Path(__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run([*command, "--workers", "2"], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr + done.stdout
+    assert smtp.handler.per_recipient() == {f"r{i:03d}@example.org": 1 for i in range(readers)}, (
+        done.stdout
+    )
+    assert smtp.handler.sessions == 2  # one connection per process
+    store = open_store(load_config(path).store_url)
+    with store.engine.connect() as conn:
+        kept = conn.execute(select(paper_embeddings.c.key, paper_embeddings.c.created_at)).all()
+    store.close()
+    texts = [when for key, when in kept if key.startswith("text#")]
+    assert len(kept) == len(papers) + 2  # the two topics' words, each once
+    assert len(texts) == 2 and texts[0] == texts[1]  # in one process, at one time

@@ -108,6 +108,7 @@ def send_run(
     stop: threading.Event | None = None,
     workers: int | None = 1,
     prepare: Callable[[Collection[str] | None], None] | None = None,
+    fork_ready: Callable[[Collection[str]], bool] | None = None,
 ) -> SendReport:
     """Send `day`'s digest (default: today in each subscriber's zone) to each of `people` who
     has not had it yet. A given `now` is the run's clock: the ledger's times start there.
@@ -116,7 +117,8 @@ def send_run(
     configured transport and on runs long enough to gain from them. `prepare(emails)` makes
     what `write` needs for those readers (the day plan; None: everyone): with several
     processes, each makes its own, for its own slice of the rows, once forked, so the
-    planning (libraries read, profiles compiled) is shared out too."""
+    planning (libraries read, profiles compiled) is shared out too. `fork_ready(emails)`, asked
+    before forking: False keeps the run to one process (see `rank.ahead`)."""
     clock = _clock_from(now) if now is not None else utcnow
     now = now or utcnow()
     ledger = Ledger(store)
@@ -212,6 +214,8 @@ def send_run(
         return run_slice(rows, ledger, report, cancel)
 
     processes = worker_count(workers, len(todo)) if transport is None else 1
+    if processes > 1 and fork_ready is not None and not fork_ready({r.email for r in todo}):
+        processes = 1
     if processes > 1:
         delivered = deliver_sharded(
             todo,

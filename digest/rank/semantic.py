@@ -22,7 +22,7 @@ import numpy.typing as npt
 import scipy.sparse as sp
 
 from digest.errors import RankError
-from digest.models import Paper
+from digest.models import Paper, Topic
 from digest.rank.model_trust import check_model_folder
 from digest.rank.scoring import Signals, TopicProfile, standardise
 
@@ -132,23 +132,53 @@ class EmbeddingCache(Protocol):
     def save_embeddings(self, model: str, vectors: Mapping[str, bytes]) -> None: ...
 
 
+class LazyEmbedder:
+    """The sentence model, loaded (with torch) only when something is to be embedded: a run
+    whose vectors are all cached never loads it. Its name is the model folder's, read without
+    loading it, so cached vectors are found first."""
+
+    def __init__(self, model_path: str | None = None, weights_sha256: str | None = None) -> None:
+        self._path, self._sha256 = model_path, weights_sha256
+        path = Path(model_path) if model_path else _packaged_model()
+        if not path.is_dir():
+            raise RankError(f"ranking.model_path: no model folder at {path}")
+        self.name = f"{path.name}:{_fingerprint(path)}"
+
+    def embed_texts(self, texts: Sequence[str]) -> Floats:
+        return load_embedder(self._path, self._sha256).embed_texts(texts)
+
+    def embed_papers(self, papers: Sequence[Paper]) -> Floats:
+        return self.embed_texts([paper_sentence(p) for p in papers])
+
+
 class CachedEmbedder:
-    """An embedder whose paper vectors are read from and written to a cache, keyed by the
-    model and a hash of the paper's text (a new version's new abstract is embedded again)."""
+    """An embedder whose vectors are read from and written to a cache, keyed by the model and
+    a hash of the text: a paper's (a new version's new abstract is embedded again) or a
+    topic's words."""
 
     def __init__(self, inner: Embedder, cache: EmbeddingCache) -> None:
         self.inner, self.cache, self.name = inner, cache, inner.name
 
     def embed_texts(self, texts: Sequence[str]) -> Floats:
-        return self.inner.embed_texts(texts)
+        keys = [f"text#{_text_hash(t)}" for t in texts]
+        return self._cached(
+            keys, lambda missing: self.inner.embed_texts([texts[i] for i in missing])
+        )
 
     def embed_papers(self, papers: Sequence[Paper]) -> Floats:
         keys = [_cache_key(p) for p in papers]
-        found = self.cache.get_embeddings(self.name, keys)
-        missing = [i for i, k in enumerate(keys) if k not in found]
+        return self._cached(
+            keys, lambda missing: self.inner.embed_papers([papers[i] for i in missing])
+        )
+
+    def _cached(self, keys: Sequence[str], embed: Callable[[list[int]], Floats]) -> Floats:
+        """The vectors of `keys`, those not in the cache made by `embed` (given their
+        positions, each key once) and kept."""
+        found = self.cache.get_embeddings(self.name, list(dict.fromkeys(keys)))
+        missing = list({k: i for i, k in enumerate(keys) if k not in found}.values())
         fresh: dict[str, bytes] = {}
         if missing:
-            vectors = self.inner.embed_papers([papers[i] for i in missing])
+            vectors = embed(missing)
             fresh = {
                 keys[i]: v.astype(np.float32).tobytes()
                 for i, v in zip(missing, vectors, strict=True)
@@ -158,20 +188,28 @@ class CachedEmbedder:
         return np.vstack(rows) if rows else np.zeros((0, 0), dtype=np.float32)
 
 
+def _text_hash(text: str) -> str:
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()[:16]
+
+
 def _cache_key(paper: Paper) -> str:
-    text = hashlib.sha1(paper_sentence(paper).encode("utf-8")).hexdigest()[:16]
-    return f"{paper.id}#{text}"
+    return f"{paper.id}#{_text_hash(paper_sentence(paper))}"
 
 
 EmbedFunction = Callable[[Sequence[str]], Floats]
 
 
 def topic_sentence(profile: TopicProfile) -> str:
+    """What is embedded for a topic's words (see `topic_words`)."""
+    return topic_words(profile.topic)
+
+
+def topic_words(topic: Topic) -> str:
     """What is embedded for a topic's words: its keywords joined by spaces, then its
     description. (Spaces, not commas: on the labelled benchmark, MiniLM ranked 0.04-0.06
     nDCG@10 better with "a b c" than with "a, b, c", on each of three pools.)"""
-    words = " ".join(k.text for k in profile.topic.keywords)
-    return ". ".join(part for part in (words, profile.topic.description.strip()) if part)
+    words = " ".join(k.text for k in topic.keywords)
+    return ". ".join(part for part in (words, topic.description.strip()) if part)
 
 
 def add_semantics(
