@@ -113,7 +113,7 @@ def test_every_paper_has_both_links_in_both_parts_signed_for_its_reader(world: W
     assert html is not None and text is not None
     cards = html.get_content().count('class="ph"')
     also = html.get_content().count('class="al"')
-    trending = html.get_content().count('class="tr"')
+    trending = html.get_content().count('class="tr to"')  # each ended by its links' row
     assert cards == 5 and also >= 1 and trending >= 1
     papers = cards + also + trending  # each with its two links
     assert len(world.feedback_links("ada@example.org", "more")) == papers

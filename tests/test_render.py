@@ -173,6 +173,26 @@ def test_the_text_part_has_every_title_and_link(renderer: Renderer, digest: Dige
         assert r.paper.title in rendered.text
 
 
+def test_a_trending_paper_and_its_feedback_links_are_one_item_between_two_lines(
+    renderer: Renderer, digest: Digest
+) -> None:
+    """The line under a trending paper comes after its "More like this · Not for me", not
+    between them, where the links would seem to belong to the next paper."""
+    html = render(renderer, digest, feedback=lambda purpose, paper, _: f"{BASE}/{purpose}/{paper}")
+    page = lxml.html.fromstring(html.html)
+    cells = page.xpath('//td[contains(concat(" ", @class, " "), " tr ")]')
+    assert len(cells) == len(digest.trending)
+    for r, cell in zip(digest.trending, cells, strict=True):
+        assert r.paper.title in cell.text_content()
+        (links,) = cell.getparent().getnext().xpath("td")
+        assert f"/more/{r.paper.id}" in links.xpath(".//a/@href")[0]
+        assert "border-bottom:0" in cell.get("style").replace(" ", "")
+        assert "border-bottom:1pxsolid" in links.get("style").replace(" ", "")
+    plain = lxml.html.fromstring(render(renderer, digest).html)  # no links: the paper ends it
+    for cell in plain.xpath('//td[contains(concat(" ", @class, " "), " tr ")]'):
+        assert "border-bottom:1pxsolid" in cell.get("style").replace(" ", "")
+
+
 def test_latex_comes_out_readable() -> None:
     assert (
         latex_to_text(r"$\alpha$-divergence in \textbf{deep} nets")

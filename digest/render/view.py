@@ -136,9 +136,10 @@ def page_rows(digest: Digest, links: PageLinks) -> list[Row]:
     if trending:
         rows.append(("trending_heading", {"title": "Trending today"}))
         for r in trending:
-            rows.append(("trending", trending_values(r)))
+            # Its feedback links, when there are any, end the item (its bottom border).
+            rows.append(("trending", {**trending_values(r), "open": links.feedback is not None}))
             if links.feedback is not None:
-                rows.append(("feedback", feedback_values(r, links.feedback)))
+                rows.append(("feedback", feedback_values(r, links.feedback, item=True)))
     rows.append(("footer", footer_values(digest.subscriber, links)))
     return rows
 
@@ -209,14 +210,17 @@ def card_values(
     return _card_top(paper), _card_end(paper, _written(paper, terms), closes)
 
 
-def feedback_values(ranked: RankedPaper, url: FeedbackUrl, *, card: bool = False) -> dict[str, Any]:
+def feedback_values(
+    ranked: RankedPaper, url: FeedbackUrl, *, card: bool = False, item: bool = False
+) -> dict[str, Any]:
     """A paper's "more like this" and "not for me" links, signed for this reader and topic
-    (`card`: the last row of a paper's card, which it closes)."""
+    (`card`: the last row of a paper's card, which it closes; `item`: of a trending item)."""
     paper, topic = ranked.paper.id, ranked.topic
     return {
         "more": _url(url("more", paper, topic)),
         "less": _url(url("less", paper, topic)),
         "card": card,
+        "item": item,
     }
 
 
