@@ -39,7 +39,7 @@ disliked papers projected on the day's vocabulary (`scoring.LikedVectors`), LEXI
 of the day's papers, the prior the mean of the unit centroid of the liked papers and the unit
 vector of the topic's terms (weight x idf), LEXICAL_PRIOR_NORM long, and an L2 penalty of
 LEXICAL_REGULARISATION. Fitted in the span of its rows (`_fit_spanned`: one unknown per paper,
-not per term of the day's vocabulary), it costs about 8 ms per topic on a day of 2,000 papers,
+not per term of the day's vocabulary), it costs about 12 ms per topic on a day of 2,000 papers,
 once per topic per run, and nothing for a topic without enough marks. `with_classifier` then
 makes such a topic's content, like the semantic extra's: the margin's z-score (times what the
 freshest mark still weighs, the rest the z-score of the content without it) fused with the
