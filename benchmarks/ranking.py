@@ -21,8 +21,8 @@ scikit-learn, for the baselines; `--semantic` adds the optional embedding ranker
 new pool of 2,000 papers from 2018 (disjoint days), the reader marks the relevant papers of the
 day's top 20 "more like this" and the others "not for me", and the marks carry over to the next
 days (each dated its day; a mark's weight fades with its age, `ranking.feedback_half_life_days`).
-It prints nDCG@10 per day per profile form, lexical (and with `--semantic` the semantic ranker,
-whose topics get their own classifier once they have enough marks), for this ranker without
+It prints nDCG@10 per day per profile form, lexical (and with `--semantic` the semantic ranker;
+in both, a topic gets its own classifier once it has enough marks), for this ranker without
 feedback, with it, arxiv-sanity's SVM retrained on the very marks this ranker's reader made
 (liked and "more" papers against all the day's others and the "not for me" ones; every form,
 from the first day with a "more" mark in the keyword form), and arxiv-sanity's SVM on the marks

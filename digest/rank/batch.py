@@ -83,7 +83,7 @@ def rank_many(
         per_topic = np.repeat(
             np.asarray(weights[start:stop], dtype=np.float32), [len(s) for s in mine]
         )
-        signals = topic_signals(index, profiles, vectors)
+        signals = topic_signals(index, profiles, vectors, learn=embedder is None)
         if embedder is not None:
             from digest.rank.semantic import add_semantics
 
@@ -218,7 +218,9 @@ class DayPlan:
             columns[i] = (at, at + len(reader.profiles))
             at += len(reader.profiles)
         vectors = LikedVectors(self.index, profiles)
-        signals = topic_signals(self.index, profiles, vectors)
+        signals = topic_signals(
+            self.index, profiles, vectors, learn=self._semantic is None or self.embedder is None
+        )
         if self._semantic is not None and self.embedder is not None:
             from digest.rank.semantic import add_semantics
 
@@ -278,4 +280,5 @@ def _columns(signals: Signals, first: int, last: int) -> Signals:
         learned_topics=None
         if signals.learned_topics is None
         else signals.learned_topics[first:last],
+        lexical_learned=cut(signals.lexical_learned),
     )

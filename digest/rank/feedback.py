@@ -17,7 +17,7 @@ Old marks fade: a mark weighs 0.5 ** (its age in days / the half-life), `ranking
 feedback_half_life_days` in config.yaml (HALF_LIFE_DAYS by default). The weight scales a liked
 paper's share of the topic's centroid (and how much the liked papers count against the topic's
 words, `TopicProfile.liked_presence`), how far a disliked paper pushes the papers like it down
-(`weight` above), and a mark's weight in the semantic classifier (`learn`). A paper the profile
+(`weight` above), and a mark's weight in the topic's classifier (`learn`). A paper the profile
 names itself weighs 1.
 """
 

@@ -15,8 +15,9 @@ Feedback from the email (see `feedback`): papers marked "more like this" are amo
 liked papers; papers like one marked "not for me" have their relevance lowered, unless they
 match one of the topic's keywords or followed authors. A liked paper's share of the centroid,
 and the similarity's weight against the words (1 while any liked paper is the profile's own or
-freshly marked), fade with the marks' age. With the semantic extra, a topic with enough marks
-has its own classifier (`learn`) in its meaning column instead of the "not for me" push.
+freshly marked), fade with the marks' age. A topic with enough marks has its own classifier
+(`learn`) instead of the "not for me" push: with the semantic extra in its meaning column,
+without it over TF-IDF as the topic's content (`learn.with_classifier`).
 
 Smoothing over the nearest papers of the same day (kNN over TF-IDF) lifts a paper whose
 neighbours match too: it ranks the topic's core above a lone stray match.
@@ -221,11 +222,20 @@ class Signals:
     # without it, so a paper matching a keyword scores no lower than it would without it.
     semantic_unlearned: Floats | None = None
     learned_topics: npt.NDArray[np.bool_] | None = None  # the topics with a classifier
+    # Without the semantic extra, those topics' classifier margins over TF-IDF (`learn`), as
+    # z-scores over the day's papers (0 in the other topics' columns).
+    lexical_learned: Floats | None = None
 
 
 def topic_signals(
-    index: PaperIndex, profiles: Sequence[TopicProfile], liked: LikedVectors | None = None
+    index: PaperIndex,
+    profiles: Sequence[TopicProfile],
+    liked: LikedVectors | None = None,
+    *,
+    learn: bool = True,
 ) -> Signals:
+    """Each signal on its own (`learn`: train the classifier of each topic with enough marks
+    over TF-IDF, `learn.learn_lexical`; False when the semantic extra trains its own)."""
     n, t = len(index), len(profiles)
     if any(p.terms for p in profiles):
         lexical = _dense(index.bm25 @ query_matrix(index, [p.terms for p in profiles]), n, t)
@@ -249,6 +259,11 @@ def topic_signals(
         disliked, disliked_weight, keyword_kept, nearest_disliked = dislike_signals(
             index, profiles, liked
         )
+    learned = None
+    if learn and disliked is not None:
+        from digest.rank.learn import learn_lexical
+
+        learned = learn_lexical(index, profiles, liked or LikedVectors(index, profiles))
     return Signals(
         lexical=lexical,
         similar=similar,
@@ -261,6 +276,8 @@ def topic_signals(
         disliked_weight=disliked_weight,
         nearest_disliked=nearest_disliked,
         keyword_kept=keyword_kept,
+        lexical_learned=None if learned is None else learned[0],
+        learned_topics=None if learned is None else learned[1],
     )
 
 
@@ -288,9 +305,15 @@ def combine(
                 signals.keyword_kept, np.maximum(meaning, unlearned), meaning
             ).astype(np.float32)
         content = np.where(signals.semantic_topics, meaning, content).astype(np.float32)
-    elif signals.neighbours is not None:
-        smoothed = (1.0 - SMOOTHING) * content + SMOOTHING * (signals.neighbours @ content)
-        content = np.where(content > 0, smoothed, 0.0).astype(np.float32)
+    else:
+        raw = content
+        if signals.neighbours is not None:
+            smoothed = (1.0 - SMOOTHING) * content + SMOOTHING * (signals.neighbours @ content)
+            content = np.where(content > 0, smoothed, 0.0).astype(np.float32)
+        if signals.lexical_learned is not None and signals.learned_topics is not None:
+            from digest.rank.learn import with_classifier
+
+            content = with_classifier(content, raw, signals, profiles)
     with_content = content * (1.0 + CATEGORY_BOOST * signals.category)
     without_content = CATEGORY_ONLY * signals.category
     relevance = np.where(count > 0, with_content, without_content) + AUTHOR * signals.author
