@@ -341,6 +341,12 @@ def test_digest_serve_answers_behind_a_local_proxy(
             secret = "eyJzZWNyZXQiOiJ0b2tlbiJ9.abcdefghijklmnop"
             assert client.get(f"/manage?token={secret}&x=1").status_code == 400
             assert client.get(f"/unsubscribe/{secret}").status_code == 404
+            # A request's line is written once its answer is sent: wait for the last one.
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and "/unsubscribe/" not in (
+                tmp_path / "serve.log"
+            ).read_text(encoding="utf-8"):
+                time.sleep(0.05)
     finally:
         server.terminate()
         server.wait(timeout=10)
