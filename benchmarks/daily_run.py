@@ -482,7 +482,8 @@ def fresh_database(server: str, name: str) -> str:
 
 def seed_vectors(config_file: Path, keep: Path) -> int:
     """Put the labelled papers' vectors from a `benchmarks/ranking.py --keep-vectors` file (by
-    paper id, this model's) in the store, as earlier runs would have; how many."""
+    paper id, this model's) in the store, as earlier runs would have, and the topics' words
+    this script kept there; how many."""
     import numpy as np
 
     from digest.config import load_config
@@ -500,14 +501,16 @@ def seed_vectors(config_file: Path, keep: Path) -> int:
         for p in read_papers(LABELLED)
         if p.id in vectors
     }
+    # The topics' words of earlier runs (the profiles are drawn from a fixed seed).
+    rows |= {k: v.astype(np.float32).tobytes() for k, v in vectors.items() if k.startswith("text#")}
     with open_store(load_config(config_file).store_url) as store:
         store.save_embeddings(name, rows)
     return len(rows)
 
 
 def save_vectors(config_file: Path, keep: Path) -> int:
-    """Add the papers' vectors the store now holds to the `keep` file, by paper id; how many
-    the file holds."""
+    """Add the vectors the store now holds to the `keep` file (papers by id, topics' words by
+    their key); how many the file holds."""
     import numpy as np
     from sqlalchemy import select
 
@@ -525,8 +528,8 @@ def save_vectors(config_file: Path, keep: Path) -> int:
         for key, vector in c.execute(
             select(table.c.key, table.c.vector).where(table.c.model == name)
         ):
-            if not key.startswith("text#"):
-                vectors[key.split("#")[0]] = np.frombuffer(vector, dtype=np.float32)
+            kept = key if key.startswith("text#") else key.split("#")[0]
+            vectors[kept] = np.frombuffer(vector, dtype=np.float32)
     ids = list(vectors)
     np.savez(keep, model=name, ids=np.asarray(ids), vectors=np.vstack([vectors[i] for i in ids]))
     return len(ids)
@@ -546,7 +549,7 @@ def ours(
         config_file, people = build_world(root, n, sink.port, now, semantic, database_url)
         if semantic:  # vectors cached first: a dry run embeds the day's and liked papers
             if keep_vectors is not None:
-                print(f"semantic: {seed_vectors(config_file, keep_vectors):,} paper vectors read")
+                print(f"semantic: {seed_vectors(config_file, keep_vectors):,} vectors read")
             warm = run_send(config_file, "send", "--dry-run")
             print(f"semantic: papers embedded and cached by a dry run in {warm[0]:.0f} s")
             if keep_vectors is not None:
