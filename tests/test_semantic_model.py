@@ -11,7 +11,8 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,7 @@ from digest.config import load_config
 from digest.store import open_store
 from digest.store.schema import paper_embeddings
 from tests.conftest import LABELLED, needs_semantic_extra
+from tests.smtp_server import FaultySmtp
 
 # Eight archives far apart, 25 papers of 2018 each (the first by id): 200 papers.
 CATEGORIES = (
@@ -44,6 +46,13 @@ TOPIC = """subscribers:
       - name: Brains
         keywords: [neuroscience]
 """
+
+
+@pytest.fixture
+def smtp() -> Iterator[FaultySmtp]:
+    server = FaultySmtp().start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="module")
@@ -158,3 +167,51 @@ def test_each_paper_is_embedded_once_then_read_back_from_the_store(
     )
     assert json.loads(alone.stdout) == first, alone.stderr
     assert alone.stderr.strip().splitlines()[-1] == "False", alone.stderr
+
+
+def test_with_the_semantic_extra_two_processes_send_and_the_model_embeds_once_before(
+    tmp_path: Path, real: Path, smtp: FaultySmtp
+) -> None:  # in this file, not test_send.py: that one runs twice in CI (the faked clock)
+    """`ranking.semantic` on: the senders still fork (one SMTP session each). What the store
+    has no vector for (here the topics' words: the papers' vectors are put in first) is
+    embedded once, before the fork, not once per process."""
+    import numpy as np
+
+    from digest.rank.semantic import LazyEmbedder, _cache_key
+    from digest.store import utcnow
+    from tests.test_send import write_world
+
+    needs_semantic_extra()
+
+    readers = 12
+    path = write_world(tmp_path, real, readers=readers, smtp=smtp, max_connections=1)
+    # Made-up vectors rank nothing above the day: every reader gets the "nothing new" note.
+    text = path.read_text(encoding="utf-8").replace("max_papers: 5", "send_empty: true")
+    path.write_text("ranking: {semantic: true}\n" + text, encoding="utf-8")
+    store = open_store(load_config(path).store_url)
+    papers = store.papers_first_seen(utcnow() - timedelta(days=1))
+    rng = np.random.default_rng(7)
+    vectors = rng.normal(size=(len(papers), 384)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    model = LazyEmbedder().name
+    store.save_embeddings(
+        model, {_cache_key(p): v.tobytes() for p, v in zip(papers, vectors, strict=True)}
+    )
+    store.close()
+    day = utcnow().date().isoformat()
+    command = [sys.executable, "-m", "digest", "--config", str(path), "send", "--date", day]
+    root = str(Path(__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run([*command, "--workers", "2"], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr + done.stdout
+    assert smtp.handler.per_recipient() == {f"r{i:03d}@example.org": 1 for i in range(readers)}, (
+        done.stdout
+    )
+    assert smtp.handler.sessions == 2  # one connection per process
+    store = open_store(load_config(path).store_url)
+    with store.engine.connect() as conn:
+        kept = conn.execute(select(paper_embeddings.c.key, paper_embeddings.c.created_at)).all()
+    store.close()
+    texts = [when for key, when in kept if key.startswith("text#")]
+    assert len(kept) == len(papers) + 2  # the two topics' words, each once
+    assert len(texts) == 2 and texts[0] == texts[1]  # in one process, at one time
