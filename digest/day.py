@@ -53,14 +53,28 @@ def window_end(subscriber: Subscriber, day: date, now: datetime) -> datetime:
     return min(now, end_of_day)
 
 
+def full_windows(
+    people: Sequence[Subscriber], now: datetime, day: date | None = None
+) -> dict[str, tuple[datetime, datetime]]:
+    """Each of `people`'s digest window for `day` (default: today where each lives) by email,
+    as far back as it looks (before an earlier digest narrows it)."""
+    windows = {}
+    for p in people:
+        end = window_end(p, day or p.local_date(now), now)
+        windows[p.email] = (end - timedelta(days=look_back(p)), end)
+    return windows
+
+
 def candidate_span(
     people: Sequence[Subscriber], now: datetime, day: date | None = None
 ) -> tuple[datetime, datetime]:
-    """From the earliest window start to the latest window end of `people`'s digests for `day`
-    (default: today where each lives): where the store's candidates for all of them lie."""
-    ends = [window_end(p, day or p.local_date(now), now) for p in people]
-    starts = [end - timedelta(days=look_back(p)) for p, end in zip(people, ends, strict=True)]
-    return min(starts), max(ends)
+    """From the earliest window start to the latest window end of `people`'s digests: where
+    the store's candidates for all of them lie."""
+    return _span(full_windows(people, now, day))
+
+
+def _span(windows: Mapping[str, tuple[datetime, datetime]]) -> tuple[datetime, datetime]:
+    return min(s for s, _ in windows.values()), max(e for _, e in windows.values())
 
 
 def previous_window_end(subscriber: Subscriber, previous: tuple[date, datetime]) -> datetime:
@@ -146,20 +160,18 @@ def plan_day(
     days = {p.email: day or p.local_date(now) for p in people}
     windows: dict[str, tuple[datetime, datetime]] = {}
     if papers is None:
-        ends = {p.email: window_end(p, days[p.email], now) for p in people}
+        full = full_windows(people, now, day)
         by_email = {p.email: p for p in people}
-        starts = {e: end - timedelta(days=look_back(by_email[e])) for e, end in ends.items()}
         previous = Ledger(store).previous_digests(
             days, max(map(look_back, people), default=CANDIDATE_DAYS) + 1
         )
-        for email, end in ends.items():
-            since = starts[email]
+        for email, (since, end) in full.items():
             before = previous.get(email)
             if before is not None:
                 since = max(since, previous_window_end(by_email[email], before))
             windows[email] = (since, end)
         if people:
-            since, until = candidate_span(people, now, day)
+            since, until = _span(full)
             pool = store.papers_first_seen(since, until)
             seen = store.first_seen_times(since, until)
         else:

