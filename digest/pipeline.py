@@ -28,6 +28,7 @@ from digest.mail.ledger import Keep, Ledger
 from digest.mail.message import Links
 from digest.mail.run import Content, Progress, SendReport, send_run
 from digest.mail.transport import Transport
+from digest.memory import paused_gc
 from digest.models import Digest, Paper, Subscriber
 from digest.rank import Ranking, arxiv_lookup, load_libraries, resolve_liked
 from digest.rank.resolve import FetchIds, without_unresolved
@@ -523,8 +524,11 @@ def send_digests(
     processes to send with (None: one per core, on a run long enough; see `mail.shard`); a
     process that runs threads of its own (the daemon) keeps to 1."""
     now = now or utcnow()
-    everyone = active_subscribers(config, store)
-    chosen = [find_subscriber(config, store, subscriber)] if subscriber else everyone
+    if subscriber:  # one person: read them alone, not everyone
+        chosen = [find_subscriber(config, store, subscriber)]
+    else:
+        with paused_gc():  # thousands of long-lived profiles (see digest.memory)
+            chosen = active_subscribers(config, store)
     if emails is not None:  # the daemon's batch: everyone due at one minute
         wanted = set(emails)
         chosen = [p for p in chosen if p.email in wanted]
@@ -541,7 +545,8 @@ def send_digests(
         with planning:
             if not plans:
                 mine = people if emails is None else [p for p in people if p.email in emails]
-                plans.append(plan_run(config, store, mine, now=now, day=day))
+                with paused_gc():
+                    plans.append(plan_run(config, store, mine, now=now, day=day))
                 if not dry_run:  # copies past their links' lifetime are forgotten
                     copies.prune((day or now.date()) - timedelta(days=config.web.copy_days))
 

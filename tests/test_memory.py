@@ -37,3 +37,21 @@ def arenas(mode: str) -> int:
 def test_a_process_keeps_two_malloc_arenas_whatever_its_threads() -> None:
     assert arenas("none") > 2  # what the limit prevents
     assert arenas("limit") == 2
+
+
+def test_the_collector_is_paused_inside_the_block_and_as_it_was_after() -> None:
+    import gc
+
+    from digest.memory import paused_gc
+
+    assert gc.isenabled()
+    with paused_gc():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with paused_gc():
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # it was off before: it stays off
+    finally:
+        gc.enable()

@@ -84,3 +84,17 @@ def test_help_and_check_take_well_under_a_second_of_cpu(tmp_path: Path) -> None:
     for args in (["--help"], ["--config", str(config), "check"]):
         spent = child_cpu(*args, cwd=tmp_path)
         assert spent < CPU_BUDGET, f"digest {' '.join(args)} took {spent:.2f} s of CPU"
+
+
+def test_sending_does_not_load_the_fetchers(tmp_path: Path) -> None:
+    """httpx and feedparser are for fetching: `digest send` and `digest preview` (the store, the
+    pipeline, mail) do without them (0.4 s of imports)."""
+    probe = (
+        "import sys, digest.pipeline, digest.mail.run, digest.subscribe, digest.store\n"
+        "print('LOADED', ' '.join(m for m in sys.modules if m in ('httpx', 'feedparser')))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path, timeout=120
+    )
+    line = next(x for x in result.stdout.splitlines() if x.startswith("LOADED"))
+    assert line.split()[1:] == []

@@ -380,9 +380,12 @@ _CLAIM = (
     )
     .returning(*deliveries.c)
 )
+# Not `in_()`: a list in a statement is spelled out anew at each execution (SQLAlchemy's
+# "expanding" parameters), and these run once per message.
+_NOT_DONE = or_(_c.status == PLANNED, _c.status == SENDING)
 _MARK_SENT = (
     update(deliveries)
-    .where(_c.id == bindparam("p_id"), _c.status.in_((PLANNED, SENDING)))
+    .where(_c.id == bindparam("p_id"), _NOT_DONE)
     .values(
         status=SENT,
         reply=bindparam("p_reply"),
@@ -398,7 +401,7 @@ _FINISH = (
     update(deliveries)
     .where(
         _c.id == bindparam("p_id"),
-        _c.status.in_((PLANNED, SENDING)),
+        _NOT_DONE,
         _c.claimed_by == bindparam("p_worker"),
     )
     .values(

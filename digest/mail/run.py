@@ -23,6 +23,7 @@ from digest.mail.letterhead import digest_email, letterhead, make_policy, make_t
 from digest.mail.message import Links
 from digest.mail.shard import deliver_sharded, worker_count
 from digest.mail.transport import Transport
+from digest.memory import paused_gc
 from digest.models import Subscriber
 from digest.store import Store, utcnow
 from digest.store.copies import CopyStore
@@ -129,10 +130,11 @@ def send_run(
     head = letterhead(config)
     report = SendReport()
     rows: list[Delivery] = []
-    for d in sorted(set(days.values())):
-        todays = [p for p in people if days[p.email] == d]
-        ledger.plan([(p.email, p.name) for p in todays], d, now)
-        rows.extend(ledger.for_day(d, [p.email for p in todays]).values())
+    with paused_gc():  # a row per reader, all kept (see digest.memory)
+        for d in sorted(set(days.values())):
+            todays = [p for p in people if days[p.email] == d]
+            ledger.plan([(p.email, p.name) for p in todays], d, now)
+            rows.extend(ledger.for_day(d, [p.email for p in todays]).values())
     todo = []
     for row in rows:
         if row.status in DONE:
@@ -148,7 +150,7 @@ def send_run(
     todo.sort(key=lambda row: (row.day, position[row.email]))  # the order `write` ranks them in
     compose_lock = threading.Lock()
     # The generation each manage link is signed with, read once for the run (not per email).
-    generations = {r.key: r.link_generation for r in SubscriberStore(store).all()}
+    generations = SubscriberStore(store).link_generations()
     feeds = {key: c.feed_generation for key, c in CopyStore(store).all_choices().items()}
 
     def compose(row: Delivery) -> Outgoing:

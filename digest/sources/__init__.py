@@ -2,12 +2,15 @@
 
 `fetch_source` picks the reader for the source's `type`. Each reader takes a `Fetcher` (the HTTP
 edge, passed in) and returns `Paper`s, every one through `items.checked`, the parser boundary;
-nothing here touches the store.
+nothing here touches the store. The readers are imported when a source is fetched: the store
+imports this package (for `tidy`), and commands that fetch nothing need not load httpx and
+feedparser.
 """
 
 from __future__ import annotations
 
 from datetime import date
+from typing import TYPE_CHECKING
 
 from digest.config import (
     ArxivApiSource,
@@ -18,12 +21,10 @@ from digest.config import (
     SourceConfig,
 )
 from digest.models import Paper
-from digest.sources.arxiv import fetch_api, fetch_listings
-from digest.sources.biorxiv import fetch_details
-from digest.sources.feed import fetch_feed
-from digest.sources.hf import fetch_daily
-from digest.sources.http import Fetcher
 from digest.sources.items import Tally
+
+if TYPE_CHECKING:
+    from digest.sources.http import Fetcher
 
 __all__ = ["Tally", "fetch_source"]
 
@@ -33,6 +34,11 @@ def fetch_source(
 ) -> list[Paper]:
     """The papers one source offers for `today` (raises SourceError). Items skipped as bad, and
     parts of the source that failed while others were read, are counted in `tally`."""
+    from digest.sources.arxiv import fetch_api, fetch_listings
+    from digest.sources.biorxiv import fetch_details
+    from digest.sources.feed import fetch_feed
+    from digest.sources.hf import fetch_daily
+
     match source:
         case ArxivRssSource():
             return fetch_listings(source, fetcher, tally)

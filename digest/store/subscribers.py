@@ -116,6 +116,16 @@ class SubscriberStore:
         row = self.get(email)
         return row.link_generation if row else 0
 
+    def link_generations(self) -> dict[str, int]:
+        """Every generation above 0, by email key: two columns, not everyone's profile."""
+        c = subscribers.c
+        query = select(c.email_key, c.link_generation).where(c.link_generation > 0)
+        try:
+            with self.engine.connect() as conn:
+                return {key: int(generation) for key, generation in conn.execute(query)}
+        except SQLAlchemyError as e:
+            raise StoreError(f"cannot read subscribers: {e}") from e
+
     def purge_unconfirmed(self, before: datetime) -> int:
         """Forget web sign-ups never confirmed and last asked for before `before`."""
         c = subscribers.c

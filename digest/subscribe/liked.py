@@ -9,17 +9,18 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
-
-import httpx
+from typing import TYPE_CHECKING
 
 from digest.config import ArxivApiSource, Config, TopicConfig
 from digest.errors import SourceError
 from digest.papers_file import paper_key
 from digest.rank.resolve import ARXIV_API, arxiv_lookup
-from digest.sources.http import Fetcher, make_client
 from digest.store import Store
 from digest.subscribe.profile import Changes, SubscriptionError
 from digest.subscribe.roster import find
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +80,8 @@ def look_up_liked(
     missing = [k.removeprefix("arxiv:") for k in asked if k not in found]
     unchecked: set[str] = set()
     if missing:
+        from digest.sources.http import Fetcher, make_client  # httpx: only when looking up
+
         http = client or make_client(config.fetch, config.allowed_origins)
         try:
             fetched = arxiv_lookup(Fetcher(http, config.fetch), arxiv_api_url(config))(missing)

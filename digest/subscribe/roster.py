@@ -388,7 +388,11 @@ def _news_days(changes: Changes) -> tuple[str, ...] | None:
 
 
 def named(config: Config, store: Store, name_or_email: str) -> Entry:
-    """One person by address (any spelling) or name, config.yaml's or the store's."""
+    """One person by address (any spelling) or name, config.yaml's or the store's. An address
+    reads that one person; a name reads everyone."""
+    found_by_address = find(config, store, name_or_email) if "@" in name_or_email else None
+    if found_by_address is not None:
+        return found_by_address
     everyone = roster(config, store)
     key = email_key(name_or_email)
     for entry in everyone:
