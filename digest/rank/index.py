@@ -162,7 +162,9 @@ def build_index(papers: Sequence[Paper], phrases: Iterable[str] = ()) -> PaperIn
     # Phrases after every single term: a word's column (and so the order sums are taken in)
     # is the same whoever asked for which phrase, so one subscriber ranked alone and in a batch
     # of thousands gets the very same scores.
-    for key in sorted({" ".join(p) for ps in starts.values() for p in ps}):
+    for key in sorted(
+        {" ".join(p) for ps in starts.values() for same in ps.values() for p in same}
+    ):
         vocab.setdefault(key, len(vocab))  # a phrase no paper holds still gets a (zero) column
     rows = [{vocab[key]: float(n) for key, n in found.items()} for found in found_in]
     counts = _to_matrix(rows, len(vocab))
@@ -185,16 +187,19 @@ def build_index(papers: Sequence[Paper], phrases: Iterable[str] = ()) -> PaperIn
     )
 
 
-Starts = dict[str, list[tuple[str, ...]]]
+# The phrases by their first term, then by their length: a paper's run of terms is looked up
+# once per length, not compared with every phrase that starts with the same word (thousands of
+# readers' phrases share their first words: "language model", "language models", …).
+Starts = dict[str, dict[int, set[tuple[str, ...]]]]
 
 
 def _phrase_starts(phrases: Iterable[str]) -> Starts:
-    """Phrases (keys of two or more terms) grouped by their first term."""
+    """Phrases (keys of two or more terms) grouped by their first term and their length."""
     starts: Starts = {}
-    for key in sorted(set(phrases)):
+    for key in set(phrases):
         parts = tuple(key.split())
         if len(parts) > 1:
-            starts.setdefault(parts[0], []).append(parts)
+            starts.setdefault(parts[0], {}).setdefault(len(parts), set()).add(parts)
     return starts
 
 
@@ -204,9 +209,10 @@ def _phrases_in(field_terms: list[str], starts: Starts) -> list[str]:
         return []
     found = []
     for i, term in enumerate(field_terms):
-        for parts in starts.get(term, ()):
-            if tuple(field_terms[i : i + len(parts)]) == parts:
-                found.append(" ".join(parts))
+        for length, same in starts.get(term, {}).items():
+            run = tuple(field_terms[i : i + length])
+            if run in same:
+                found.append(" ".join(run))
     return found
 
 
