@@ -42,6 +42,24 @@ def test_a_dry_run_goes_on_past_a_broken_subscriber(tmp_path: Path, real: Path) 
     assert not (tmp_path / "data" / "outbox").exists()
 
 
+def test_a_dry_run_says_a_feed_only_reader_gets_no_email(tmp_path: Path, real: Path) -> None:
+    """It said "would send" for a reader who reads the digest on the web and in the feed."""
+    path = write_world(tmp_path, real, readers=2, smtp=None)
+    text = path.read_text(encoding="utf-8").replace(
+        "    email: r001@example.org\n", "    email: r001@example.org\n    feed_only: true\n"
+    )
+    path.write_text(text, encoding="utf-8")
+
+    result = CliRunner().invoke(cli, ["--config", str(path), "send", "--dry-run"])
+    lines = result.output.strip().splitlines()
+    assert lines[0].startswith("Reader 0 <r000@example.org>") and "would send 5 papers" in lines[0]
+    assert lines[1].startswith("Reader 1 <r001@example.org>")
+    assert (
+        "would publish 5 papers, feed only: on the web and in the Atom feed, no email" in lines[1]
+    )
+    assert "would send" not in lines[1]
+
+
 def test_a_dry_run_creates_no_store(write_config, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     path = write_config(
         "data_dir: ./data\nsubscribers:\n  - name: ada\n    email: ada@example.org\n"

@@ -59,6 +59,8 @@ def preview_lines(report: SendReport) -> list[str]:
         who = f"{p.subscriber} <{p.email}> {p.day.isoformat()}"
         if p.subject is None:
             lines.append(f"{who}: not sent ({p.note})")
+        elif p.note:  # feed or chat only
+            lines.append(f"{who}: would publish {p.papers} papers, {p.note}: {p.subject}")
         else:
             lines.append(f"{who}: would send {p.papers} papers: {p.subject}")
     return lines

@@ -76,7 +76,7 @@ class Preview:
     day: date
     papers: int = 0
     subject: str | None = None  # None: nothing would be sent
-    note: str = ""
+    note: str = ""  # with a subject: where it would go instead of an email
 
 
 @dataclass
@@ -280,6 +280,11 @@ def _dry_run(
         if content is None:
             report.previews.append(
                 Preview(person.name, person.email, d, papers, None, "nothing new")
+            )
+        elif not person.email_digest:  # published on the web, feed or chat: no email
+            note = FEED_ONLY_NOTE if person.feed_only else CHAT_ONLY_NOTE
+            report.previews.append(
+                Preview(person.name, person.email, d, papers, content.subject, note)
             )
         else:
             report.previews.append(Preview(person.name, person.email, d, papers, content.subject))
