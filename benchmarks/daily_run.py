@@ -16,13 +16,18 @@ day's papers, Jinja + premailer per email, smtplib with a connection per message
 figures are scaled up.
 
 Run: `python benchmarks/daily_run.py [--subscribers 1000,3000,10000] [--naive-sample 100]
-[--semantic [--keep-vectors FILE]] [--workers 1,2] [--postgres URL] [--sink fast|aiosmtpd]`.
+[--semantic [--keep-vectors FILE]] [--workers 1,2] [--postgres URL] [--sink fast|aiosmtpd]
+[--repeat K] [--baseline PYTHON]`.
 `--semantic`: each N also with ranking.semantic on, the vectors cached by a dry run first
 (`--keep-vectors FILE`: most of them read from a `benchmarks/ranking.py --keep-vectors` file),
 and the two walls compared (target: semantic <= 2x lexical). `--workers`: the
 `digest send --workers` values to compare, default one per core. `--postgres`: each store a
 fresh database on that server instead of SQLite. `--sink`: the minimal SMTP sink (default) or
 aiosmtpd's, which spends about 4.5 ms of CPU per message on the same two cores.
+`--repeat K`: K sends of each world from the same store, the medians shown (this machine's
+speed varies by a third from one minute to the next); `--baseline PYTHON`: another checkout's
+`python -m digest send` on the same world, interleaved with ours (A B B A …), K times each
+(`--baseline ../main/.venv/bin/python` compares a change with the release before it).
 Targets (2 cores): 10,000 x 2,000 in <= 60 s wall, >= 10x less CPU per email than naive, linear
 in subscribers, peak memory <= 1 GB.
 """
@@ -35,8 +40,11 @@ import json
 import multiprocessing
 import os
 import random
+import re
+import shutil
 import smtplib
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -422,12 +430,18 @@ class MemoryWatch:
         return self.peak
 
 
-def run_send(config_file: Path, *args: str) -> tuple[float, float, float, float, str]:
+def run_send(
+    config_file: Path, *args: str, python: str | None = None
+) -> tuple[float, float, float, float, str]:
     """`digest send` (or another command) as a subprocess: wall, CPU (user + system, its
     worker processes included), peak memory in MB (the highest sum of PSS over the command and
-    its worker processes, sampled), the peak RSS of its largest process in MB, its output."""
+    its worker processes, sampled), the peak RSS of its largest process in MB, its output.
+    `python`: another interpreter's `python -m digest` (another checkout's virtualenv)."""
     digest = Path(sys.executable).with_name("digest")
-    command = [str(digest)] if digest.exists() else [sys.executable, "-m", "digest"]
+    if python is not None:
+        command = [python, "-m", "digest"]
+    else:
+        command = [str(digest)] if digest.exists() else [sys.executable, "-m", "digest"]
     start = time.perf_counter()
     process = subprocess.Popen(
         [*command, "--config", str(config_file), *(args or ("send",))],
@@ -535,6 +549,15 @@ def save_vectors(config_file: Path, keep: Path) -> int:
     return len(ids)
 
 
+@dataclass
+class Runs:
+    """Each `digest send` of one world: ours, and the baseline interpreter's, in run order."""
+
+    ours: list[Figures]
+    baseline: list[Figures]
+    summary: str
+
+
 def ours(
     root: Path,
     n: int,
@@ -544,17 +567,64 @@ def ours(
     workers: int = 0,
     sink_kind: str = "fast",
     keep_vectors: Path | None = None,
-) -> tuple[Figures, str, Path, list[dict[str, Any]]]:
+    repeat: int = 1,
+    baseline: str | None = None,
+) -> tuple[Runs, Path, list[dict[str, Any]]]:
+    """The world for N, then `digest send` on it `repeat` times, each from the same store (a
+    copy of the SQLite file as built) and against a fresh sink; with `baseline` (another
+    checkout's python), that one's `digest send` too, interleaved A B B A … so the machine's
+    drift falls on both alike."""
+    config_file, people = build_world(root, n, free_port(), now, semantic, database_url)
+    if semantic:  # vectors cached first: a dry run embeds the day's and liked papers
+        if keep_vectors is not None:
+            print(f"semantic: {seed_vectors(config_file, keep_vectors):,} vectors read")
+        warm = run_send(config_file, "send", "--dry-run")
+        print(f"semantic: papers embedded and cached by a dry run in {warm[0]:.0f} s")
+        if keep_vectors is not None:
+            print(f"semantic: {save_vectors(config_file, keep_vectors):,} vectors kept")
+    store_file = root / "data" / "digest.sqlite3"
+    built = root / "built.sqlite3"
+    again = repeat > 1 or baseline is not None
+    if again:
+        if database_url is not None:
+            raise SystemExit("--repeat and --baseline need the SQLite store (not --postgres)")
+        shutil.copyfile(store_file, built)
+    runs = Runs([], [], "")
+    order = [None, baseline] if baseline is not None else [None]
+    for i in range(repeat):
+        for python in order if i % 2 == 0 else order[::-1]:
+            if again:  # the store as built: nobody sent yet
+                for extra in ("-wal", "-shm"):
+                    store_file.with_name(store_file.name + extra).unlink(missing_ok=True)
+                shutil.copyfile(built, store_file)
+            figures, summary = _send_once(
+                config_file, people, now, workers, sink_kind, root, python
+            )
+            (runs.ours if python is None else runs.baseline).append(figures)
+            if python is None:
+                runs.summary = summary
+    return runs, config_file, people
+
+
+def _send_once(
+    config_file: Path,
+    people: list[dict[str, Any]],
+    now: datetime,
+    workers: int,
+    sink_kind: str,
+    root: Path,
+    python: str | None,
+) -> tuple[Figures, str]:
+    """One `digest send` against a fresh sink, checked: one message per reader the ledger says
+    was sent, to no one else, and sent + "nothing new" = everyone."""
     with RunningSink(root, sink_kind) as sink:
-        config_file, people = build_world(root, n, sink.port, now, semantic, database_url)
-        if semantic:  # vectors cached first: a dry run embeds the day's and liked papers
-            if keep_vectors is not None:
-                print(f"semantic: {seed_vectors(config_file, keep_vectors):,} vectors read")
-            warm = run_send(config_file, "send", "--dry-run")
-            print(f"semantic: papers embedded and cached by a dry run in {warm[0]:.0f} s")
-            if keep_vectors is not None:
-                print(f"semantic: {save_vectors(config_file, keep_vectors):,} vectors kept")
-        wall, cpu, peak, rss, output = run_send(config_file, "send", "--workers", str(workers))
+        text = config_file.read_text(encoding="utf-8")
+        config_file.write_text(
+            re.sub(r"(?m)^  port: \d+$", f"  port: {sink.port}", text), encoding="utf-8"
+        )
+        wall, cpu, peak, rss, output = run_send(
+            config_file, "send", "--workers", str(workers), python=python
+        )
         received = sink.received()
     everyone = {p["email"] for p in people} | {"config.person@example.org"}
     twice = [r for r, c in received.items() if c != 1]
@@ -567,7 +637,7 @@ def ours(
     assert sent_today + statuses["skipped"] == len(everyone), (statuses, len(everyone))
     summary = output.strip().splitlines()[-1] if output.strip() else ""
     summary += f" | the sink's own CPU {sink.cpu:.1f} s"
-    return Figures(len(received), wall, cpu, peak, rss), summary, config_file, people
+    return Figures(len(received), wall, cpu, peak, rss), summary
 
 
 # ---------------------------------------------------------------- naive: one at a time
@@ -634,6 +704,25 @@ def naive(
 # ---------------------------------------------------------------- the report
 
 
+def median_of(runs: list[Figures]) -> Figures:
+    """Each figure's median over the runs."""
+    return Figures(
+        runs[0].emails,
+        statistics.median(f.wall for f in runs),
+        statistics.median(f.cpu for f in runs),
+        statistics.median(f.peak_mb for f in runs),
+        statistics.median(f.rss_mb for f in runs),
+    )
+
+
+def spread(runs: list[Figures]) -> str:
+    """ ", median of K, wall a-b s" for repeated runs, else nothing."""
+    if len(runs) < 2:
+        return ""
+    walls = sorted(f.wall for f in runs)
+    return f", median of {len(runs)} (wall {walls[0]:.1f}-{walls[-1]:.1f} s)"
+
+
 def load() -> str:
     return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
 
@@ -675,6 +764,20 @@ def main() -> None:
         help="the SMTP sink: a minimal one (default) or aiosmtpd's, which takes about 4.5 ms of "
         "CPU per message on the same cores",
     )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        metavar="K",
+        help="send K times from the same store (this machine's speed varies from minute to "
+        "minute); the table shows the medians and the range of the walls",
+    )
+    parser.add_argument(
+        "--baseline",
+        metavar="PYTHON",
+        help="another checkout's python (its virtualenv's bin/python, the same store schema): "
+        "its `digest send` on the same world, interleaved with ours, K times each",
+    )
     args = parser.parse_args()
     sizes = [int(s) for s in args.subscribers.split(",") if s.strip()]
     now = datetime.now(UTC).replace(microsecond=0)
@@ -693,22 +796,37 @@ def main() -> None:
             root = Path(tmp)
             before = load()
             url = fresh_database(args.postgres, f"daily_run_{n}_{w}") if args.postgres else None
-            figures, summary, config_file, people = ours(
-                root, n, now, semantic, url, w, args.sink, args.keep_vectors
+            runs, config_file, people = ours(
+                root,
+                n,
+                now,
+                semantic,
+                url,
+                w,
+                args.sink,
+                args.keep_vectors,
+                max(args.repeat, 1),
+                args.baseline,
             )
+            figures = median_of(runs.ours)
             walls[(n, w, semantic)] = figures.wall
             label = (
                 f"{n:,}" + (f", --workers {w}" if w else "") + (", semantic" if semantic else "")
             )
-            rows.append((n, label, figures))
-            print(
-                f"ours  N={n:>6} workers={w or 'auto'}{' semantic' if semantic else ''}: "
-                f"{figures.emails} emails in "
-                f"{figures.wall:6.1f} s wall, "
-                f"{figures.cpu:6.1f} s CPU ({figures.cpu_per_email_ms:.1f} ms/email), "
-                f"peak memory {figures.peak_mb:.0f} MB (largest process {figures.rss_mb:.0f} "
-                f"MB)  [{before}, after: {load()}]  | {summary}"
-            )
+            rows.append((n, label + spread(runs.ours), figures))
+            if runs.baseline:
+                rows.append(
+                    (n, f"{label}, baseline{spread(runs.baseline)}", median_of(runs.baseline))
+                )
+            for who, each in (("ours", runs.ours), ("base", runs.baseline)):
+                for f in each:
+                    print(
+                        f"{who}  N={n:>6} workers={w or 'auto'}{' semantic' if semantic else ''}: "
+                        f"{f.emails} emails in {f.wall:6.1f} s wall, "
+                        f"{f.cpu:6.1f} s CPU ({f.cpu_per_email_ms:.1f} ms/email), "
+                        f"peak memory {f.peak_mb:.0f} MB (largest process {f.rss_mb:.0f} MB)"
+                    )
+            print(f"  [{before}, after: {load()}]  | {runs.summary}")
             if naive_figures is None and args.naive_sample > 0:
                 with RunningSink(root, args.sink) as sink:
                     naive_figures = naive(config_file, people, args.naive_sample, sink.port, now)
@@ -730,7 +848,7 @@ def main() -> None:
             f"| {label} | {f.emails:,} | {f.wall:.1f} | {f.cpu:.1f} | "
             f"{f.cpu_per_email_ms:.1f} | {f.peak_mb:.0f} | {f.rss_mb:.0f} |"
         )
-    lexical = [r for r in rows if "semantic" not in r[1]]
+    lexical = [r for r in rows if "semantic" not in r[1] and "baseline" not in r[1]]
     if naive_figures is not None:
         nf = naive_figures
         for n in sizes:
