@@ -270,3 +270,70 @@ def test_a_topic_that_is_the_days_field_gets_its_close_seconds_too(
         ),
     )
     assert 1 <= len(rank_detailed(recorded_day, retrieval).picked) <= 4
+
+
+def _reference_cut(matrix: np.ndarray, max_papers: int, min_score: float) -> tuple:
+    """The cut as its docstring states it, the plain numpy way (papers x topics, np.median,
+    the whole day sorted): what the faster `cut_digest` must give, mask for mask."""
+    from digest.rank import cut as c
+
+    n = matrix.shape[0]
+    best_topic = matrix.argmax(axis=1)
+    values = matrix[np.arange(n), best_topic]
+    tops = np.minimum(matrix.max(axis=0), c.BEST_CAP)
+    if n >= c.MIN_DAY:
+        median = np.median(matrix, axis=0)
+        spread = np.maximum(1.4826 * np.median(np.abs(matrix - median), axis=0), c.MIN_SPREAD)
+        floors = np.maximum(median + c.STAND_OUT * spread, min_score)
+        also_floors = np.maximum(median + c.ALSO_STAND_OUT * spread, min_score)
+    else:
+        floors = also_floors = np.full(matrix.shape[1], min_score)
+    real = tops >= c.CAP_FROM
+    cap = np.where(
+        real & (floors > c.FIELD * tops), min_score, np.where(real, c.FLOOR_CAP * tops, np.inf)
+    )
+    floors = np.maximum(np.minimum(floors, cap), max(min_score, 1e-9))
+    also_floors = np.maximum(np.minimum(also_floors, cap), max(min_score, 1e-9))
+    bars = np.maximum(floors, c.NEAR_BEST * tops)
+    also_bars = np.maximum(also_floors, c.ALSO_NEAR_BEST * tops)
+    order = np.argsort(-values, kind="stable")
+    passes, near = values >= bars[best_topic], values >= also_bars[best_topic]
+    picked = order[passes[order]][:max_papers]
+    after = order[near[order] & ~np.isin(order, picked)]
+    if picked.size:
+        after = after[values[after] <= values[picked[-1]]]
+    return picked, after[: c.ALSO_MAX], bars, also_bars
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_the_cut_gives_what_the_plain_numpy_way_gives(seed: int) -> None:
+    """Random days: 1 to 4 topics, odd and even and small days, from no zeros to mostly zeros,
+    ties, a few stand-outs, scores in float32 as the day plan has them."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.choice([7, 49, 50, 51, 400, 2000, 2001]))
+    topics = int(rng.integers(1, 5))
+    zeros = float(rng.choice([0.0, 0.3, 0.6, 0.9]))
+    matrix = np.where(
+        rng.random((n, topics)) < zeros,
+        0.0,
+        rng.gamma(1.0, float(rng.choice([0.02, 0.08, 0.2])), (n, topics)),
+    )
+    matrix[rng.integers(0, n, 6)] = rng.choice(
+        [0.15, 0.3, 0.3, 0.5, 1.3], (6, topics)
+    )  # ties on top
+    matrix = matrix.astype(np.float32).astype(np.float64)
+    max_papers, min_score = int(rng.choice([1, 5, 20])), float(rng.choice([0.0, 0.0, 0.2]))
+    cut = cut_digest(matrix, max_papers=max_papers, min_score=min_score)
+    picked, also, bars, also_bars = _reference_cut(matrix, max_papers, min_score)
+    assert np.array_equal(np.flatnonzero(cut.digest), np.sort(picked))
+    assert np.array_equal(np.flatnonzero(cut.also), np.sort(also))
+    assert np.array_equal(cut.floors, bars) and np.array_equal(cut.also_floors, also_bars)
+
+
+def test_each_topic_s_median_is_numpy_s() -> None:
+    from digest.rank.cut import _medians
+
+    rng = np.random.default_rng(5)
+    for n in (1, 2, 3, 50, 51, 2000):
+        rows = rng.random((3, n))
+        assert np.array_equal(_medians(rows), np.median(rows, axis=1))

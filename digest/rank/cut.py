@@ -82,12 +82,15 @@ def cut_digest(
     if n == 0 or matrix.shape[1] == 0 or max_papers <= 0 or float(matrix.max()) <= 0.0:
         never = np.full(matrix.shape[1], math.inf)
         return Cut(none, none.copy(), never, never.copy())
-    best_topic = matrix.argmax(axis=1)
-    values = matrix[np.arange(n), best_topic]
-    tops = np.minimum(matrix.max(axis=0), BEST_CAP)
+    # Topics x papers, each topic's scores in one run of memory: numpy reduces a column of a
+    # papers x topics matrix element by element, ~20 times slower for a day's 2,000 papers.
+    columns = np.ascontiguousarray(matrix.T)
+    best_topic = columns.argmax(axis=0)
+    values = columns.max(axis=0)
+    tops = np.minimum(columns.max(axis=1), BEST_CAP)
     if n >= MIN_DAY:
-        median = np.median(matrix, axis=0)
-        spread = np.maximum(1.4826 * np.median(np.abs(matrix - median), axis=0), MIN_SPREAD)
+        median = _medians(columns)
+        spread = np.maximum(1.4826 * _medians(np.abs(columns - median[:, None])), MIN_SPREAD)
         floors = np.maximum(median + STAND_OUT * spread, min_score)
         also_floors = np.maximum(median + ALSO_STAND_OUT * spread, min_score)
     else:
@@ -107,7 +110,10 @@ def cut_digest(
     passes = values >= bars[best_topic]
     also_bars = np.maximum(also_floors, ALSO_NEAR_BEST * tops)
     near = values >= also_bars[best_topic]
-    order = np.argsort(-values, kind="stable")
+    # Only the papers that pass or come near are put in order (best first, ties in the order
+    # given): the same order as sorting the whole day, for a few dozen papers instead of 2,000.
+    shortlist = np.flatnonzero(passes | near)
+    order = shortlist[np.argsort(-values[shortlist], kind="stable")]
     digest, also = none.copy(), none.copy()
     picked = order[passes[order]][:max_papers]
     digest[picked] = True
@@ -117,3 +123,14 @@ def cut_digest(
         after = after[values[after] <= values[picked[-1]]]
     also[after[:also_max]] = True
     return Cut(digest, also, bars, also_bars)
+
+
+def _medians(rows: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """Each row's median, as `np.median(rows, axis=1)` gives it for finite values (the middle
+    value, or the mean of the two middle ones), without its checks and copies."""
+    n = rows.shape[1]
+    half = n // 2
+    if n % 2:
+        return np.partition(rows, half, axis=1)[:, half]
+    middle = np.partition(rows, (half - 1, half), axis=1)
+    return (middle[:, half - 1] + middle[:, half]) / 2.0

@@ -73,6 +73,12 @@ class PaperIndex:
         return found
 
     @cached_property
+    def _word_columns(self) -> dict[str, int]:
+        """Each word `vectorise` has met, and its column (-1: not indexed), kept for the run:
+        a day plan vectorises its readers' liked papers block by block, the same words again."""
+        return {}
+
+    @cached_property
     def row_of(self) -> dict[str, int]:
         """Each paper's row, by id."""
         return {p.id: row for row, p in enumerate(self.papers)}
@@ -119,7 +125,7 @@ class PaperIndex:
     def vectorise(self, texts: Sequence[str]) -> Matrix:
         """TF-IDF rows (unit length) for texts outside the index, on the index's single terms."""
         vocab = self.vocab
-        column_of: dict[str, int] = {}  # each distinct word looked up once: -1 when not indexed
+        column_of = self._word_columns  # each distinct word looked up once: -1 when not indexed
         columns: list[int] = []
         indptr = [0]
         for text in texts:

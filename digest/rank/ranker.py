@@ -276,9 +276,11 @@ def _trending_rows(index: PaperIndex, best: Floats, picked: set[int]) -> list[in
     """The most-upvoted papers (then GitHub stars, then score) scoring above zero that did not
     make the cut: the candidates of the digest's trending section (see `_trending`)."""
     popular, upvotes, stars = index.popularity
-    keep = best[popular] > 0
-    if picked:
-        keep &= ~np.isin(popular, np.fromiter(picked, dtype=np.intp, count=len(picked)))
+    scores = best
+    if picked:  # a copy with the digest's own papers at zero: they are not candidates
+        scores = best.copy()
+        scores[np.fromiter(picked, dtype=np.intp, count=len(picked))] = 0.0
+    keep = scores[popular] > 0
     rows = popular[keep]
     order = np.lexsort((rows, -best[rows], -stars[keep], -upvotes[keep]))
     found: list[int] = rows[order].tolist()
@@ -521,11 +523,11 @@ class _Explainer:
     def _nearest_liked(self, profile: TopicProfile) -> tuple[npt.NDArray[np.intp], Floats]:
         """Each paper's nearest liked paper of the topic and its cosine (for the papers to be
         explained only, when the explainer knows them: a digest explains a few dozen)."""
-        liked = self.vectors.matrix[[self.vectors.row[p.id] for p in profile.liked]].T
+        liked = [self.vectors.row[p.id] for p in profile.liked]
         if self._rows is None:
-            cosines = (self.index.tfidf @ liked).toarray()
+            cosines = self.vectors.cosines()[:, liked]
             return cosines.argmax(axis=1), cosines.max(axis=1)
-        cosines = (self.index.tfidf[self._rows] @ liked).toarray()
+        cosines = self.vectors.cosines()[np.ix_(self._rows, np.asarray(liked, dtype=np.intp))]
         nearest = np.zeros(len(self.index), dtype=np.intp)
         cosine = np.zeros(len(self.index), dtype=cosines.dtype)
         if len(self._rows):
