@@ -193,6 +193,7 @@ def _read(
     raise TokenError("this link is not valid")
 
 
+@lru_cache(maxsize=32)  # one per purpose: a send signs three links for every reader
 def _serializer(secret: str, purpose: str) -> URLSafeTimedSerializer:
     if purpose not in PURPOSES:
         raise ValueError(f"unknown token purpose {purpose!r}")
@@ -213,8 +214,14 @@ def make_feedback_token(
     body = base64.urlsafe_b64encode(payload.encode("utf-8")).rstrip(b"=")
     # What `_feedback_signer(...).sign(body)` makes (a test holds them equal), without its
     # per-call overhead: a digest signs ~40 of these.
-    mac = hmac.digest(_feedback_key(secret, purpose), body, "sha256")
-    return f"{body.decode('ascii')}.{base64.urlsafe_b64encode(mac).rstrip(b'=').decode()}"
+    mac = _feedback_mac(secret, purpose).copy()  # the key's padding hashed once, not per link
+    mac.update(body)
+    return f"{body.decode('ascii')}.{base64.urlsafe_b64encode(mac.digest()).rstrip(b'=').decode()}"
+
+
+@lru_cache(maxsize=8)
+def _feedback_mac(secret: str, purpose: str) -> hmac.HMAC:
+    return hmac.new(_feedback_key(secret, purpose), digestmod="sha256")
 
 
 _json_string = json.encoder.encode_basestring_ascii  # a str as json.dumps writes it
