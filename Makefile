@@ -37,12 +37,19 @@ lint: install-test
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy --strict digest/
 
+# The suite runs on two worker processes (pytest-xdist; CI has 2 cores, and most tests wait on
+# subprocesses, servers and Chromium). `--dist loadfile` keeps each test file on one worker, so
+# a file's module-scoped fixtures (the sentence model, a day's vectors) are built once, not once
+# per worker. Every test keeps to its own tmp_path, free ports and PostgreSQL database.
 # The date-sensitive stories run a second time on a faked clock that restarts for every test
 # half a second before midnight UTC on a leap day, so each of them crosses midnight: a test that
 # mixes fixed dates with today's clock, or reads the clock twice, fails here, not on the day.
+PYTEST_WORKERS ?= -n 2 --dist loadfile
+
 test: lint
-	$(BIN)/pytest -q
-	$(BIN)/pytest -q -p no:cacheprovider --fake-now 2028-02-29T23:59:59.5+00:00 --fake-now-each \
+	$(BIN)/pytest -q $(PYTEST_WORKERS)
+	$(BIN)/pytest -q -p no:cacheprovider $(PYTEST_WORKERS) \
+		--fake-now 2028-02-29T23:59:59.5+00:00 --fake-now-each \
 		tests/test_send.py tests/test_mail.py tests/test_schedule.py tests/test_daemon.py
 
 bench: install-test

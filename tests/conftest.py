@@ -58,6 +58,14 @@ def _travel(start: datetime) -> Callable[[], None]:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        # One of `make test`'s two worker processes (pytest-xdist) on CI's two cores: PyTorch's
+        # own thread per core in each worker would oversubscribe them (the real-model tests of
+        # both workers at once took a third longer), so one thread each, here and in the
+        # `digest` subprocesses. MKL_NUM_THREADS, which torch reads and numpy's OpenBLAS does
+        # not (tests/test_blas.py sees OpenBLAS's own default). Set before anything imports
+        # torch; an explicit value is kept.
+        os.environ.setdefault("MKL_NUM_THREADS", "1")
     start = _fake_start(config)
     if start is not None:
         path = [str(Path(__file__).parent / "fakeclock"), os.environ.get("PYTHONPATH", "")]

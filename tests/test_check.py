@@ -8,6 +8,7 @@ import importlib.util
 import logging
 import subprocess
 import sys
+from itertools import islice
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ from click.testing import CliRunner, Result
 from digest.cli import cli
 from digest.config import load_config
 from digest.errors import ConfigError
-from digest.papers_file import read_papers
+from digest.papers_file import iter_papers
 from digest.store import open_store
 from tests.conftest import LABELLED
 from tests.feedserver import FeedServer
@@ -203,7 +204,7 @@ def _damage(file: Path) -> None:
 def damaged_store(write_config, tmp_path: Path) -> Path:  # type: ignore[no-untyped-def]
     path = write_config("data_dir: ./data\n" + PERSON)
     with open_store(load_config(path).store_url) as store:
-        store.save_papers(read_papers(LABELLED)[:800])
+        store.save_papers(list(islice(iter_papers(LABELLED), 800)))  # the file's first 800
     _damage(tmp_path / "data" / "digest.sqlite3")
     return path
 

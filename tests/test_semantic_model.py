@@ -60,9 +60,10 @@ def model() -> None:
     needs_semantic_extra()
 
 
-@pytest.fixture
-def papers(tmp_path: Path, real: Path) -> tuple[Path, dict[str, str]]:
-    """A papers file of 200 recorded papers, and each paper's primary category."""
+@pytest.fixture(scope="module")
+def papers(tmp_path_factory: pytest.TempPathFactory, real: Path) -> tuple[Path, dict[str, str]]:
+    """A papers file of 200 recorded papers, and each paper's primary category (read-only:
+    picked once for the module out of the 35,000 labelled ones)."""
     with gzip.open(LABELLED, "rt", encoding="utf-8") as f:
         rows = [json.loads(line) for line in f]
     chosen = []
@@ -73,7 +74,7 @@ def papers(tmp_path: Path, real: Path) -> tuple[Path, dict[str, str]]:
             if r["primary_category"] == category and str(r["created"]).startswith("2018")
         ]
         chosen += sorted(mine, key=lambda r: r["arxiv_id"])[:PER_CATEGORY]
-    path = tmp_path / "papers.jsonl"
+    path = tmp_path_factory.mktemp("papers") / "papers.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in chosen), encoding="utf-8")
     return path, {r["arxiv_id"]: r["primary_category"] for r in chosen}
 
