@@ -345,3 +345,26 @@ def test_a_send_the_smtp_server_never_answered_is_logged_with_its_reason(
     text = send.getMessage()
     assert f"problems=1 deferred: connection refused by 127.0.0.1:{port}" in text, text
     assert "stopped=cannot reach the SMTP server" in text
+
+
+def test_a_signal_that_lands_inside_the_stop_event_s_own_wait_still_stops_the_daemon() -> None:
+    """SIGTERM's handler runs on the main thread, which spends its time inside `stop.wait()`:
+    the handler may land while that thread holds the event's lock. Setting the event right
+    there waits for the lock forever (a daemon seen hung after SIGTERM); it is set from
+    another thread instead. Here the lock is held the same way, on a thread of its own so a
+    regression fails the test instead of hanging it."""
+    import threading
+
+    from digest.signals import set_from_signal
+
+    event = threading.Event()
+
+    def handler_inside_wait() -> None:
+        with event._cond:  # type: ignore[attr-defined]  # where Event.wait holds it
+            set_from_signal(event)
+
+    landed = threading.Thread(target=handler_inside_wait, daemon=True)
+    landed.start()
+    landed.join(5)
+    assert not landed.is_alive(), "the handler blocked on the event's own lock"
+    assert event.wait(5)

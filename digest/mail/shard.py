@@ -29,6 +29,7 @@ from typing import Any
 
 from digest.mail.deliver import DeliveryReport, Outcome
 from digest.mail.ledger import Delivery, Ledger
+from digest.signals import set_from_signal
 from digest.store import Store, open_store
 
 log = logging.getLogger(__name__)
@@ -130,7 +131,7 @@ def _child(
     parent's connections without closing them: it opens its own when asked."""
     inherited.engine.dispose(close=False)
     cancel = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: cancel.set())
+    signal.signal(signal.SIGTERM, lambda *_: set_from_signal(cancel))
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     store = open_store(url, create=False)
     try:

@@ -46,6 +46,7 @@ from digest.schedule.plan import (
     last_planned_fetch,
     send_trigger,
 )
+from digest.signals import set_from_signal
 from digest.store import Store, open_store, utcnow
 from digest.store.subscribers import SubscriberStore
 
@@ -165,10 +166,10 @@ class Daemon:
 
         def stop(signum: int, _frame: FrameType | None) -> None:
             log_event("signal", name=signal.Signals(signum).name, action="finishing and exiting")
-            self.stop.set()
+            set_from_signal(self.stop)
 
         def reload(_signum: int, _frame: FrameType | None) -> None:
-            self.reload_requested.set()
+            set_from_signal(self.reload_requested)
 
         previous: dict[int, Any] = {
             signal.SIGTERM: signal.signal(signal.SIGTERM, stop),
