@@ -26,7 +26,7 @@ from digest.rank.library import latex_to_text, parse_bibtex, read_library
 from digest.rank.scoring import compile_topic, profile_phrases
 from digest.sources.arxiv import parse_api
 from digest.store import open_store
-from tests.conftest import LABELLED, REAL
+from tests.conftest import LABELLED
 from tests.feedserver import FeedServer
 
 FILLER = (
@@ -609,28 +609,3 @@ def test_an_unreachable_arxiv_api_leaves_liked_papers_out_with_a_warning(
         assert resolve_liked(reader, fetch_ids=offline) == {}
     assert "liked papers 2005.11401 of ada are left out of today's ranking" in caplog.text
     assert "cannot reach export.arxiv.org" in caplog.text
-
-
-def test_each_paper_s_cosine_to_a_liked_paper_is_the_same_from_the_block_s_product() -> None:
-    """The day plan works out every paper's cosine to every liked paper of a block once; each
-    value must be the one the product over just the papers explained and one reader's liked
-    papers gives, bit for bit, or the liked paper a reason names could change with the block."""
-    from digest.rank.scoring import LikedVectors
-    from digest.sources.arxiv import parse_listing
-
-    papers = parse_listing(
-        (REAL / "arxiv_rss/rss.arxiv.org_atom_cs.AI_2025-08-20_86entries.xml").read_bytes()
-    )
-    papers += parse_api((REAL / "arxiv_api/query_all-testing_start0_max100.xml").read_bytes())[0]
-    index = build_index(papers[:86], set())
-    profiles = [
-        compile_topic(topic(f"T{i}", keywords=[Keyword("learning")]), papers[86 + 3 * i :][:7])
-        for i in range(30)
-    ]
-    vectors = LikedVectors(index, profiles)
-    rows = np.asarray([3, 17, 50, 85])
-    for profile in profiles[::7]:
-        liked = [vectors.row[p.id] for p in profile.liked]
-        alone = (index.tfidf[rows] @ vectors.matrix[liked].T).toarray()
-        assert np.array_equal(vectors.cosines()[np.ix_(rows, liked)], alone)
-        assert alone.max() > 0

@@ -523,11 +523,11 @@ class _Explainer:
     def _nearest_liked(self, profile: TopicProfile) -> tuple[npt.NDArray[np.intp], Floats]:
         """Each paper's nearest liked paper of the topic and its cosine (for the papers to be
         explained only, when the explainer knows them: a digest explains a few dozen)."""
-        liked = [self.vectors.row[p.id] for p in profile.liked]
+        liked = self.vectors.matrix[[self.vectors.row[p.id] for p in profile.liked]].T
         if self._rows is None:
-            cosines = self.vectors.cosines()[:, liked]
+            cosines = (self.index.tfidf @ liked).toarray()
             return cosines.argmax(axis=1), cosines.max(axis=1)
-        cosines = self.vectors.cosines()[np.ix_(self._rows, np.asarray(liked, dtype=np.intp))]
+        cosines = (self.index.tfidf[self._rows] @ liked).toarray()
         nearest = np.zeros(len(self.index), dtype=np.intp)
         cosine = np.zeros(len(self.index), dtype=cosines.dtype)
         if len(self._rows):

@@ -168,17 +168,6 @@ class LikedVectors:
                     self.row[paper.id] = len(texts)
                     texts.append(paper_text(paper))
         self.matrix = index.vectorise(texts) if texts else sp.csr_matrix((0, len(index.vocab)))
-        self._index = index
-        self._cosines: Floats | None = None
-
-    def cosines(self) -> Floats:
-        """Every paper's cosine to every liked paper (papers x liked papers, dense), made once:
-        a reason names the liked paper nearest to the paper, for each reader of the block.
-        Each entry is the one a product over fewer papers or liked papers gives, bit for bit
-        (a sparse product sums each entry over the paper's terms in the same order)."""
-        if self._cosines is None:
-            self._cosines = np.asarray((self._index.tfidf @ self.matrix.T).toarray())
-        return self._cosines
 
     def centroids(self, profiles: Sequence[TopicProfile]) -> sp.csr_matrix:
         """One unit-length centroid per profile (a zero row when it has no liked papers), each
