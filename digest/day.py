@@ -27,6 +27,7 @@ from digest.models import Digest, Paper, RankedPaper, Subscriber, TopicGroup
 from digest.rank.batch import DayPlan, Reader
 from digest.rank.feedback import HALF_LIFE_DAYS, with_feedback
 from digest.rank.library import read_library
+from digest.rank.library_cache import LibraryCache
 from digest.rank.ranker import Ranking, compile_profiles
 from digest.rank.resolve import FetchIds, resolve_liked, without_unresolved
 from digest.store import Store
@@ -152,11 +153,13 @@ def plan_day(
     fetch_ids: FetchIds | None = None,
     embedder: Embedder | None = None,
     half_life_days: float = HALF_LIFE_DAYS,
+    libraries_kept: LibraryCache | None = None,
 ) -> DayRun:
     """The day plan for `people` (each for `day`, default today where they live): the store's
     candidates and each one's window, or the given `papers` for all. `fetch_ids`: how to look up
     liked papers the store does not hold (the arXiv API, through the caller). Feedback marks
-    weigh what their age at `now` leaves of them (`half_life_days`, see `rank.feedback`)."""
+    weigh what their age at `now` leaves of them (`half_life_days`, see `rank.feedback`).
+    `libraries_kept`: where `library:` files are read through (None: each file itself)."""
     days = {p.email: day or p.local_date(now) for p in people}
     windows: dict[str, tuple[datetime, datetime]] = {}
     if papers is None:
@@ -197,7 +200,11 @@ def plan_day(
             person = without_unresolved(person, liked)  # a liked id not found is left out
             for topic in person.topics:
                 if topic.library is not None and topic.library not in libraries:
-                    libraries[topic.library] = read_library(topic.library)
+                    libraries[topic.library] = (
+                        libraries_kept.read(topic.library)
+                        if libraries_kept is not None
+                        else read_library(topic.library)
+                    )
             profiles = compile_profiles(person, liked, libraries)
             mine = marks.get(email_key(person.email), ())
             profiles = with_feedback(profiles, mine, now=now, half_life_days=half_life_days)

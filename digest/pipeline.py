@@ -31,6 +31,7 @@ from digest.mail.transport import Transport
 from digest.memory import paused_gc
 from digest.models import Digest, Paper, Subscriber
 from digest.rank import Ranking, arxiv_lookup, load_libraries, resolve_liked
+from digest.rank.library_cache import LibraryCache
 from digest.rank.resolve import FetchIds, without_unresolved
 from digest.render import RenderedDigest, render_digest
 from digest.store import Store, open_store, utcnow
@@ -219,6 +220,7 @@ def plan_run(
         fetch_ids=_liked_fetcher(config, store, client),
         embedder=_configured_embedder(config, store),
         half_life_days=config.ranking.feedback_half_life_days,
+        libraries_kept=LibraryCache(config.data_dir / "cache" / "libraries"),
     )
 
 
