@@ -126,9 +126,10 @@ def build_message(
     """The complete email for one recipient. Only the caller's values go in; nothing is read.
 
     Written out directly rather than through `EmailMessage` (whose pure-Python header parsing,
-    folding and quoted-printable cost more than ranking and rendering the digest together); a
-    header that is not plain ASCII goes through the email package's own folding, so it comes out
-    byte for byte as `EmailMessage` would write it."""
+    folding and quoted-printable cost more than ranking and rendering the digest together). The
+    subject is encoded here (`_subject`); any other header that is not plain ASCII (a name with
+    accents) goes through the email package's own folding, byte for byte as `EmailMessage`
+    would write it."""
     unsubscribe = f"<{_one_token(links.unsubscribe_url, 'unsubscribe URL')}>"
     if links.unsubscribe_mailto:
         unsubscribe += f", <{_one_token(links.unsubscribe_mailto, 'unsubscribe mailto')}>"
@@ -138,7 +139,7 @@ def build_message(
         (
             _header("From", sender),
             _header("To", recipient),
-            _header("Subject", one_line(subject)[:MAX_SUBJECT]),
+            _subject(one_line(subject)[:MAX_SUBJECT]),
             _header("Date", format_datetime(date)),
             _header("Message-ID", f"<{_one_token(message_id.strip('<>'), 'Message-ID')}>"),
             _header("List-Id", one_line(list_id)),
@@ -186,9 +187,64 @@ def _header(name: str, value: str | Address) -> bytes:
     return POLICY.fold_binary(*POLICY.header_store_parse(name, value))
 
 
-@lru_cache(maxsize=4096)  # a subject (the day's best paper, a count) recurs for many readers
+@lru_cache(maxsize=4096)
 def _folded(name: str, value: str) -> bytes:
     return POLICY.fold_binary(*POLICY.header_store_parse(name, value))
+
+
+FOLD_AT = 78  # RFC 5322's recommended line length; encoded words are at most 75 (RFC 2047)
+_ENCODED_WORD = 75 - len("=?utf-8?q??=")
+_Q_LITERAL = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!*+-/")
+
+
+def _subject(value: str) -> bytes:
+    """The Subject line (CRLF, folded at FOLD_AT): printable ASCII words as they are, each run
+    of other words (accents, "…", a literal "=?") as RFC 2047 Q-encoded words of UTF-8.
+
+    Written here rather than by the email package (~0.23 ms a subject, and nearly every
+    subject is new: it names the reader's best paper); a reader's mail client decodes it to the
+    same text (tested against the email package's parser)."""
+    if len(value) + 9 <= FOLD_AT and _PLAIN_HEADER.fullmatch(value) and "=?" not in value:
+        return f"Subject: {value}\r\n".encode("ascii")
+    tokens: list[str] = []
+    run: list[str] = []  # words to encode together: the spaces between them are kept in them
+    for word in value.split(" "):
+        if word.isascii() and word.isprintable() and "=?" not in word:
+            if run:
+                tokens.extend(_q_words(" ".join(run)))
+                run = []
+            tokens.append(word)
+        else:
+            run.append(word)
+    if run:
+        tokens.extend(_q_words(" ".join(run)))
+    lines, line = [], "Subject:"
+    for token in tokens:
+        if len(line) + 1 + len(token) > FOLD_AT and line != "Subject:":
+            lines.append(line)
+            line = ""
+        line += " " + token
+    lines.append(line)
+    return ("\r\n".join(lines) + "\r\n").encode("ascii")
+
+
+def _q_words(text: str) -> list[str]:
+    """`text` as Q-encoded words of at most 75 characters, split between characters (a
+    decoder joins adjacent encoded words without the space between them)."""
+    words, current = [], ""
+    for char in text:
+        if char == " ":
+            piece = "_"
+        else:
+            piece = "".join(
+                chr(b) if b in _Q_LITERAL else f"={b:02X}" for b in char.encode("utf-8")
+            )
+        if len(current) + len(piece) > _ENCODED_WORD:
+            words.append(f"=?utf-8?q?{current}?=")
+            current = ""
+        current += piece
+    words.append(f"=?utf-8?q?{current}?=")
+    return words
 
 
 _ATOMS = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~ -]*")
