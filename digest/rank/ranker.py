@@ -523,11 +523,19 @@ class _Explainer:
     def _nearest_liked(self, profile: TopicProfile) -> tuple[npt.NDArray[np.intp], Floats]:
         """Each paper's nearest liked paper of the topic and its cosine (for the papers to be
         explained only, when the explainer knows them: a digest explains a few dozen)."""
-        liked = self.vectors.matrix[[self.vectors.row[p.id] for p in profile.liked]].T
+        # The liked papers' rows written out dense (vocabulary x liked): a sparse product and
+        # its fancy indexing cost ~0.3 ms more per call in scipy's checks and conversions, for
+        # the same sums in the same order (the same bits).
+        vectors = self.vectors.matrix
+        liked = np.zeros((vectors.shape[1], len(profile.liked)), dtype=vectors.dtype)
+        for column, paper in enumerate(profile.liked):
+            row = self.vectors.row[paper.id]
+            start, end = vectors.indptr[row], vectors.indptr[row + 1]
+            liked[vectors.indices[start:end], column] = vectors.data[start:end]
         if self._rows is None:
-            cosines = (self.index.tfidf @ liked).toarray()
+            cosines = np.asarray(self.index.tfidf @ liked)
             return cosines.argmax(axis=1), cosines.max(axis=1)
-        cosines = (self.index.tfidf[self._rows] @ liked).toarray()
+        cosines = np.asarray(self.index.tfidf[self._rows] @ liked)
         nearest = np.zeros(len(self.index), dtype=np.intp)
         cosine = np.zeros(len(self.index), dtype=cosines.dtype)
         if len(self._rows):
