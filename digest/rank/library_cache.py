@@ -47,7 +47,10 @@ class LibraryCache:
             stat = file.stat()
         except OSError:
             return read_library(file)  # says what is wrong with the file
-        stamp = {"path": str(file.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+        # abspath, not resolve(): a link's target changing shows in the stat anyway, and
+        # resolving thousands of paths took longer than reading their kept copies.
+        where = os.path.abspath(file)
+        stamp = {"path": where, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
         kept = self._kept(stamp)
         if kept is not None:
             return kept
