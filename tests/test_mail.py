@@ -373,6 +373,20 @@ def test_the_rate_limit_spaces_sends_across_connections() -> None:
     assert slept == [0.5, 1.0]
 
 
+def test_the_processes_of_one_run_share_the_connections_and_the_rate_out() -> None:
+    """Each of a run's sender processes makes its transport with `share` = the processes: the
+    run as a whole keeps to `max_connections` and `rate_limit_per_minute`."""
+    smtp = parse_config(
+        "smtp: {host: 127.0.0.1, port: 2525, security: none, from: d@example.org,\n"
+        "       max_connections: 5, rate_limit_per_minute: 120}\n",
+        base_dir=Path("."),
+    ).smtp
+    assert smtp is not None
+    alone, halves = SmtpTransport.from_config(smtp), SmtpTransport.from_config(smtp, share=2)
+    assert (alone.max_connections, alone.limiter.interval) == (5, 0.5)
+    assert (halves.max_connections, halves.limiter.interval) == (2, 1.0)  # 2 x 2 <= 5, 2 x 60
+
+
 # ---------------------------------------------------------------- delivery
 
 

@@ -401,11 +401,12 @@ def test_two_worker_processes_split_the_day_and_each_reader_gets_one_email(
     tmp_path: Path, real: Path, smtp: FaultySmtp
 ) -> None:
     """`digest send --workers 2`: the run forks, each process plans the day for its half and
-    sends it over its own connection (one each: two SMTP sessions, where one process makes
-    one), a reader refused in the second half is reported, the counts of both add up, and
-    each sent digest's web copy is kept by the process that sent it."""
+    sends it over its share of `max_connections: 2` (one each: two SMTP sessions, where two
+    processes each opening the configured two would make four), a reader refused in the
+    second half is reported, the counts of both add up, and each sent digest's web copy is
+    kept by the process that sent it."""
     readers = 12
-    path = write_world(tmp_path, real, readers=readers, smtp=smtp, max_connections=1)
+    path = write_world(tmp_path, real, readers=readers, smtp=smtp, max_connections=2)
     smtp.handler.permanent.add("r011@example.org")
     day = utcnow().date().isoformat()
     command = [sys.executable, "-m", "digest", "--config", str(path), "send", "--date", day]
@@ -423,3 +424,20 @@ def test_two_worker_processes_split_the_day_and_each_reader_gets_one_email(
     again = subprocess.run([*command, "--workers", "2"], env=env, capture_output=True, text=True)
     assert "already done by an earlier run" in again.stdout, again.stdout + again.stderr
     assert len(smtp.received) == readers - 1
+
+
+def test_a_run_never_opens_more_connections_than_configured_whatever_its_workers(
+    tmp_path: Path, real: Path, smtp: FaultySmtp
+) -> None:
+    """`max_connections: 1` and `--workers 2`: one process sends, over one connection (two
+    processes would each need one of their own)."""
+    path = write_world(tmp_path, real, readers=6, smtp=smtp, max_connections=1)
+    day = utcnow().date().isoformat()
+    command = [sys.executable, "-m", "digest", "--config", str(path), "send", "--date", day]
+    root = str(Path(__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run([*command, "--workers", "2"], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr + done.stdout
+    assert "sent 6, skipped 1, retried 0, failed 0" in done.stdout, done.stdout
+    assert smtp.handler.sessions == 1
+    assert smtp.handler.per_recipient() == {f"r{i:03d}@example.org": 1 for i in range(6)}

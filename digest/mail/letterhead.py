@@ -125,11 +125,12 @@ def digest_email(
     )
 
 
-def make_transport(config: Config) -> Transport:
-    """SMTP when configured, else the outbox folder in data_dir."""
+def make_transport(config: Config, share: int = 1) -> Transport:
+    """SMTP when configured, else the outbox folder in data_dir. `share`: the processes of one
+    run that send at once, which split the server's limits between them."""
     if config.smtp is None:
         return OutboxTransport(config.data_dir / OUTBOX)
-    return SmtpTransport.from_config(config.smtp)
+    return SmtpTransport.from_config(config.smtp, share)
 
 
 def make_policy(config: Config) -> Policy:

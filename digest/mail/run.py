@@ -188,7 +188,7 @@ def send_run(
         return deliver_digests(
             rows,
             compose,
-            transport or make_transport(config),
+            transport or make_transport(config, share=processes),
             ledger,
             sender=head.sender.addr_spec,
             message_id=head.new_message_id,
@@ -216,6 +216,8 @@ def send_run(
         return run_slice(rows, ledger, report, cancel)
 
     processes = worker_count(workers, len(todo)) if transport is None else 1
+    if config.smtp is not None:  # a connection each at least: never more than the server allows
+        processes = min(processes, config.smtp.max_connections)
     if processes > 1 and fork_ready is not None and not fork_ready({r.email for r in todo}):
         processes = 1
     if processes > 1:

@@ -34,7 +34,7 @@ class RateLimiter:
 
     def __init__(
         self,
-        per_minute: int | None,
+        per_minute: float | None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -70,7 +70,7 @@ class SmtpTransport:
         timeout: float = 30.0,
         verify_tls: bool = True,
         max_connections: int = 4,
-        rate_limit_per_minute: int | None = None,
+        rate_limit_per_minute: float | None = None,
         allow_insecure_auth: bool = False,
     ) -> None:
         self.host, self.port, self.security = host, port, security
@@ -83,7 +83,11 @@ class SmtpTransport:
         self.limiter = RateLimiter(rate_limit_per_minute)
 
     @classmethod
-    def from_config(cls, smtp: SmtpConfig) -> SmtpTransport:
+    def from_config(cls, smtp: SmtpConfig, share: int = 1) -> SmtpTransport:
+        """The configured server; `share`: how many processes of one run send at once, each
+        with its part of `max_connections` and `rate_limit_per_minute` (the limits are the
+        run's, over all its processes)."""
+        rate = smtp.rate_limit_per_minute
         return cls(
             smtp.host,
             smtp.port,
@@ -92,8 +96,8 @@ class SmtpTransport:
             password=smtp.secret(),
             timeout=smtp.timeout,
             verify_tls=smtp.verify_tls,
-            max_connections=smtp.max_connections,
-            rate_limit_per_minute=smtp.rate_limit_per_minute,
+            max_connections=max(1, smtp.max_connections // share),
+            rate_limit_per_minute=rate / share if rate else None,
             allow_insecure_auth=smtp.allow_insecure_auth,
         )
 
