@@ -180,7 +180,7 @@ def test_with_the_semantic_extra_two_processes_send_and_the_model_embeds_once_be
 
     from digest.rank.semantic import LazyEmbedder, _cache_key
     from digest.store import utcnow
-    from tests.test_send import write_world
+    from tests.test_send import send_in_processes, write_world
 
     needs_semantic_extra()
 
@@ -199,11 +199,7 @@ def test_with_the_semantic_extra_two_processes_send_and_the_model_embeds_once_be
         model, {_cache_key(p): v.tobytes() for p, v in zip(papers, vectors, strict=True)}
     )
     store.close()
-    day = utcnow().date().isoformat()
-    command = [sys.executable, "-m", "digest", "--config", str(path), "send", "--date", day]
-    root = str(Path(__file__).resolve().parents[1])
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
-    done = subprocess.run([*command, "--workers", "2"], env=env, capture_output=True, text=True)
+    done = send_in_processes(path, 2)
     assert done.returncode == 0, done.stderr + done.stdout
     assert smtp.handler.per_recipient() == {f"r{i:03d}@example.org": 1 for i in range(readers)}, (
         done.stdout
