@@ -199,7 +199,7 @@ def test_with_the_semantic_extra_two_processes_send_and_the_model_embeds_once_be
         model, {_cache_key(p): v.tobytes() for p, v in zip(papers, vectors, strict=True)}
     )
     store.close()
-    done = send_in_processes(path, 2)
+    done = send_in_processes(path, utcnow().date().isoformat(), 2)
     assert done.returncode == 0, done.stderr + done.stdout
     assert smtp.handler.per_recipient() == {f"r{i:03d}@example.org": 1 for i in range(readers)}, (
         done.stdout

@@ -397,9 +397,8 @@ def test_a_suspended_address_is_shown_skipped_and_sent_again_once_reactivated(
     assert "r000@example.org: mail is not suspended" in unknown.output
 
 
-def send_in_processes(path: Path, workers: int) -> subprocess.CompletedProcess[str]:
-    """`digest send --workers N` for today, as a user runs it (a subprocess: it forks)."""
-    day = utcnow().date().isoformat()
+def send_in_processes(path: Path, day: str, workers: int) -> subprocess.CompletedProcess[str]:
+    """`digest send --date DAY --workers N`, as a user runs it (a subprocess: it forks)."""
     command = [sys.executable, "-m", "digest", "--config", str(path), "send", "--date", day]
     root = str(Path(__file__).resolve().parents[1])
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
@@ -418,7 +417,8 @@ def test_two_worker_processes_split_the_day_and_each_reader_gets_one_email(
     readers = 12
     path = write_world(tmp_path, real, readers=readers, smtp=smtp, max_connections=2)
     smtp.handler.permanent.add("r011@example.org")
-    done = send_in_processes(path, 2)
+    day = utcnow().date().isoformat()  # once: a run may end after midnight (a faked clock's)
+    done = send_in_processes(path, day, 2)
     assert done.returncode == 1, done.stderr + done.stdout  # one reader refused
     assert "sent 11, skipped 1, retried 0, failed 1" in done.stdout, done.stdout
     assert "r011@example.org" in done.stdout
@@ -427,7 +427,7 @@ def test_two_worker_processes_split_the_day_and_each_reader_gets_one_email(
     assert smtp.handler.sessions == 2  # one connection per process
     assert statuses(path) == {"sent": 11, "failed": 1, "skipped": 1}
     assert copied(path) == set(counts)
-    again = send_in_processes(path, 2)
+    again = send_in_processes(path, day, 2)
     assert "already done by an earlier run" in again.stdout, again.stdout + again.stderr
     assert len(smtp.received) == readers - 1
 
@@ -438,7 +438,7 @@ def test_a_run_never_opens_more_connections_than_configured_whatever_its_workers
     """`max_connections: 1` and `--workers 2`: one process sends, over one connection (two
     processes would each need one of their own)."""
     path = write_world(tmp_path, real, readers=6, smtp=smtp, max_connections=1)
-    done = send_in_processes(path, 2)
+    done = send_in_processes(path, utcnow().date().isoformat(), 2)
     assert done.returncode == 0, done.stderr + done.stdout
     assert "sent 6, skipped 1, retried 0, failed 0" in done.stdout, done.stdout
     assert smtp.handler.sessions == 1
