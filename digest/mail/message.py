@@ -187,7 +187,7 @@ def _header(name: str, value: str | Address) -> bytes:
     return POLICY.fold_binary(*POLICY.header_store_parse(name, value))
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=4096)  # a List-Id that is not plain ASCII is the same for every reader
 def _folded(name: str, value: str) -> bytes:
     return POLICY.fold_binary(*POLICY.header_store_parse(name, value))
 
@@ -204,8 +204,6 @@ def _subject(value: str) -> bytes:
     Written here rather than by the email package (~0.23 ms a subject, and nearly every
     subject is new: it names the reader's best paper); a reader's mail client decodes it to the
     same text (tested against the email package's parser)."""
-    if len(value) + 9 <= FOLD_AT and _PLAIN_HEADER.fullmatch(value) and "=?" not in value:
-        return f"Subject: {value}\r\n".encode("ascii")
     tokens: list[str] = []
     run: list[str] = []  # words to encode together: the spaces between them are kept in them
     for word in value.split(" "):
