@@ -330,6 +330,45 @@ def test_tokens_are_signed_per_purpose_and_refuse_tampering() -> None:
         read_token(SECRET, "confirm", old, max_age=0)
 
 
+@pytest.mark.parametrize(
+    ("purpose", "value"),
+    [
+        ("unsubscribe", "ada@example.org"),
+        ("manage", ["ada@example.org", 3]),
+        ("feed", ["zoë.ünïcode@exämple.org", 12]),
+        ("copy", {"email": "ada@example.org", "day": "2026-12-01"}),
+    ],
+)
+def test_link_tokens_are_the_bytes_itsdangerous_writes(
+    purpose: str, value: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Links are signed without itsdangerous's per-call work; links already sent, and the
+    site that reads them, must see no difference."""
+    from itsdangerous import URLSafeTimedSerializer
+
+    from digest.mail.tokens import make_copy_token, read_copy_token, read_link_token
+
+    monkeypatch.setattr(time, "time", lambda: 1_796_000_000.25)
+    reference = URLSafeTimedSerializer(SECRET, salt=f"paper-digest/{purpose}").dumps(value)
+    if purpose == "copy":
+        assert isinstance(value, dict)
+        token = make_copy_token(SECRET, value["email"], date.fromisoformat(value["day"]))
+        assert read_copy_token(SECRET, token) == (value["email"], date(2026, 12, 1))
+    else:
+        email, generation = (value, 0) if isinstance(value, str) else value
+        assert isinstance(email, str) and isinstance(generation, int)
+        token = make_token(SECRET, purpose, email, generation)
+        assert read_link_token(SECRET, purpose, token) == (email, generation)
+    assert token == reference
+
+
+def test_a_long_address_that_itsdangerous_would_compress_still_reads_back() -> None:
+    email = "a" * 120 + "@example.org"
+    token = make_token(SECRET, "unsubscribe", email)
+    assert not token.startswith(".")  # written uncompressed; itsdangerous reads both
+    assert read_token(SECRET, "unsubscribe", token) == email
+
+
 def test_without_a_configured_key_one_is_generated_once_and_kept_private(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
