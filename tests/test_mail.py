@@ -3,8 +3,10 @@ a real SMTP server on 127.0.0.1 that greylists, refuses, drops, hangs and refuse
 
 from __future__ import annotations
 
+import binascii
 import io
 import os
+import random
 import re
 import shutil
 import socket
@@ -26,7 +28,14 @@ from digest.errors import ConfigError, MailError
 from digest.mail.deliver import Outcome, Outgoing, Policy, deliver_digests
 from digest.mail.ledger import Delivery, Ledger
 from digest.mail.letterhead import Letterhead, digest_email, letterhead
-from digest.mail.message import Links, build_message, make_address, one_line, parse_address
+from digest.mail.message import (
+    Links,
+    build_message,
+    make_address,
+    one_line,
+    parse_address,
+    quoted_printable,
+)
 from digest.mail.report import ProgressBar
 from digest.mail.smtp import RateLimiter, SmtpTransport
 from digest.mail.tokens import TokenError, load_secret_key, make_token, read_token
@@ -277,6 +286,34 @@ def test_a_digest_email_is_what_the_email_package_writes_with_short_lines() -> N
         ]
         assert max(len(line) for line in ours.split(b"\r\n\r\n", 1)[1].split(b"\r\n")) <= 76
         assert b"\n" not in ours.replace(b"\r\n", b"")  # every line ends CRLF
+
+
+def test_quoted_printable_bodies_read_back_as_binascii_reads_its_own() -> None:
+    """Our encoder against the standard library's on bodies made to hit its edges: "=" and
+    accents at every place around the 73rd and 76th character, spaces and tabs ending lines,
+    lone dots, control characters, CR, CRLF and empty lines. Decoded, both give the same
+    bytes; ours keeps to short ASCII lines and leaves no line for SMTP to misread."""
+    rng = random.Random(7)
+    alphabet = ["a", "b", " ", "\t", "=", ".", "é", "“", "😀", "\x01", "\x7f", "\r", "\n", "\r\n"]
+    bodies = ["", ".", "a .", ".\n.", " ", "\t\n", "=" * 200, "é" * 90, "a" * 76, "a" * 77]
+    bodies += ["x" * n + "=" + "y" * 10 for n in range(68, 80)]
+    bodies += ["x" * n + "é" + "." for n in range(68, 80)]
+    bodies += ["x" * n + " " for n in range(70, 80)]
+    bodies += ["x" * n + "\n." for n in range(70, 80)]
+    for _ in range(400):
+        bodies.append("".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 400))))
+    for body in bodies:
+        ours = quoted_printable(body)
+        lines = body.encode("utf-8").splitlines()
+        reference = binascii.b2a_qp(b"\n".join(lines) + b"\n", quotetabs=False, istext=True)
+        reference = reference.replace(b"\n", b"\r\n")
+        assert binascii.a2b_qp(ours) == binascii.a2b_qp(reference), repr(body)
+        assert ours.endswith(b"\r\n") and b"\n" not in ours.replace(b"\r\n", b"")
+        written = ours.split(b"\r\n")[:-1]
+        assert all(len(line) <= 76 and line.isascii() for line in written), repr(body)
+        assert all(line[-1:] not in (b" ", b"\t") for line in written), repr(body)
+        assert b"." not in written, repr(body)
+        assert all(c == 9 or 32 <= c < 127 for line in written for c in line), repr(body)
 
 
 @pytest.mark.parametrize(
