@@ -21,6 +21,7 @@ import socket
 import ssl
 import threading
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -53,6 +54,7 @@ class FaultyHandler:
     lose_reply: dict[str, int] = field(default_factory=dict)
     too_big: set[str] = field(default_factory=set)
     latency: float = 0.0
+    on_message: Callable[[], None] | None = None  # called as each message is taken, before its 250
     username: str = "digest"
     password: str | None = None  # None: no AUTH needed
     received: list[Received] = field(default_factory=list)
@@ -110,6 +112,8 @@ class FaultyHandler:
             lose = self.lose_reply.get(recipient, 0) > 0
             if lose:
                 self.lose_reply[recipient] -= 1
+        if self.on_message is not None:
+            self.on_message()
         if lose:  # kept, but the client never hears so
             server.transport.close()
         return f"250 2.0.0 OK queued as {n}"

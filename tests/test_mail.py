@@ -15,7 +15,7 @@ import stat
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from email import message_from_bytes, policy
 from email.utils import format_datetime
@@ -597,6 +597,7 @@ def test_a_stop_request_lets_the_message_in_flight_finish_and_leaves_the_rest_pl
     readers = people(6)
     ledger = Ledger(store)
     stop = threading.Event()
+    smtp.handler.on_message = stop.set  # SIGTERM arrives during the first send
     report = deliver_digests(
         plan(ledger, readers),
         composer(readers),
@@ -604,12 +605,51 @@ def test_a_stop_request_lets_the_message_in_flight_finish_and_leaves_the_rest_pl
         ledger,
         sender="digest@example.org",
         message_id=head().new_message_id,
-        progress=lambda outcome: stop.set(),  # SIGTERM arrives during the first send
         stop=stop,
     )
     assert report.sent == 1 and report.pending == 5 and len(smtp.received) == 1
     statuses = sorted(r.status for r in ledger.for_day(DAY).values())
     assert statuses == ["planned"] * 5 + ["sent"]
+    # Rows claimed and composed ahead of the senders are given back untried: no attempt counted.
+    left = [r for r in ledger.for_day(DAY).values() if r.status == "planned"]
+    assert all(r.attempts == 0 and r.claimed_by is None for r in left)
+
+
+def test_a_ledger_that_cannot_record_a_send_stops_the_run_and_the_sent_are_not_lost(
+    store: Store, smtp: FaultySmtp
+) -> None:
+    """Sends are marked a few at a time; when that write fails (a full disk), the run stops
+    with the ledger's error, what was sent stays claimed (a later run sends it again, once its
+    claim runs out), and what was not is planned as before."""
+    from digest.errors import StoreError
+    from digest.mail.ledger import SentMark
+
+    class FullDisk(Ledger):
+        def mark_sent_many(self, marks: Sequence[SentMark]) -> None:
+            raise StoreError("cannot write the delivery ledger: database or disk is full")
+
+    readers = people(12)
+    ledger = FullDisk(store)
+    report = deliver_digests(
+        plan(ledger, readers),
+        composer(readers),
+        transport_for(smtp, max_connections=2),
+        ledger,
+        sender="digest@example.org",
+        message_id=head().new_message_id,
+        policy=Policy(lease=0.5),
+    )
+    assert report.stopped and "disk is full" in report.stopped and report.sent == 0
+    received = {r.recipient for r in smtp.received}
+    rows = ledger.for_day(DAY)
+    assert received and {e for e, r in rows.items() if r.status == "sending"} == received
+    assert all(
+        r.status == "planned" and r.attempts == 0 for e, r in rows.items() if e not in received
+    )
+    time.sleep(0.6)  # the claims run out
+    again = send(store, readers, transport_for(smtp))
+    assert again.ok and again.sent == 12
+    assert smtp.handler.per_recipient() == {r.email: 1 + (r.email in received) for r in readers}
 
 
 def test_a_dead_senders_claim_is_taken_over_with_its_message_id_a_live_ones_is_left(

@@ -20,6 +20,7 @@ import pytest
 from sqlalchemy import select
 
 from digest.config import load_config
+from digest.mail.deliver import CLAIM_BATCH
 from digest.store import open_store
 from digest.store.schema import deliveries
 from tests.smtp_server import FaultySmtp, free_port
@@ -228,7 +229,9 @@ def test_soak_twelve_sigkills_against_a_slow_rate_limited_server_then_a_restart(
             sender.communicate(timeout=10)
         kills += together
         holding = {e for e, r in rows(path).items() if r["status"] == "sending"}
-        assert len(holding) <= connections * together
+        # A run holds what its connections send, what waits for them, and the rows it
+        # claimed to compose next (the next run on this host takes them back at once).
+        assert len(holding) <= together * (2 * connections + 1 + CLAIM_BATCH)
         check(before, together)  # duplicates here come from the wave killed before
         held |= holding
     assert kills == 12

@@ -1,15 +1,17 @@
 """Deliver planned digests exactly once, over several connections at once.
 
 `deliver_digests` takes ledger rows, a `compose` function that builds each message (or says why
-there is none), and a transport. Each sender thread claims a row, composes, sends and records the
-outcome; a row is marked sent only after the server's 250. 4xx replies and dropped connections
-are deferred with bounded, doubling backoff (retried in this run while `retry_wait` allows, else
-by the next run); a connection lost after the whole message was sent may have delivered it, so
-that is retried once and then failed. A 5xx fails that row for good (and counts towards
-suspending the address when it is about the address). A fatal error (login refused), a server
-that cannot be reached on any connection, or too many errors in a row stops the run early; what
-is left stays planned for the next run. While the run holds claims, a heartbeat renews them, so
-a sender that waits (rate limit, ranking) never loses a claim to another.
+there is none), and a transport. One thread claims rows a few at a time and composes them (one
+at a time: `compose` need not be thread-safe); a sender thread per connection sends each and
+records the outcome; a row is marked sent only after the server's 250. 4xx replies and dropped
+connections are deferred with bounded, doubling backoff (retried in this run while `retry_wait`
+allows, else by the next run); a connection lost after the whole message was sent may have
+delivered it, so that is retried once and then failed. A 5xx fails that row for good (and counts
+towards suspending the address when it is about the address). A fatal error (login refused), a
+server that cannot be reached on any connection, or too many errors in a row stops the run
+early; what is left stays planned for the next run (rows claimed but not tried are given back).
+While the run holds claims, a heartbeat renews them, so a sender that waits (rate limit,
+ranking) never loses a claim to another.
 """
 
 from __future__ import annotations
@@ -27,7 +29,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from digest.errors import DigestError, StoreDamaged
-from digest.mail.ledger import DONE, PLANNED, SENDING, Delivery, Keep, Ledger, new_worker_id
+from digest.mail.ledger import (
+    DONE,
+    PLANNED,
+    SENDING,
+    Delivery,
+    Keep,
+    Ledger,
+    SentMark,
+    new_worker_id,
+)
 from digest.mail.transport import (
     Connection,
     DeliveryError,
@@ -107,6 +118,11 @@ class DeliveryReport:
         return not self.failed and self.stopped is None and self.pending == 0
 
 
+# A message the server accepted: its row, the server's reply, what was sent, and when.
+Accepted = tuple[Delivery, str, Outgoing, datetime]
+MARK_BATCH = 64  # at most so many rows marked sent in one transaction
+
+
 class _Run:
     """State shared by the sender threads of one run."""
 
@@ -138,6 +154,8 @@ class _Run:
         self.unreachable = 0  # sends that could not reach the server at all
         self.unreachable_reply = ""
         self.unreachable_threads: set[str] = set()
+        # Messages the server accepted, on their way to be marked sent (see `_recorder`).
+        self.accepted: queue.SimpleQueue[Accepted | None] = queue.SimpleQueue()
 
     def record(self, outcome: Outcome, *, error: bool) -> None:
         with self.lock:
@@ -173,39 +191,46 @@ class _Run:
             self.report.stopped = reason
             self.stop.set()
 
-    def handle(self, row_id: int, connection: Connection) -> None:
-        """Claim, compose, send and record one row."""
-        now = self.clock()
-        row = self._claim(row_id, now)
-        if row is None:
-            return
-        with self.lock:
-            self.claimed += 1
-        policy, ledger = self.policy, self.ledger
+    def compose_row(self, row: Delivery) -> Outgoing | None:
+        """Compose a claimed row's message; None when there is nothing to send (the row is
+        settled, given up, or the run halted)."""
+        ledger = self.ledger
         try:
             outgoing = self.compose(row)
         except StoreDamaged as e:  # not this subscriber's fault: the run cannot go on
             self.halt(str(e))
-            return
+            self.release([row])
+            return None
         except DigestError as e:
             self._give_up(row, f"could not build the digest: {e}")
-            return
+            return None
         except Exception as e:  # one subscriber's bad data must not stop the others
             log.exception("building the digest for %s failed", row.email)
             self._give_up(row, f"could not build the digest: unexpected {type(e).__name__}: {e}")
-            return
+            return None
         if outgoing.message is None and outgoing.published:
             ledger.mark_sent(
                 row.id, outgoing.reason, self.clock(), outgoing.papers, keep=outgoing.keep
             )
             self.settled.add(row.id)
             self.record(Outcome(row.email, row.subscriber, "sent", outgoing.reason), error=False)
-            return
+            return None
         if outgoing.message is None:
             ledger.mark_skipped(row.id, self.worker, outgoing.reason, self.clock(), outgoing.papers)
             self.settled.add(row.id)
             self.record(Outcome(row.email, row.subscriber, "skipped", outgoing.reason), error=False)
-            return
+            return None
+        return outgoing
+
+    def release(self, rows: Sequence[Delivery]) -> None:
+        """Give back claimed rows this run will not try (it is stopping): planned, as they were."""
+        if rows:
+            self.ledger.release([r.id for r in rows], self.worker, self.clock())
+
+    def deliver(self, row: Delivery, outgoing: Outgoing, connection: Connection) -> None:
+        """Send one composed message and record the outcome."""
+        assert outgoing.message is not None
+        policy, ledger = self.policy, self.ledger
         try:
             reply = connection.send(outgoing.message, self.sender, row.email)
         except FatalError as e:
@@ -237,15 +262,24 @@ class _Run:
             self._defer(row, e.reply)
             return
         self.reached = True
-        clear = row.email in self.failing
-        ledger.mark_sent(
-            row.id, reply, self.clock(), outgoing.papers, clear_failures=clear, keep=outgoing.keep
+        self.accepted.put((row, reply, outgoing, self.clock()))
+
+    def record_sent(self, accepted: Sequence[Accepted]) -> None:
+        """Mark rows the server accepted as sent, several in one transaction."""
+        self.ledger.mark_sent_many(
+            [
+                SentMark(
+                    row.id, reply, at, outgoing.papers, row.email in self.failing, outgoing.keep
+                )
+                for row, reply, outgoing, at in accepted
+            ]
         )
-        self.settled.add(row.id)
-        if row.unconfirmed:
-            with self.lock:
-                self.report.possible_duplicates.append(row.email)
-        self.record(Outcome(row.email, row.subscriber, "sent", reply), error=False)
+        for row, reply, _, _ in accepted:
+            self.settled.add(row.id)
+            if row.unconfirmed:
+                with self.lock:
+                    self.report.possible_duplicates.append(row.email)
+            self.record(Outcome(row.email, row.subscriber, "sent", reply), error=False)
 
     def _unreachable(self, reply: str) -> None:
         """Stop at once when no connection of this run has reached the server: waiting out
@@ -282,25 +316,35 @@ class _Run:
             self.report.possible_duplicates.append(row.email)
         self.record(Outcome(row.email, row.subscriber, "failed", reason), error=True)
 
-    def _claim(self, row_id: int, now: datetime) -> Delivery | None:
+    def claim(self, row_ids: Sequence[int]) -> list[Delivery]:
+        """Claim the rows that are free, in one transaction; a row held by a process on this
+        host that died is taken over at once."""
+        now = self.clock()
         lease = timedelta(seconds=self.policy.lease)
-        claimed = self.ledger.claim(
-            row_id, self.worker, now=now, lease=lease, message_id=self.message_id()
+        rows = self.ledger.claim_many(
+            row_ids, self.worker, now=now, lease=lease, message_id=self.message_id()
         )
-        if claimed is not None:
-            return claimed
-        # Held by someone: take it over at once if that was a process on this host that died.
-        rows = self.ledger.by_ids([row_id])
-        if not rows or rows[0].status != SENDING or not _is_dead_local(rows[0].claimed_by):
-            return None
-        return self.ledger.claim(
-            row_id,
-            self.worker,
-            now=now,
-            lease=lease,
-            message_id=self.message_id(),
-            take_over=rows[0].claimed_by,
-        )
+        got = {r.id for r in rows}
+        missed = [i for i in row_ids if i not in got]
+        if missed:
+            for held in self.ledger.by_ids(missed):
+                if held.status != SENDING or not _is_dead_local(held.claimed_by):
+                    continue
+                taken = self.ledger.claim(
+                    held.id,
+                    self.worker,
+                    now=now,
+                    lease=lease,
+                    message_id=self.message_id(),
+                    take_over=held.claimed_by,
+                )
+                if taken is not None:
+                    rows.append(taken)
+            order = {row_id: i for i, row_id in enumerate(row_ids)}
+            rows.sort(key=lambda r: order[r.id])
+        with self.lock:
+            self.claimed += len(rows)
+        return rows
 
     def _defer(self, row: Delivery, reply: str) -> None:
         now = self.clock()
@@ -473,44 +517,125 @@ def _due(
     return due, (min(waits) if waits else None), held
 
 
+# Rows claimed at a time (one transaction) by the thread that composes. A few are enough to
+# spare it the ledger's write lock between most digests; each waits at most the time it takes
+# to compose the ones before it.
+CLAIM_BATCH = 16
+
+
 def _send_round(run: _Run, ids: list[int], transport: Transport) -> int:
-    """Send `ids` over up to `max_connections` connections, one thread each; return how many
-    rows this run claimed."""
-    work: queue.SimpleQueue[int] = queue.SimpleQueue()
-    for row_id in ids:
-        work.put(row_id)
+    """Send `ids` over up to `max_connections` connections, one sender thread each, while this
+    thread claims and composes ahead of them; return how many rows this run claimed.
+
+    Composing (ranking, rendering, the MIME message) is pure Python and holds the GIL, so it is
+    done by one thread that never waits on the SMTP server; the senders only send and record.
+    A short queue between them bounds how far it runs ahead."""
     before = run.claimed
     run.connections = min(transport.max_connections, len(ids))
+    ready: queue.Queue[tuple[Delivery, Outgoing] | None] = queue.Queue(run.connections + 1)
     threads = [
-        threading.Thread(target=_sender, args=(run, work, transport), name=f"sender-{i}")
+        threading.Thread(target=_sender, args=(run, ready, transport), name=f"sender-{i}")
         for i in range(run.connections)
     ]
+    recorder = threading.Thread(target=_recorder, args=(run,), name="recorder")
+    recorder.start()
     for t in threads:
         t.start()
-    for t in threads:
-        t.join()
+    try:
+        _compose_ahead(run, ids, ready)
+    finally:
+        for _ in threads:
+            ready.put(None)
+        for t in threads:
+            t.join()
+        run.accepted.put(None)
+        recorder.join()
     return run.claimed - before
 
 
-def _sender(run: _Run, work: queue.SimpleQueue[int], transport: Transport) -> None:
-    connection = transport.connect()
-    try:
-        while not run.halted():
+def _recorder(run: _Run) -> None:
+    """Mark sent what the server accepted, as it comes: whatever has queued up while the last
+    transaction was written goes in the next one. A message is never marked before its 250,
+    and the round ends only once all are marked. If the ledger cannot be written, the run
+    stops; those rows stay claimed, and the next run sends them again (once)."""
+    done = False
+    while not done:
+        item = run.accepted.get()
+        if item is None:
+            return
+        batch = [item]
+        while len(batch) < MARK_BATCH:
             try:
-                row_id = work.get_nowait()
+                item = run.accepted.get_nowait()
             except queue.Empty:
+                break
+            if item is None:
+                done = True
+                break
+            batch.append(item)
+        try:
+            run.record_sent(batch)
+        except DigestError as e:  # the ledger itself failed
+            run.halt(str(e))
+        except Exception as e:
+            log.exception("recording sent digests failed")
+            run.halt(f"unexpected {type(e).__name__}: {e}")
+
+
+def _compose_ahead(
+    run: _Run, ids: list[int], ready: queue.Queue[tuple[Delivery, Outgoing] | None]
+) -> None:
+    held: list[Delivery] = []  # claimed, not yet composed
+    try:
+        for at in range(0, len(ids), CLAIM_BATCH):
+            if run.halted():
                 return
+            held = run.claim(ids[at : at + CLAIM_BATCH])
+            while held:
+                if run.halted():
+                    return
+                row = held.pop(0)
+                outgoing = run.compose_row(row)
+                if outgoing is not None:
+                    ready.put((row, outgoing))
+    except DigestError as e:  # the ledger itself failed: nothing can be recorded
+        run.halt(str(e))
+    except Exception as e:
+        log.exception("composing digests failed")
+        run.halt(f"unexpected {type(e).__name__}: {e}")
+    finally:
+        try:
+            run.release(held)
+        except DigestError as e:  # their claims run out instead
+            log.warning("could not give back %d claimed digests: %s", len(held), e)
+
+
+def _sender(
+    run: _Run, ready: queue.Queue[tuple[Delivery, Outgoing] | None], transport: Transport
+) -> None:
+    """Send what the composer hands over until it says there is no more. Once the run halts,
+    what is still handed over is given back unsent."""
+    connection: Connection | None = None
+    try:
+        while (item := ready.get()) is not None:
+            row, outgoing = item
             try:
-                run.handle(row_id, connection)
+                if run.halted():
+                    run.release([row])
+                    continue
+                if connection is None:
+                    connection = transport.connect()
+                run.deliver(row, outgoing, connection)
             except DigestError as e:  # the ledger itself failed: nothing can be recorded
                 run.halt(str(e))
             except Exception as e:
                 log.exception("sender thread failed")
                 run.halt(f"unexpected {type(e).__name__}: {e}")
     finally:
-        connection.close()
-        with run.lock:
-            run.report.logins += int(getattr(connection, "logins", 0))
+        if connection is not None:
+            connection.close()
+            with run.lock:
+                run.report.logins += int(getattr(connection, "logins", 0))
 
 
 _HOST = socket.gethostname()

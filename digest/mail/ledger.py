@@ -16,7 +16,18 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import (
+    Connection,
+    String,
+    and_,
+    bindparam,
+    cast,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from digest.errors import StoreError
@@ -52,6 +63,18 @@ class Delivery:
     updated_at: datetime | None = None
     sent_at: datetime | None = None
     unconfirmed: int = 0  # sends lost after the whole message, before the server's reply
+
+
+@dataclass(frozen=True)
+class SentMark:
+    """One row to mark sent (see `Ledger.mark_sent`)."""
+
+    delivery_id: int
+    reply: str
+    now: datetime
+    papers: int
+    clear_failures: bool = True
+    keep: Keep | None = None
 
 
 def new_worker_id() -> str:
@@ -187,6 +210,61 @@ class Ledger:
             row = conn.execute(_CLAIM, params).mappings().first()
         return _to_delivery(row) if row else None
 
+    def claim_many(
+        self,
+        delivery_ids: Sequence[int],
+        worker: str,
+        *,
+        now: datetime,
+        lease: timedelta,
+        message_id: str,
+    ) -> list[Delivery]:
+        """`claim` for several rows in one statement: the rows that were due and free, in the
+        order asked. A row without a Message-ID gets `message_id` with its row id added before
+        the "@" (unique per row, from one freshly made id)."""
+        at = message_id.rfind("@")
+        head, tail = (message_id[:at], message_id[at:]) if at > 0 else (message_id, "")
+        params = {
+            "p_ids": list(delivery_ids),
+            "p_now": to_db(now),
+            "p_dead": None,
+            "p_worker": worker,
+            "p_lease": to_db(now + lease),
+            "p_mid_head": f"{head}.",
+            "p_mid_tail": tail,
+        }
+        with self._begin() as conn:
+            rows = [_to_delivery(r) for r in conn.execute(_CLAIM_MANY, params).mappings()]
+        order = {delivery_id: i for i, delivery_id in enumerate(delivery_ids)}
+        rows.sort(key=lambda row: order[row.id])
+        return rows
+
+    def release(self, delivery_ids: Iterable[int], worker: str, now: datetime) -> int:
+        """Give back claims this worker made but did not try (its run stopped first): planned
+        again, due at once, the claim's attempt not counted. How many were given back."""
+        c = deliveries.c
+        wanted = list(delivery_ids)
+        released = 0
+        with self._begin() as conn:
+            for start in range(0, len(wanted), 500):
+                done = conn.execute(
+                    update(deliveries)
+                    .where(
+                        c.id.in_(wanted[start : start + 500]),
+                        c.status == SENDING,
+                        c.claimed_by == worker,
+                    )
+                    .values(
+                        status=PLANNED,
+                        attempts=c.attempts - 1,
+                        claimed_by=None,
+                        lease_until=None,
+                        updated_at=to_db(now),
+                    )
+                )
+                released += int(done.rowcount or 0)
+        return released
+
     def renew(self, worker: str, until: datetime) -> int:
         """Extend every claim `worker` holds to `until` (its heartbeat); how many it holds."""
         c = deliveries.c
@@ -215,16 +293,25 @@ class Ledger:
         there is none to clear says so, and saves a statement per message). `keep` writes what
         the digest held (its web copy) in the same transaction: a sent digest always has it,
         and the run writes once per message instead of twice."""
+        self.mark_sent_many([SentMark(delivery_id, reply, now, papers, clear_failures, keep)])
+
+    def mark_sent_many(self, marks: Sequence[SentMark]) -> None:
+        """`mark_sent` for several rows, in one transaction."""
         with self._begin() as conn:
-            if keep is not None:
-                keep(conn)
-            done = conn.execute(
-                _MARK_SENT,
-                {"p_id": delivery_id, "p_reply": reply, "p_now": to_db(now), "p_papers": papers},
-            ).mappings()
-            for row in done:
-                if clear_failures:
-                    conn.execute(_CLEAR_FAILURES, {"p_email": row["email"], "p_now": to_db(now)})
+            for mark in marks:
+                if mark.keep is not None:
+                    mark.keep(conn)
+                params = {
+                    "p_id": mark.delivery_id,
+                    "p_reply": mark.reply,
+                    "p_now": to_db(mark.now),
+                    "p_papers": mark.papers,
+                }
+                for row in conn.execute(_MARK_SENT, params).mappings():
+                    if mark.clear_failures:
+                        conn.execute(
+                            _CLEAR_FAILURES, {"p_email": row["email"], "p_now": to_db(mark.now)}
+                        )
 
     def failing(self) -> set[str]:
         """Addresses with permanent failures on record (suspended or not)."""
@@ -354,28 +441,45 @@ class _Guarded:
 
 
 _c = deliveries.c
+# Due and free: planned and due, or held by a claim that ran out (or by `p_dead`, a sender gone).
+_CLAIMABLE = or_(
+    and_(
+        _c.status == PLANNED,
+        or_(_c.next_attempt_at.is_(None), _c.next_attempt_at <= bindparam("p_now")),
+    ),
+    and_(
+        _c.status == SENDING,
+        or_(_c.lease_until < bindparam("p_now"), _c.claimed_by == bindparam("p_dead")),
+    ),
+)
 # Built once: a claim and a settle run per message, on every sender thread.
 _CLAIM = (
     update(deliveries)
-    .where(
-        _c.id == bindparam("p_id"),
-        or_(
-            and_(
-                _c.status == PLANNED,
-                or_(_c.next_attempt_at.is_(None), _c.next_attempt_at <= bindparam("p_now")),
-            ),
-            and_(
-                _c.status == SENDING,
-                or_(_c.lease_until < bindparam("p_now"), _c.claimed_by == bindparam("p_dead")),
-            ),
-        ),
-    )
+    .where(_c.id == bindparam("p_id"), _CLAIMABLE)
     .values(
         status=SENDING,
         attempts=_c.attempts + 1,
         claimed_by=bindparam("p_worker"),
         lease_until=bindparam("p_lease"),
         message_id=func.coalesce(_c.message_id, bindparam("p_message_id")),
+        updated_at=bindparam("p_now"),
+    )
+    .returning(*deliveries.c)
+)
+_CLAIM_MANY = (
+    update(deliveries)
+    .where(_c.id.in_(bindparam("p_ids", expanding=True)), _CLAIMABLE)
+    .values(
+        status=SENDING,
+        attempts=_c.attempts + 1,
+        claimed_by=bindparam("p_worker"),
+        lease_until=bindparam("p_lease"),
+        message_id=func.coalesce(
+            _c.message_id,
+            bindparam("p_mid_head", type_=String)
+            + cast(_c.id, String)
+            + bindparam("p_mid_tail", type_=String),
+        ),
         updated_at=bindparam("p_now"),
     )
     .returning(*deliveries.c)
@@ -443,4 +547,4 @@ def _to_delivery(row: Any) -> Delivery:
     return Delivery(**values)
 
 
-__all__ = ["DONE", "Delivery", "Ledger", "new_worker_id", "utcnow"]
+__all__ = ["DONE", "Delivery", "Ledger", "SentMark", "new_worker_id", "utcnow"]

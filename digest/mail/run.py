@@ -148,7 +148,6 @@ def send_run(
     by_email = {p.email: p for p in people}
     position = {p.email: i for i, p in enumerate(people)}
     todo.sort(key=lambda row: (row.day, position[row.email]))  # the order `write` ranks them in
-    compose_lock = threading.Lock()
     # The generation each manage link is signed with, read once for the run (not per email).
     generations = SubscriberStore(store).link_generations()
     feeds = {key: c.feed_generation for key, c in CopyStore(store).all_choices().items()}
@@ -159,9 +158,7 @@ def send_run(
         links = head.links(
             person.email, generations.get(key, 0), day=row.day, feed_generation=feeds.get(key, 0)
         )
-        # Ranking and rendering are CPU-bound: one at a time, while other threads do SMTP.
-        with compose_lock:
-            content, papers, keep = write(person, row.day, links)
+        content, papers, keep = write(person, row.day, links)
         if content is None:
             return Outgoing(None, papers, "nothing new: no email (send_empty is off)")
         if not person.email_digest:  # the web copy, feed and chat have it once marked sent
