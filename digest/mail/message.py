@@ -266,27 +266,41 @@ def quoted_printable(body: str) -> bytes:
     cut every 73 characters (or up to two more, to keep an =XX whole), each cut a soft break.
     A line that is only "." is written =2E, as b2a_qp does (an SMTP server reads "." alone
     as the end of the message)."""
-    out = []
-    for line in body.encode("utf-8").splitlines():
-        if b"=" in line:
-            line = line.replace(b"=", b"=3D")
-        special = line.translate(None, _QP_PLAIN)
-        for byte in set(special):
-            line = line.replace(bytes((byte,)), _QP_HEX[byte])
-        if line[-1:] in (b" ", b"\t"):
-            line = line[:-1] + _QP_HEX[line[-1]]
-        if len(line) <= _QP_LINE:
-            out.append(b"=2E" if line == b"." else line)
-            continue
-        pieces = _QP_PIECES.findall(line)
-        if pieces[-1] == b".":
-            pieces[-1] = b"=2E"
-        out.append(b"=\r\n".join(pieces))
-    return b"\r\n".join(out) + b"\r\n"
+    data = body.encode("utf-8")
+    if b"\r" in data:  # CRLF and a lone CR are line breaks too, as for bytes.splitlines
+        data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    if b"=" in data:
+        data = data.replace(b"=", b"=3D")
+    for byte in set(data.translate(None, _QP_PLAIN)):
+        data = data.replace(bytes((byte,)), _QP_HEX[byte])
+    lines = data.split(b"\n")
+    if not lines[-1]:
+        lines.pop()  # the body's last line break ends its last line
+    lines = [
+        line
+        if len(line) <= _QP_LINE and line[-1:] not in _QP_BLANKS and line != b"."
+        else _qp(line)
+        for line in lines
+    ]
+    return b"\r\n".join(lines) + b"\r\n"
+
+
+def _qp(line: bytes) -> bytes:
+    """A line of `quoted_printable` that needs more: a space or tab at its end, a lone ".", or
+    more than 76 characters."""
+    if line[-1:] in _QP_BLANKS:
+        line = line[:-1] + _QP_HEX[line[-1]]
+    if len(line) <= _QP_LINE:
+        return b"=2E" if line == b"." else line
+    pieces = _QP_PIECES.findall(line)
+    if pieces[-1] == b".":
+        pieces[-1] = b"=2E"
+    return b"=\r\n".join(pieces)
 
 
 _QP_LINE = 76
-_QP_PLAIN = bytes(range(0x20, 0x7F)) + b"\t"  # written as they are (but "=", and see above)
+_QP_PLAIN = bytes(range(0x20, 0x7F)) + b"\t\n"  # as they are (but "=", and see above)
+_QP_BLANKS = (b" ", b"\t")
 _QP_HEX = [b"=%02X" % byte for byte in range(256)]
 # 73 characters, and the rest of an =XX that starts in the last two; else what is left.
 _QP_PIECES = re.compile(rb".{73}(?:(?<==)..|(?<==.).)?|.+", re.DOTALL)
