@@ -101,8 +101,16 @@ def composer(subscribers: list[Subscriber]):  # type: ignore[no-untyped-def]
     return compose
 
 
-def send(store: Store, subscribers: list[Subscriber], transport, policy: Policy | None = None):  # type: ignore[no-untyped-def]
-    ledger = Ledger(store)
+def send(  # type: ignore[no-untyped-def]
+    store: Store,
+    subscribers: list[Subscriber],
+    transport,
+    policy: Policy | None = None,
+    *,
+    ledger: Ledger | None = None,
+    stop: threading.Event | None = None,
+):
+    ledger = ledger or Ledger(store)
     rows = plan(ledger, subscribers)
     return deliver_digests(
         rows,
@@ -112,6 +120,7 @@ def send(store: Store, subscribers: list[Subscriber], transport, policy: Policy 
         sender="digest@example.org",
         message_id=head().new_message_id,
         policy=policy or Policy(retry_backoff=0.05, retry_wait=10.0, lease=30.0),
+        stop=stop,
     )
 
 
@@ -598,15 +607,7 @@ def test_a_stop_request_lets_the_message_in_flight_finish_and_leaves_the_rest_pl
     ledger = Ledger(store)
     stop = threading.Event()
     smtp.handler.on_message = stop.set  # SIGTERM arrives during the first send
-    report = deliver_digests(
-        plan(ledger, readers),
-        composer(readers),
-        transport_for(smtp, max_connections=1),
-        ledger,
-        sender="digest@example.org",
-        message_id=head().new_message_id,
-        stop=stop,
-    )
+    report = send(store, readers, transport_for(smtp, max_connections=1), ledger=ledger, stop=stop)
     assert report.sent == 1 and report.pending == 5 and len(smtp.received) == 1
     statuses = sorted(r.status for r in ledger.for_day(DAY).values())
     assert statuses == ["planned"] * 5 + ["sent"]
@@ -630,14 +631,8 @@ def test_a_ledger_that_cannot_record_a_send_stops_the_run_and_the_sent_are_not_l
 
     readers = people(12)
     ledger = FullDisk(store)
-    report = deliver_digests(
-        plan(ledger, readers),
-        composer(readers),
-        transport_for(smtp, max_connections=2),
-        ledger,
-        sender="digest@example.org",
-        message_id=head().new_message_id,
-        policy=Policy(lease=0.5),
+    report = send(
+        store, readers, transport_for(smtp, max_connections=2), Policy(lease=0.5), ledger=ledger
     )
     assert report.stopped and "disk is full" in report.stopped and report.sent == 0
     received = {r.recipient for r in smtp.received}

@@ -553,6 +553,19 @@ def _send_round(run: _Run, ids: list[int], transport: Transport) -> int:
     return run.claimed - before
 
 
+@contextmanager
+def _halting(run: _Run, what: str) -> Iterator[None]:
+    """A failure of the ledger itself (nothing can be recorded), or an unexpected error, stops
+    the run with its reason; the thread goes on (to give back or hand over what it holds)."""
+    try:
+        yield
+    except DigestError as e:
+        run.halt(str(e))
+    except Exception as e:
+        log.exception("%s failed", what)
+        run.halt(f"unexpected {type(e).__name__}: {e}")
+
+
 def _recorder(run: _Run) -> None:
     """Mark sent what the server accepted, as it comes: whatever has queued up while the last
     transaction was written goes in the next one. A message is never marked before its 250,
@@ -573,13 +586,8 @@ def _recorder(run: _Run) -> None:
                 done = True
                 break
             batch.append(item)
-        try:
+        with _halting(run, "recording sent digests"):
             run.record_sent(batch)
-        except DigestError as e:  # the ledger itself failed
-            run.halt(str(e))
-        except Exception as e:
-            log.exception("recording sent digests failed")
-            run.halt(f"unexpected {type(e).__name__}: {e}")
 
 
 def _compose_ahead(
@@ -587,22 +595,18 @@ def _compose_ahead(
 ) -> None:
     held: list[Delivery] = []  # claimed, not yet composed
     try:
-        for at in range(0, len(ids), CLAIM_BATCH):
-            if run.halted():
-                return
-            held = run.claim(ids[at : at + CLAIM_BATCH])
-            while held:
+        with _halting(run, "composing digests"):
+            for at in range(0, len(ids), CLAIM_BATCH):
                 if run.halted():
                     return
-                row = held.pop(0)
-                outgoing = run.compose_row(row)
-                if outgoing is not None:
-                    ready.put((row, outgoing))
-    except DigestError as e:  # the ledger itself failed: nothing can be recorded
-        run.halt(str(e))
-    except Exception as e:
-        log.exception("composing digests failed")
-        run.halt(f"unexpected {type(e).__name__}: {e}")
+                held = run.claim(ids[at : at + CLAIM_BATCH])
+                while held:
+                    if run.halted():
+                        return
+                    row = held.pop(0)
+                    outgoing = run.compose_row(row)
+                    if outgoing is not None:
+                        ready.put((row, outgoing))
     finally:
         try:
             run.release(held)
@@ -619,18 +623,13 @@ def _sender(
     try:
         while (item := ready.get()) is not None:
             row, outgoing = item
-            try:
+            with _halting(run, "sender thread"):
                 if run.halted():
                     run.release([row])
                     continue
                 if connection is None:
                     connection = transport.connect()
                 run.deliver(row, outgoing, connection)
-            except DigestError as e:  # the ledger itself failed: nothing can be recorded
-                run.halt(str(e))
-            except Exception as e:
-                log.exception("sender thread failed")
-                run.halt(f"unexpected {type(e).__name__}: {e}")
     finally:
         if connection is not None:
             connection.close()
