@@ -2,8 +2,9 @@
 
 `deliver_digests` takes ledger rows, a `compose` function that builds each message (or says why
 there is none), and a transport. One thread claims rows a few at a time and composes them (one
-at a time: `compose` need not be thread-safe); a sender thread per connection sends each and
-records the outcome; a row is marked sent only after the server's 250. 4xx replies and dropped
+at a time: `compose` need not be thread-safe); a sender thread per connection sends each; a
+recorder marks the accepted ones sent, several rows per transaction, each only after the
+server's 250 (a refusal or deferral is recorded by its sender). 4xx replies and dropped
 connections are deferred with bounded, doubling backoff (retried in this run while `retry_wait`
 allows, else by the next run); a connection lost after the whole message was sent may have
 delivered it, so that is retried once and then failed. A 5xx fails that row for good (and counts
@@ -445,11 +446,13 @@ def _held_elsewhere(row: Delivery, worker: str, now: datetime) -> bool:
 
 
 # How long a thread may keep the GIL while another waits for it, during a run (Python's default:
-# 5 ms). One sender thread at a time ranks and renders; the others wait on the SMTP server and
-# the ledger, and each time one of them comes back it waits for the GIL. With 5 ms turns the
-# next digest often waited for a sender still queueing to record its last one. In a 10,000
-# digest run on cores also busy with other work, each process spent 25-29 s of ~115 s with no
-# digest being made, ~10 s with 0.5 ms turns (on idle cores, ~10 s either way).
+# 5 ms). Set when each sender thread composed in turn under a lock: with 5 ms turns the next
+# digest often waited for a sender still queueing to record its last one (in a 10,000 digest
+# run on busy cores, 25-29 s of ~115 s per process with no digest being made; ~10 s with 0.5 ms
+# turns). Now one thread composes and never waits on a sender. Eight interleaved 10,000 runs
+# each way: medians 69.7 s with 5 ms turns, 70.8 s with 0.5 ms, inside this machine's drift, so
+# it is kept. With the SMTP sends replaced by an instant reply, 5 ms turns were faster (54-56 s
+# against 64-66 s; the composing thread was switched out less): worth measuring again.
 SWITCH_INTERVAL = 0.0005
 
 
