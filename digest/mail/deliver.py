@@ -121,6 +121,8 @@ class DeliveryReport:
 
 # A message the server accepted: its row, the server's reply, what was sent, and when.
 Accepted = tuple[Delivery, str, Outgoing, datetime]
+# Composed messages on their way to the senders; None tells a sender there is no more.
+Ready = queue.Queue[tuple[Delivery, Outgoing] | None]
 MARK_BATCH = 64  # at most so many rows marked sent in one transaction
 
 
@@ -535,7 +537,7 @@ def _send_round(run: _Run, ids: list[int], transport: Transport) -> int:
     A short queue between them bounds how far it runs ahead."""
     before = run.claimed
     run.connections = min(transport.max_connections, len(ids))
-    ready: queue.Queue[tuple[Delivery, Outgoing] | None] = queue.Queue(run.connections + 1)
+    ready: Ready = queue.Queue(run.connections + 1)
     threads = [
         threading.Thread(target=_sender, args=(run, ready, transport), name=f"sender-{i}")
         for i in range(run.connections)
@@ -593,9 +595,7 @@ def _recorder(run: _Run) -> None:
             run.record_sent(batch)
 
 
-def _compose_ahead(
-    run: _Run, ids: list[int], ready: queue.Queue[tuple[Delivery, Outgoing] | None]
-) -> None:
+def _compose_ahead(run: _Run, ids: list[int], ready: Ready) -> None:
     held: list[Delivery] = []  # claimed, not yet composed
     try:
         with _halting(run, "composing digests"):
@@ -617,9 +617,7 @@ def _compose_ahead(
             log.warning("could not give back %d claimed digests: %s", len(held), e)
 
 
-def _sender(
-    run: _Run, ready: queue.Queue[tuple[Delivery, Outgoing] | None], transport: Transport
-) -> None:
+def _sender(run: _Run, ready: Ready, transport: Transport) -> None:
     """Send what the composer hands over until it says there is no more. Once the run halts,
     what is still handed over is given back unsent."""
     connection: Connection | None = None

@@ -279,13 +279,13 @@ def quoted_printable(body: str) -> bytes:
     lines = [
         line
         if len(line) <= _QP_LINE and line[-1:] not in _QP_BLANKS and line != b"."
-        else _qp(line)
+        else _qp_line(line)
         for line in lines
     ]
     return b"\r\n".join(lines) + b"\r\n"
 
 
-def _qp(line: bytes) -> bytes:
+def _qp_line(line: bytes) -> bytes:
     """A line of `quoted_printable` that needs more: a space or tab at its end, a lone ".", or
     more than 76 characters."""
     if line[-1:] in _QP_BLANKS:
