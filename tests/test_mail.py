@@ -647,6 +647,32 @@ def test_a_ledger_that_cannot_record_a_send_stops_the_run_and_the_sent_are_not_l
     assert smtp.handler.per_recipient() == {r.email: 1 + (r.email in received) for r in readers}
 
 
+def test_no_connection_sends_again_before_its_last_send_is_recorded(
+    store: Store, smtp: FaultySmtp
+) -> None:
+    """However slowly the ledger records sends, at no moment has the server taken more digests
+    than are marked sent plus one per connection: a run killed at any moment costs at most one
+    duplicate per connection."""
+    from digest.mail.ledger import SentMark
+
+    marked: list[int] = []
+
+    class SlowDisk(Ledger):
+        def mark_sent_many(self, marks: Sequence[SentMark]) -> None:
+            time.sleep(0.1)
+            super().mark_sent_many(marks)
+            marked.extend(m.delivery_id for m in marks)
+
+    unrecorded: list[int] = []
+    smtp.handler.on_message = lambda: unrecorded.append(len(smtp.received) - len(marked))
+    connections = 3
+    report = send(
+        store, people(30), transport_for(smtp, max_connections=connections), ledger=SlowDisk(store)
+    )
+    assert report.ok and report.sent == 30 and len(marked) == 30
+    assert len(unrecorded) == 30 and max(unrecorded) <= connections, unrecorded
+
+
 def test_a_dead_senders_claim_is_taken_over_with_its_message_id_a_live_ones_is_left(
     store: Store, smtp: FaultySmtp
 ) -> None:

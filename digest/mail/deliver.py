@@ -4,7 +4,9 @@
 there is none), and a transport. One thread claims rows a few at a time and composes them (one
 at a time: `compose` need not be thread-safe); a sender thread per connection sends each; a
 recorder marks the accepted ones sent, several rows per transaction, each only after the
-server's 250 (a refusal or deferral is recorded by its sender). 4xx replies and dropped
+server's 250 (a refusal or deferral is recorded by its sender); a connection sends again only
+once its last message is marked, so a run killed outright leaves at most one digest per
+connection that may have arrived unrecorded (sent again by the next run). 4xx replies and dropped
 connections are deferred with bounded, doubling backoff (retried in this run while `retry_wait`
 allows, else by the next run); a connection lost after the whole message was sent may have
 delivered it, so that is retried once and then failed. A 5xx fails that row for good (and counts
@@ -119,8 +121,9 @@ class DeliveryReport:
         return not self.failed and self.stopped is None and self.pending == 0
 
 
-# A message the server accepted: its row, the server's reply, what was sent, and when.
-Accepted = tuple[Delivery, str, Outgoing, datetime]
+# A message the server accepted: its row, the server's reply, what was sent, when, and the event
+# its sender waits on before it sends again (set once the row is marked, or could not be).
+Accepted = tuple[Delivery, str, Outgoing, datetime, threading.Event]
 # Composed messages on their way to the senders; None tells a sender there is no more.
 Ready = queue.Queue[tuple[Delivery, Outgoing] | None]
 MARK_BATCH = 64  # at most so many rows marked sent in one transaction
@@ -230,8 +233,11 @@ class _Run:
         if rows:
             self.ledger.release([r.id for r in rows], self.worker, self.clock())
 
-    def deliver(self, row: Delivery, outgoing: Outgoing, connection: Connection) -> None:
-        """Send one composed message and record the outcome."""
+    def deliver(
+        self, row: Delivery, outgoing: Outgoing, connection: Connection
+    ) -> threading.Event | None:
+        """Send one composed message and record the outcome. When the server accepted it,
+        return the event set once it is marked sent (by the recorder)."""
         assert outgoing.message is not None
         policy, ledger = self.policy, self.ledger
         try:
@@ -240,7 +246,7 @@ class _Run:
             ledger.defer(row.id, self.worker, e.reply, self.clock(), None)
             self.given_up.add(row.id)
             self.halt(e.reply)
-            return
+            return None
         except PermanentFailure as e:
             self.reached = True
             now = self.clock()
@@ -251,21 +257,23 @@ class _Run:
             )
             status = "suspended" if suspended else "failed"
             self.record(Outcome(row.email, row.subscriber, status, e.reply), error=True)
-            return
+            return None
         except Unreachable as e:
             self._unreachable(e.reply)
             self._defer(row, e.reply)
-            return
+            return None
         except Unconfirmed as e:
             self.reached = True
             self._unconfirmed(row, e.reply)
-            return
+            return None
         except DeliveryError as e:  # TemporaryFailure, or a transport's failure of its own
             self.reached = True
             self._defer(row, e.reply)
-            return
+            return None
         self.reached = True
-        self.accepted.put((row, reply, outgoing, self.clock()))
+        marked = threading.Event()
+        self.accepted.put((row, reply, outgoing, self.clock(), marked))
+        return marked
 
     def record_sent(self, accepted: Sequence[Accepted]) -> None:
         """Mark rows the server accepted as sent, several in one transaction."""
@@ -274,10 +282,10 @@ class _Run:
                 SentMark(
                     row.id, reply, at, outgoing.papers, row.email in self.failing, outgoing.keep
                 )
-                for row, reply, outgoing, at in accepted
+                for row, reply, outgoing, at, _ in accepted
             ]
         )
-        for row, reply, _, _ in accepted:
+        for row, reply, _, _, _ in accepted:
             self.settled.add(row.id)
             if row.unconfirmed:
                 with self.lock:
@@ -591,8 +599,12 @@ def _recorder(run: _Run) -> None:
                 done = True
                 break
             batch.append(item)
-        with _halting(run, "recording sent digests"):
-            run.record_sent(batch)
+        try:
+            with _halting(run, "recording sent digests"):
+                run.record_sent(batch)
+        finally:
+            for *_, marked in batch:
+                marked.set()
 
 
 def _compose_ahead(run: _Run, ids: list[int], ready: Ready) -> None:
@@ -619,18 +631,25 @@ def _compose_ahead(run: _Run, ids: list[int], ready: Ready) -> None:
 
 def _sender(run: _Run, ready: Ready, transport: Transport) -> None:
     """Send what the composer hands over until it says there is no more. Once the run halts,
-    what is still handed over is given back unsent."""
+    what is still handed over is given back unsent.
+
+    A sender sends its next message only once its last accepted one is marked sent: so at any
+    moment each connection has at most one digest that may have arrived without the ledger
+    knowing it, and a run killed outright costs at most one duplicate per connection."""
     connection: Connection | None = None
+    marking: threading.Event | None = None  # the last accepted message's mark
     try:
         while (item := ready.get()) is not None:
             row, outgoing = item
+            if marking is not None:
+                marking.wait()
             with _halting(run, "sender thread"):
                 if run.halted():
                     run.release([row])
                     continue
                 if connection is None:
                     connection = transport.connect()
-                run.deliver(row, outgoing, connection)
+                marking = run.deliver(row, outgoing, connection)
     finally:
         if connection is not None:
             connection.close()
