@@ -7,11 +7,8 @@ its Remove button forgets it. A screenshot of every page. Pages served by waitre
 from __future__ import annotations
 
 import re
-import threading
 from email import message_from_bytes, policy
 from pathlib import Path
-
-from waitress.server import create_server
 
 from digest.config import load_config
 from digest.pipeline import open_configured_store, send_digests
@@ -21,6 +18,7 @@ from digest.store.feedback import FeedbackStore
 from digest.web import create_app
 from tests.smtp_server import free_port
 from tests.test_web_browser import CHROMIUM_FLAGS, chromium  # noqa: F401 (a fixture)
+from tests.webserver import serving
 
 CONFIG = """
 data_dir: ./data
@@ -57,12 +55,9 @@ def test_not_for_me_from_a_sent_digest_then_undone_on_the_manage_page(
     assert link is not None
     marks = FeedbackStore(store)
 
-    server = create_server(create_app(config, store), host="127.0.0.1", port=web_port, threads=2)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
     shots = tmp_path / "screenshots"
     try:
-        with sync_playwright() as p:
+        with serving(create_app(config, store), web_port), sync_playwright() as p:
             browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
             page = browser.new_context(viewport={"width": 900, "height": 900}).new_page()
             page.set_default_timeout(10_000)
@@ -103,7 +98,5 @@ def test_not_for_me_from_a_sent_digest_then_undone_on_the_manage_page(
             assert marks.of("ada@example.org") == []
             browser.close()
     finally:
-        server.close()
-        thread.join(timeout=5)
         store.close()
     assert len(list(shots.glob("*.png"))) == 4

@@ -7,13 +7,11 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from waitress.server import create_server
 
 from digest.config import load_config
 from digest.papers_file import read_papers
@@ -28,6 +26,7 @@ from digest.subscribe.zones import (
 from digest.web import create_app
 from tests.smtp_server import FaultySmtp, free_port
 from tests.test_web_browser import CHROMIUM_FLAGS, CONFIG, chromium, smtp  # noqa: F401
+from tests.webserver import serving
 
 WORKDAYS = ("mon", "tue", "wed", "thu", "fri")
 
@@ -96,12 +95,8 @@ def site(smtp: FaultySmtp, write_config) -> Iterator[tuple[str, FaultySmtp, obje
     config = load_config(write_config(CONFIG.format(web_port=web_port, smtp_port=smtp.port)))
     store = open_configured_store(config)
     store.save_papers(read_papers(write_day(config.data_dir.parent)))
-    server = create_server(create_app(config, store), host="127.0.0.1", port=web_port, threads=2)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    yield config.base_url, smtp, (config, store)
-    server.close()
-    thread.join(timeout=5)
+    with serving(create_app(config, store), web_port):
+        yield config.base_url, smtp, (config, store)
     store.close()
 
 

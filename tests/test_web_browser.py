@@ -9,18 +9,17 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from waitress.server import create_server
 
 from digest.config import load_config
 from digest.pipeline import active_subscribers, open_configured_store
 from digest.subscribe import find
 from digest.web import create_app
 from tests.smtp_server import FaultySmtp, free_port
+from tests.webserver import serving
 
 CHROMIUM = os.environ.get("DIGEST_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_FLAGS = [
@@ -79,13 +78,10 @@ def test_subscribe_confirm_manage_and_leave_in_a_browser(
     web_port = free_port()
     config = load_config(write_config(CONFIG.format(web_port=web_port, smtp_port=smtp.port)))
     store = open_configured_store(config)
-    server = create_server(create_app(config, store), host="127.0.0.1", port=web_port, threads=2)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
     shots = tmp_path / "screenshots"
     root = config.base_url
     try:
-        with sync_playwright() as p:
+        with serving(create_app(config, store), web_port), sync_playwright() as p:
             browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
             context = browser.new_context(
                 timezone_id="Asia/Tokyo", viewport={"width": 900, "height": 1000}
@@ -166,7 +162,5 @@ def test_subscribe_confirm_manage_and_leave_in_a_browser(
             assert find(config, store, "ada@example.org").status == "unsubscribed"  # type: ignore[union-attr]
             browser.close()
     finally:
-        server.close()
-        thread.join(timeout=5)
         store.close()
     assert len(list(shots.glob("*.png"))) == 8
