@@ -193,6 +193,44 @@ def test_a_trending_paper_and_its_feedback_links_are_one_item_between_two_lines(
         assert "border-bottom:1pxsolid" in cell.get("style").replace(" ", "")
 
 
+def test_a_paper_just_below_the_cut_has_its_feedback_links_right_under_it(
+    renderer: Renderer, digest: Digest, arxiv_papers: list[Paper]
+) -> None:
+    """In "Also possibly relevant", an item's "More like this · Not for me" sits close under
+    its own line, and the space comes after it: before, the links sat nearer the next title."""
+    also = tuple(ranked(p) for p in arxiv_papers[10:13])
+    html = render(
+        renderer,
+        replace(digest, also=also),
+        feedback=lambda purpose, paper, _: f"{BASE}/{purpose}/{paper}",
+    ).html
+    page = lxml.html.fromstring(html)
+    cells = page.xpath('//td[contains(concat(" ", @class, " "), " al ")]')
+    assert len(cells) == len(also)
+
+    def padding(element: lxml.html.HtmlElement, side: str) -> int:
+        """The inlined padding on one side, in px: the shorthand, then any longhand after it."""
+        sides = ["top", "right", "bottom", "left"]
+        found = 0
+        for declaration in (element.get("style") or "").split(";"):
+            name, _, value = (part.strip() for part in declaration.partition(":"))
+            if name == "padding":
+                v = [int(x.removesuffix("px")) for x in value.split()]
+                four = {1: v * 4, 2: v * 2, 3: [*v, v[1]], 4: v}[len(v)]
+                found = four[sides.index(side)]
+            elif name == f"padding-{side}":
+                found = int(value.removesuffix("px"))
+        return found
+
+    for r, cell in zip(also, cells, strict=True):
+        assert latex_to_text(r.paper.title) in cell.text_content()
+        (links,) = cell.getparent().getnext().xpath("td")
+        assert f"/more/{r.paper.id}" in links.xpath(".//a/@href")[0]
+        (acts,) = links.xpath("./div")
+        above = padding(cell, "bottom") + padding(links, "top") + padding(acts, "top")
+        assert above < padding(links, "bottom"), (above, links.get("style"))
+
+
 def test_latex_comes_out_readable() -> None:
     assert (
         latex_to_text(r"$\alpha$-divergence in \textbf{deep} nets")

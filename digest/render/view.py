@@ -123,9 +123,10 @@ def page_rows(digest: Digest, links: PageLinks) -> list[Row]:
         note = "Just below today's cut: less clearly about your topics."
         rows.append(("also_heading", {"title": "Also possibly relevant", "note": note}))
         for r in digest.also:
-            rows.append(("also", also_values(r)))
+            # Its feedback links, when there are any, sit right under it.
+            rows.append(("also", {**also_values(r), "open": links.feedback is not None}))
             if links.feedback is not None:
-                rows.append(("feedback", feedback_values(r, links.feedback)))
+                rows.append(("feedback", feedback_values(r, links.feedback, also=True)))
     for title, lines in digest.tuning:
         rows.append(("near_heading", {"title": clean_text(title)}))
         rows.append(("tuning", {"lines": [clean_text(line) for line in lines]}))
@@ -211,16 +212,23 @@ def card_values(
 
 
 def feedback_values(
-    ranked: RankedPaper, url: FeedbackUrl, *, card: bool = False, item: bool = False
+    ranked: RankedPaper,
+    url: FeedbackUrl,
+    *,
+    card: bool = False,
+    item: bool = False,
+    also: bool = False,
 ) -> dict[str, Any]:
     """A paper's "more like this" and "not for me" links, signed for this reader and topic
-    (`card`: the last row of a paper's card, which it closes; `item`: of a trending item)."""
+    (`card`: the last row of a paper's card, which it closes; `item`: of a trending item;
+    `also`: of a paper just below the cut)."""
     paper, topic = ranked.paper.id, ranked.topic
     return {
         "more": _url(url("more", paper, topic)),
         "less": _url(url("less", paper, topic)),
         "card": card,
         "item": item,
+        "also": also,
     }
 
 
