@@ -17,7 +17,7 @@ figures are scaled up.
 
 Run: `python benchmarks/daily_run.py [--subscribers 1000,3000,10000] [--naive-sample 100]
 [--semantic [--keep-vectors FILE]] [--workers 1,2] [--postgres URL] [--sink fast|aiosmtpd]
-[--repeat K] [--baseline PYTHON]`.
+[--repeat K] [--baseline PYTHON] [--floor]`.
 `--semantic`: each N also with ranking.semantic on, the vectors cached by a dry run first
 (`--keep-vectors FILE`: most of them read from a `benchmarks/ranking.py --keep-vectors` file),
 and the two walls compared (target: semantic <= 2x lexical). `--workers`: the
@@ -30,6 +30,9 @@ file, the later ones find them kept in data_dir/cache (as a daily run finds yest
 each run's line says which was first; `--baseline PYTHON`: another checkout's
 `python -m digest send` on the same world, interleaved with ours (A B B A …), K times each
 (`--baseline ../main/.venv/bin/python` compares a change with the release before it).
+`--floor`: after each of our sends, `send_floor.py` on the same world: every reader gets the
+first reader's digest, ranked and rendered once, so its CPU per email is what the rest (the
+ledger, the links, MIME, SMTP, the web copies) costs; no ranking or rendering can go below it.
 Targets (2 cores): 10,000 x 2,000 in <= 60 s wall, >= 10x less CPU per email than naive, linear
 in subscribers, peak memory <= 1 GB.
 """
@@ -63,6 +66,7 @@ from zoneinfo import ZoneInfo
 REAL = Path(__file__).resolve().parents[2] / "shared/data/real"
 LABELLED = REAL / "labelled/arxiv_staeiou_2016-2018_stratified_250_per_primary.jsonl.gz"
 PAPERS = 2000
+FLOOR = Path(__file__).with_name("send_floor.py")
 SEED = 16
 ZONES = ("UTC", "Europe/London", "Europe/Berlin", "America/New_York", "Asia/Tokyo")
 
@@ -433,17 +437,20 @@ class MemoryWatch:
 
 
 def run_send(
-    config_file: Path, *args: str, python: str | None = None
+    config_file: Path, *args: str, python: str | None = None, floor: bool = False
 ) -> tuple[float, float, float, float, str]:
     """`digest send` (or another command) as a subprocess: wall, CPU (user + system, its
     worker processes included), peak memory in MB (the highest sum of PSS over the command and
     its worker processes, sampled), the peak RSS of its largest process in MB, its output.
-    `python`: another interpreter's `python -m digest` (another checkout's virtualenv)."""
+    `python`: another interpreter's `python -m digest` (another checkout's virtualenv);
+    `floor`: `send_floor.py`'s command instead (no ranking, no rendering)."""
     digest = Path(sys.executable).with_name("digest")
     if python is not None:
         command = [python, "-m", "digest"]
     else:
         command = [str(digest)] if digest.exists() else [sys.executable, "-m", "digest"]
+    if floor:
+        command = [python or sys.executable, str(FLOOR)]
     start = time.perf_counter()
     process = subprocess.Popen(
         [*command, "--config", str(config_file), *(args or ("send",))],
@@ -558,6 +565,7 @@ class Runs:
     ours: list[Figures]
     baseline: list[Figures]
     summary: str
+    floor: list[Figures]
 
 
 def ours(
@@ -571,11 +579,12 @@ def ours(
     keep_vectors: Path | None = None,
     repeat: int = 1,
     baseline: str | None = None,
+    floor: bool = False,
 ) -> tuple[Runs, Path, list[dict[str, Any]]]:
     """The world for N, then `digest send` on it `repeat` times, each from the same store (a
     copy of the SQLite file as built) and against a fresh sink; with `baseline` (another
     checkout's python), that one's `digest send` too, interleaved A B B A … so the machine's
-    drift falls on both alike."""
+    drift falls on both alike; with `floor`, `send_floor.py` after each (see there)."""
     config_file, people = build_world(root, n, free_port(), now, semantic, database_url)
     if semantic:  # vectors cached first: a dry run embeds the day's and liked papers
         if keep_vectors is not None:
@@ -586,25 +595,30 @@ def ours(
             print(f"semantic: {save_vectors(config_file, keep_vectors):,} vectors kept")
     store_file = root / "data" / "digest.sqlite3"
     built = root / "built.sqlite3"
-    again = repeat > 1 or baseline is not None
+    again = repeat > 1 or baseline is not None or floor
     if again:
         if database_url is not None:
             raise SystemExit("--repeat and --baseline need the SQLite store (not --postgres)")
         shutil.copyfile(store_file, built)
-    runs = Runs([], [], "")
+    runs = Runs([], [], "", [])
     order = [None, baseline] if baseline is not None else [None]
     for i in range(repeat):
-        for python in order if i % 2 == 0 else order[::-1]:
+        each = [(python, False) for python in (order if i % 2 == 0 else order[::-1])]
+        for python, lower in each + ([(None, True)] if floor else []):
             if again:  # the store as built: nobody sent yet
                 for extra in ("-wal", "-shm"):
                     store_file.with_name(store_file.name + extra).unlink(missing_ok=True)
                 shutil.copyfile(built, store_file)
             figures, summary = _send_once(
-                config_file, people, now, workers, sink_kind, root, python
+                config_file, people, now, workers, sink_kind, root, python, lower
             )
-            (runs.ours if python is None else runs.baseline).append(figures)
-            if python is None:
+            if lower:
+                runs.floor.append(figures)
+            elif python is None:
+                runs.ours.append(figures)
                 runs.summary = summary
+            else:
+                runs.baseline.append(figures)
     return runs, config_file, people
 
 
@@ -616,6 +630,7 @@ def _send_once(
     sink_kind: str,
     root: Path,
     python: str | None,
+    floor: bool = False,
 ) -> tuple[Figures, str]:
     """One `digest send` against a fresh sink, checked: one message per reader the ledger says
     was sent, to no one else, and sent + "nothing new" = everyone."""
@@ -625,7 +640,7 @@ def _send_once(
             re.sub(r"(?m)^  port: \d+$", f"  port: {sink.port}", text), encoding="utf-8"
         )
         wall, cpu, peak, rss, output = run_send(
-            config_file, "send", "--workers", str(workers), python=python
+            config_file, "send", "--workers", str(workers), python=python, floor=floor
         )
         received = sink.received()
     everyone = {p["email"] for p in people} | {"config.person@example.org"}
@@ -780,6 +795,13 @@ def main() -> None:
         help="another checkout's python (its virtualenv's bin/python, the same store schema): "
         "its `digest send` on the same world, interleaved with ours, K times each",
     )
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="after each send, `benchmarks/send_floor.py` on the same world: the send with its "
+        "ranking and rendering taken out (everyone gets the first reader's digest), the CPU per "
+        "email that no ranking or rendering work can go below",
+    )
     args = parser.parse_args()
     sizes = [int(s) for s in args.subscribers.split(",") if s.strip()]
     now = datetime.now(UTC).replace(microsecond=0)
@@ -809,6 +831,7 @@ def main() -> None:
                 args.keep_vectors,
                 max(args.repeat, 1),
                 args.baseline,
+                args.floor,
             )
             figures = median_of(runs.ours)
             walls[(n, w, semantic)] = figures.wall
@@ -820,7 +843,15 @@ def main() -> None:
                 rows.append(
                     (n, f"{label}, baseline{spread(runs.baseline)}", median_of(runs.baseline))
                 )
-            for who, each in (("ours", runs.ours), ("base", runs.baseline)):
+            if runs.floor:
+                rows.append(
+                    (
+                        n,
+                        f"{label}, floor: no ranking or rendering{spread(runs.floor)}",
+                        median_of(runs.floor),
+                    )
+                )
+            for who, each in (("ours", runs.ours), ("base", runs.baseline), ("floor", runs.floor)):
                 for i, f in enumerate(each):
                     # Our first send reads the libraries; later ones find them kept in
                     # data_dir/cache/libraries, as a daily run finds yesterday's.
@@ -854,7 +885,9 @@ def main() -> None:
             f"| {label} | {f.emails:,} | {f.wall:.1f} | {f.cpu:.1f} | "
             f"{f.cpu_per_email_ms:.1f} | {f.peak_mb:.0f} | {f.rss_mb:.0f} |"
         )
-    lexical = [r for r in rows if "semantic" not in r[1] and "baseline" not in r[1]]
+    lexical = [
+        r for r in rows if "semantic" not in r[1] and "baseline" not in r[1] and "floor" not in r[1]
+    ]
     if naive_figures is not None:
         nf = naive_figures
         for n in sizes:
@@ -866,6 +899,13 @@ def main() -> None:
         _, best_label, best = lexical[-1]
         ratio = nf.cpu_per_email_ms / max(best.cpu_per_email_ms, 1e-9)
         print(f"\nCPU per email, naive / ours at N={best_label}: {ratio:.1f}x (target >= 10x)")
+        floors = [f for _, label, f in rows if "floor" in label and f.emails >= best.emails]
+        if floors:
+            low = floors[-1].cpu_per_email_ms
+            print(
+                f"CPU per email with no ranking or rendering at all: {low:.2f} ms; 10x below "
+                f"naive is {nf.cpu_per_email_ms / 10:.2f} ms"
+            )
     for (n, w, semantic), wall in walls.items():
         if semantic and (n, w, False) in walls:
             print(
