@@ -633,16 +633,20 @@ def _sender(run: _Run, ready: Ready, transport: Transport) -> None:
     """Send what the composer hands over until it says there is no more. Once the run halts,
     what is still handed over is given back unsent.
 
-    A sender sends its next message only once its last accepted one is marked sent: so at any
-    moment each connection has at most one digest that may have arrived without the ledger
-    knowing it, and a run killed outright costs at most one duplicate per connection."""
+    A sender takes its next message only once its last accepted one is marked sent: so at any
+    moment each connection holds one row, and has at most one digest that may have arrived
+    without the ledger knowing it; a run killed outright costs at most one duplicate per
+    connection."""
     connection: Connection | None = None
     marking: threading.Event | None = None  # the last accepted message's mark
     try:
-        while (item := ready.get()) is not None:
-            row, outgoing = item
+        while True:
             if marking is not None:
                 marking.wait()
+            item = ready.get()
+            if item is None:
+                break
+            row, outgoing = item
             with _halting(run, "sender thread"):
                 if run.halted():
                     run.release([row])
