@@ -452,7 +452,8 @@ _CLAIMABLE = or_(
         or_(_c.lease_until < bindparam("p_now"), _c.claimed_by == bindparam("p_dead")),
     ),
 )
-# Built once: a claim and a settle run per message, on every sender thread.
+# Built once: a settle runs per message; a claim per row taken over from a dead sender (the
+# others are claimed several at a time, `_CLAIM_MANY`).
 _CLAIM = (
     update(deliveries)
     .where(_c.id == bindparam("p_id"), _CLAIMABLE)
